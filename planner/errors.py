@@ -1,0 +1,60 @@
+"""Exceptions raised by Yizhan.
+
+Every exception a user can cause derives from :class:`YizhanError`, and each one
+also subclasses the matching built-in (``ValueError``, ``LookupError``) so callers
+can catch narrowly or broadly. Messages say what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class YizhanError(Exception):
+    """Base class of every error Yizhan raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields or {})
+
+    def to_dict(self) -> dict:
+        """The one JSON error shape: ``{"error": {"code", "message", "fields"?}}``."""
+        body: dict = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return {"error": body}
+
+
+class InputError(YizhanError, ValueError):
+    """Bad input: a value out of range, an unknown name, a malformed file."""
+
+    code = "invalid_input"
+
+
+class InfeasibleError(InputError):
+    """A request no solution can satisfy (e.g. k larger than the candidates)."""
+
+    code = "infeasible"
+
+
+class NotFoundError(YizhanError, LookupError):
+    """A station, user or region that does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(YizhanError):
+    """A write based on a stale version; ``current`` holds the record as stored."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, *, current: dict | None = None):
+        super().__init__(message)
+        self.current = current
+
+
+class RegistryError(YizhanError):
+    """The registry file is missing, unreadable or not a Yizhan registry."""
+
+    code = "registry_error"

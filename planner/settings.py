@@ -1,0 +1,43 @@
+"""Settings and constants, each with its unit in the name and a documented default.
+
+Run-time configuration comes from the environment (see :func:`env_config`); nothing
+here is mutated at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Storage and interface CRS (lon, lat).
+WGS84 = "EPSG:4326"
+#: Measuring CRS for Mianyang: UTM zone 48N, metres.
+UTM48N = "EPSG:32648"
+
+DEFAULT_REGION = "mianyang"
+
+#: Speed assumed between a point and the road network (off-corridor access), km/h.
+ACCESS_SPEED_KMH = 30.0
+#: Default coverage radius along corridors, km of road distance.
+DEFAULT_RADIUS_KM = 50.0
+#: Largest spacing between Driver's Homes along a corridor, km. Reading of the national
+#: 2025 action (交办运函〔2025〕1059号) as a *maximum* gap; see DOMAIN.md §0 (inferred).
+MAX_GAP_KM = 200.0
+#: Longest continuous driving time before a >= 20 min stop (道路交通安全法实施条例 Art. 62(7)).
+MAX_CONTINUOUS_DRIVE_H = 4.0
+MIN_BREAK_MIN = 20.0
+#: Sampling step along corridors for coverage, km (issue: at most every 1 km).
+CORRIDOR_STEP_KM = 1.0
+
+#: Default registry location: outside the repository, in the user's data directory.
+DEFAULT_DB_PATH = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "yizhan" / "registry.sqlite"
+
+
+def db_path() -> Path:
+    """Path of the station registry: ``YIZHAN_DB`` or :data:`DEFAULT_DB_PATH`."""
+    return Path(os.environ.get("YIZHAN_DB") or DEFAULT_DB_PATH)
+
+
+def port() -> int:
+    """HTTP port: ``PORT`` (default 5000)."""
+    return int(os.environ.get("PORT", "5000"))

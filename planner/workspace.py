@@ -1,0 +1,277 @@
+"""One facade over a region, its station registry and its road network.
+
+The CLI, the web app and the notebooks all go through :class:`Workspace`, so a
+question ("nearest station from here", "coverage at 50 km") has one answer
+whichever door it comes through.
+
+Examples
+--------
+>>> ws = Workspace(db_path="/tmp/yizhan-demo.sqlite")      # doctest: +SKIP
+>>> ws.nearest(104.75, 31.55, k=3, amenities=["shower"])   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+from planner import settings
+from planner.errors import InputError
+
+COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+
+
+class Workspace:
+    """A region, the registry of its stations and its road network.
+
+    Parameters
+    ----------
+    region : str
+        Name of an embedded region (``geodata.REGIONS``).
+    db_path : str or Path, optional
+        Registry file; defaults to :func:`planner.settings.db_path` (``YIZHAN_DB``).
+    create_db : bool
+        Create and seed the registry from the region's embedded stations when the
+        file does not exist. An existing file is never overwritten.
+    network_path : str or Path, optional
+        A road network saved by ``python -m planner import-osm``; by default the
+        network is built from the region's corridors.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str = settings.DEFAULT_REGION,
+        db_path: str | Path | None = None,
+        create_db: bool = True,
+        network_path: str | Path | None = None,
+    ):
+        self.region_name = region
+        self.db_path = Path(db_path) if db_path is not None else settings.db_path()
+        self.create_db = create_db
+        self.network_path = Path(network_path) if network_path is not None else None
+        self._lock = threading.Lock()
+        self._index = None
+        self._index_generation = None
+
+    # ------------------------------------------------------------------ data
+    @cached_property
+    def region(self):
+        """The embedded region (:class:`planner.region.Region`)."""
+        from planner.region import load_region
+
+        return load_region(self.region_name)
+
+    @cached_property
+    def registry(self):
+        """The station registry, seeded from the region when it is new."""
+        from planner.registry import Registry
+
+        exists = self.db_path.exists()
+        if not exists:
+            if not self.create_db:
+                from planner.errors import RegistryError
+
+                raise RegistryError(
+                    f"registry file {self.db_path} does not exist; run `python -m planner init-db` "
+                    "or set YIZHAN_DB to an existing registry"
+                )
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        registry = Registry(self.db_path, create=not exists)
+        if not exists:
+            registry.seed(self.region.stations, actor="seed")
+        return registry
+
+    @cached_property
+    def network(self):
+        """The road network: the region's corridors, or an imported OSM network."""
+        from planner.network import RoadNetwork
+
+        if self.network_path is not None:
+            return RoadNetwork.load(self.network_path)
+        return RoadNetwork.from_corridors(self.region.corridors)
+
+    @property
+    def uses_illustrative_data(self) -> bool:
+        """True while any station or layer in use is not verified (the UI shows a banner)."""
+        return any(s.get("data_status") != "verified" for s in self.stations())
+
+    def stations(self, *, include_retired: bool = False) -> list[dict]:
+        """Station records from the registry (open ones unless ``include_retired``)."""
+        return self.registry.list_stations(include_retired=include_retired)
+
+    def index(self):
+        """A :class:`planner.access.NearestIndex` over the open stations as stored now.
+
+        Rebuilt when the registry's generation changes, so a saved edit shows at once.
+        """
+        from planner.access import NearestIndex
+
+        generation = self.registry.generation()
+        index = self._index
+        if index is not None and self._index_generation == generation:
+            return index
+        with self._lock:
+            if self._index is None or self._index_generation != generation:
+                stations = self.stations()
+                self._index = NearestIndex(
+                    self.network, stations, access_speed_kmh=settings.ACCESS_SPEED_KMH
+                )
+                self._index_generation = generation
+            return self._index
+
+    # ------------------------------------------------------------- checks
+    def point(self, lon, lat, *, coords: str = "wgs84", name: str = "point") -> tuple[float, float]:
+        """Validate a typed point, convert it to WGS-84 and check it lies in the region."""
+        from planner.coords import to_wgs84
+
+        if coords not in COORD_SYSTEMS:
+            raise InputError(
+                f"unknown coordinate system {coords!r}; use one of {', '.join(COORD_SYSTEMS)}",
+                fields={"coords": f"must be one of {', '.join(COORD_SYSTEMS)}"},
+            )
+        try:
+            lon_f, lat_f = float(lon), float(lat)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{name}: lon and lat must be numbers, got lon={lon!r}, lat={lat!r}",
+                fields={"lon": "must be a number", "lat": "must be a number"},
+            ) from None
+        bad = {}
+        if not (math.isfinite(lon_f) and -180 <= lon_f <= 180):
+            bad["lon"] = f"must be a finite longitude in [-180, 180], got {lon!r}"
+        if not (math.isfinite(lat_f) and -90 <= lat_f <= 90):
+            bad["lat"] = f"must be a finite latitude in [-90, 90], got {lat!r}"
+        if bad:
+            raise InputError(f"{name}: coordinates out of range ({'; '.join(bad.values())})", fields=bad)
+        lon_w, lat_w = to_wgs84(lon_f, lat_f, coords)
+        if not self.region.contains(lon_w, lat_w):
+            x0, y0, x1, y1 = self.region.bbox
+            raise InputError(
+                f"{name} ({lon_w:.5f}, {lat_w:.5f}) is outside the {self.region_name} region "
+                f"(lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}); check the order (lon first) "
+                "and the coordinate system (--coords gcj02 for points copied from Amap)",
+                fields={"lon": "outside the region", "lat": "outside the region"},
+            )
+        return lon_w, lat_w
+
+    @staticmethod
+    def _check_k(k) -> int:
+        try:
+            k_int = int(k)
+        except (TypeError, ValueError):
+            raise InputError(f"k must be a whole number, got {k!r}", fields={"k": "must be a whole number"}) from None
+        if not 1 <= k_int <= 50:
+            raise InputError(f"k must be between 1 and 50, got {k_int}", fields={"k": "must be between 1 and 50"})
+        return k_int
+
+    # ------------------------------------------------------------ questions
+    def nearest(
+        self,
+        lon,
+        lat,
+        *,
+        k=3,
+        amenities: Iterable[str] = (),
+        min_power_kw: float | None = None,
+        coords: str = "wgs84",
+        open_at: dt.time | None = None,
+    ) -> dict:
+        """The ``k`` nearest open stations by road from a point (CLI/API JSON shape)."""
+        lon_w, lat_w = self.point(lon, lat, coords=coords)
+        k_int = self._check_k(k)
+        if min_power_kw is not None:
+            min_power_kw = _non_negative(min_power_kw, "min_power_kw")
+        return self.index().nearest(
+            lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at
+        )
+
+    def route(self, lon, lat, station_id: str, *, coords: str = "wgs84") -> list[tuple[float, float]]:
+        """Road route from a point to a station, as (lon, lat) pairs."""
+        lon_w, lat_w = self.point(lon, lat, coords=coords)
+        self.registry.get(station_id)  # NotFoundError for unknown ids
+        return self.index().route(lon_w, lat_w, station_id)
+
+    def along_route(
+        self,
+        orig: Sequence[float],
+        dest: Sequence[float],
+        *,
+        detour_km: float = 5.0,
+        coords: str = "wgs84",
+    ) -> dict:
+        """Stations within ``detour_km`` of the road route between two points, in route order."""
+        o = self.point(*orig, coords=coords, name="from")
+        d = self.point(*dest, coords=coords, name="to")
+        detour = _non_negative(detour_km, "detour_km")
+        if detour > 100:
+            raise InputError(
+                f"detour_km must be at most 100, got {detour}", fields={"detour_km": "must be between 0 and 100"}
+            )
+        return self.index().along_route(o, d, detour_km=detour, max_drive_h=settings.MAX_CONTINUOUS_DRIVE_H)
+
+    def coverage(
+        self,
+        *,
+        radius_km: float = settings.DEFAULT_RADIUS_KM,
+        amenities: Iterable[str] = (),
+        min_power_kw: float | None = None,
+        max_gap_km: float = settings.MAX_GAP_KM,
+        samples: bool = False,
+    ) -> dict:
+        """Coverage of the corridors at road distance ``radius_km`` (CLI/API JSON shape)."""
+        from planner.coverage import corridor_coverage
+
+        radius = _positive(radius_km, "radius_km")
+        return corridor_coverage(
+            self.network,
+            self.index(),
+            radius_km=radius,
+            max_gap_km=_positive(max_gap_km, "max_gap_km"),
+            amenities=tuple(amenities),
+            min_power_kw=None if min_power_kw is None else _non_negative(min_power_kw, "min_power_kw"),
+            samples=samples,
+        )
+
+    def grid_access(self, *, by: str = "grid", amenities: Iterable[str] = (), min_power_kw: float | None = None):
+        """Demand-weighted access per service grid cell (``by="grid"``) or county."""
+        from planner import coverage
+
+        if by not in ("grid", "county"):
+            raise InputError(f"by must be 'grid' or 'county', got {by!r}", fields={"by": "grid or county"})
+        fn = coverage.grid_access if by == "grid" else coverage.county_access
+        zones = self.region.grid if by == "grid" else self.region.counties
+        return fn(zones, self.region.demand, self.network, self.index(), amenities=tuple(amenities),
+                  min_power_kw=min_power_kw)
+
+    def suggest(self, *, method: str, k: int | None = None, radius_km: float = settings.DEFAULT_RADIUS_KM, **options) -> dict:
+        """New sites by ``method`` (kmeans, p-median, mclp, lscp) with before/after metrics."""
+        from planner.scenario import suggest
+
+        return suggest(
+            self.region, self.network, self.stations(), method=method, k=k, radius_km=radius_km, **options
+        )
+
+
+def _positive(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
+    if not (math.isfinite(v) and v > 0):
+        raise InputError(f"{name} must be greater than 0, got {value!r}", fields={name: "must be greater than 0"})
+    return v
+
+
+def _non_negative(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
+    if not (math.isfinite(v) and v >= 0):
+        raise InputError(f"{name} must be 0 or more, got {value!r}", fields={name: "must be 0 or more"})
+    return v
