@@ -1,0 +1,57 @@
+"""Yizhan web app: ``create_app`` builds the Flask app (``make run`` serves it with waitress).
+
+Run by hand::
+
+    YIZHAN_SECRET_KEY=... waitress-serve --port=5000 --threads=16 --call app:create_app
+
+Configuration is documented in :mod:`webmap.config`; the pages and the API live in
+:mod:`webmap` (blueprints ``driver``, ``planner``, ``admin``, ``api``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+import webmap
+from webmap import config as webconfig
+
+WEBMAP_DIR = Path(webmap.__file__).resolve().parent
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Build the app.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Settings that override the defaults (tests pass ``{"TESTING": True, "YIZHAN_DB": ...}``).
+        When given, ``instance/config.py`` is not read, so tests never see a developer's file.
+
+    Returns
+    -------
+    Flask
+        With one :class:`planner.workspace.Workspace` in ``app.extensions["yizhan"]``; a
+        missing registry is created and seeded from the embedded data.
+
+    Raises
+    ------
+    RuntimeError
+        Outside tests, when no secret key is configured (see :mod:`webmap.config`).
+    """
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        static_folder=str(WEBMAP_DIR / "static"),
+        template_folder=str(WEBMAP_DIR / "templates"),
+    )
+    app.config.from_mapping(webconfig.defaults())
+    if config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(config)
+    app.config["SECRET_KEY"] = webconfig.resolve_secret_key(app.config, app.instance_path)
+    webmap.init_app(app)
+    return app

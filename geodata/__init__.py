@@ -1,0 +1,102 @@
+"""Embedded regional datasets for Yizhan, and the one function that loads them.
+
+Each region lives in its own folder (``geodata/<name>/``) next to the script that built
+it (``geodata/build_<name>.py``) and the provenance of every layer
+(``geodata/PROVENANCE.md``, machine-readable in ``<name>/provenance.json``).
+
+Layers (WGS-84, EPSG:4326):
+
+========== ================================================================
+boundary   one polygon: the region outline
+counties   county-level units (``code``, ``name_zh``, ``name_en``, seat)
+corridors  freight corridors as LineStrings meeting at shared hub vertices
+anchors    service areas, parking areas, logistics hubs, freight
+           generators, interchanges, towns (Points)
+grid       illustrative H3 service-grid cells clipped to the boundary
+stations   list of station records (``stations.json``)
+provenance dict: layer -> {data_status, source, licence, notes}
+========== ================================================================
+
+Examples
+--------
+>>> from geodata import load_layers
+>>> layers = load_layers("mianyang")
+>>> sorted(layers)                                   # doctest: +NORMALIZE_WHITESPACE
+['anchors', 'boundary', 'corridors', 'counties', 'grid', 'provenance', 'stations']
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+
+from planner.errors import InputError
+
+#: Regions shipped with Yizhan.
+REGIONS: tuple[str, ...] = ("mianyang",)
+#: Vector layers of every region, by name -> file in the region folder.
+VECTOR_LAYERS: dict[str, str] = {
+    "boundary": "boundary.geojson",
+    "counties": "counties.geojson",
+    "corridors": "corridors.geojson",
+    "anchors": "anchors.geojson",
+    "grid": "grid.geojson",
+}
+_HERE = Path(__file__).resolve().parent
+
+
+def check_region(name: object) -> str:
+    """Normalise a region name (case and surrounding space ignored).
+
+    Raises
+    ------
+    InputError
+        For an unknown name; the message lists the available regions.
+    """
+    key = name.strip().lower() if isinstance(name, str) else None
+    if key not in REGIONS:
+        raise InputError(
+            f"unknown region {name!r}; available regions: {', '.join(REGIONS)}",
+            fields={"region": f"must be one of {', '.join(REGIONS)}"},
+        )
+    return key
+
+
+def region_dir(name: str = "mianyang") -> Path:
+    """Folder holding a region's files."""
+    return _HERE / check_region(name)
+
+
+def load_layers(name: str = "mianyang") -> dict[str, gpd.GeoDataFrame | list | dict]:
+    """Load the embedded layers of a region.
+
+    Parameters
+    ----------
+    name : str
+        Region name, one of :data:`REGIONS` (default ``"mianyang"``).
+
+    Returns
+    -------
+    dict
+        ``boundary``, ``counties``, ``corridors``, ``anchors``, ``grid``: GeoDataFrames in
+        EPSG:4326; ``stations``: list of station records (dicts); ``provenance``: dict
+        layer -> ``{data_status, source, licence, notes}``. Fresh objects on every call.
+
+    Raises
+    ------
+    InputError
+        For an unknown region name (lists the available ones).
+    """
+    folder = region_dir(name)
+    layers: dict[str, gpd.GeoDataFrame | list | dict] = {}
+    for layer, filename in VECTOR_LAYERS.items():
+        gdf = gpd.read_file(folder / filename)
+        layers[layer] = gdf.set_crs("EPSG:4326", allow_override=True) if gdf.crs is None else gdf.to_crs("EPSG:4326")
+    layers["stations"] = json.loads((folder / "stations.json").read_text(encoding="utf-8"))
+    layers["provenance"] = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    return layers
+
+
+__all__ = ["REGIONS", "VECTOR_LAYERS", "check_region", "load_layers", "region_dir"]

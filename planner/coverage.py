@@ -1,0 +1,628 @@
+"""Coverage of the freight corridors and access from demand, measured by road.
+
+Two questions, each answered by a function over arrays and (Geo)DataFrames so the
+steps can later be partitioned (dask-geopandas) without changing their meaning:
+
+* :func:`corridor_coverage` walks every corridor with linear referencing (km from its
+  start, a sample at most every ``step_km``), reads the road distance and truck drive
+  time from each sample to the nearest eligible station, and reports the stretches
+  farther than ``radius_km`` from every station (the gaps), plus the largest spacing
+  between consecutive stations along each corridor against the 200 km reading of the
+  national rule and the 4-hour driving rule.
+* :func:`grid_access` / :func:`county_access` give, per service grid cell or county,
+  the demand-weighted mean and 90th-percentile drive time to the nearest station and
+  the share of demand within 30 and 60 minutes.
+
+Distances are road distances: network shortest paths (``RoadNetwork.length_csr``)
+plus the straight access legs at either end, as :class:`planner.access.NearestIndex`
+defines them. Off-network legs are driven at :data:`planner.settings.ACCESS_SPEED_KMH`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from planner import settings
+from planner.errors import InputError
+
+#: Why ``max_gap_km`` exists and how sure we are of it (DOMAIN.md §0, §6).
+MAX_GAP_NOTE = (
+    "max_gap_km is our reading of the national 2025 action (交办运函〔2025〕1059号, "
+    "'≈200 km spacing between Driver's Homes') as a MAXIMUM gap of ~200 km between "
+    "consecutive stations along a corridor. Only an English summary was read and it says "
+    "'at least 200 km apart'; the direction is inferred (DOMAIN.md §0, ⚠). Configurable."
+)
+
+#: Thresholds of the access shares, minutes.
+ACCESS_THRESHOLDS_MIN = (30.0, 60.0)
+
+#: A station counts as lying on a corridor (for spacing) within this straight distance of it.
+ON_CORRIDOR_KM = 5.0
+
+
+# ---------------------------------------------------------------------------- filters
+def _amenity_names() -> tuple[str, ...] | None:
+    try:
+        from planner.stations import AMENITIES
+    except ImportError:  # the station module is optional for pure-array use
+        return None
+    return tuple(AMENITIES)
+
+
+def check_filters(amenities: Iterable[str] = (), min_power_kw: float | None = None) -> tuple[tuple[str, ...], float | None]:
+    """Validate the station filters and return them normalised.
+
+    Parameters
+    ----------
+    amenities : iterable of str
+        Amenity keys a station must offer (``planner.stations.AMENITIES``).
+    min_power_kw : float, optional
+        Smallest acceptable charging power per bay, kW (``charging.max_power_kw``).
+
+    Returns
+    -------
+    (tuple of str, float or None)
+
+    Raises
+    ------
+    InputError
+        For an unknown amenity or a negative / non-finite power.
+    """
+    if isinstance(amenities, str):
+        amenities = (amenities,)
+    names = tuple(dict.fromkeys(str(a) for a in amenities))
+    known = _amenity_names()
+    if known is not None:
+        bad = [a for a in names if a not in known]
+        if bad:
+            raise InputError(
+                f"unknown amenity {', '.join(map(repr, bad))}; use any of {', '.join(known)}",
+                fields={"amenities": f"must be among {', '.join(known)}"},
+            )
+    if min_power_kw is not None:
+        try:
+            power = float(min_power_kw)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"min_power_kw must be a number of kW, got {min_power_kw!r}",
+                fields={"min_power_kw": "must be a number"},
+            ) from None
+        if not (math.isfinite(power) and power >= 0):
+            raise InputError(
+                f"min_power_kw must be 0 or more kW, got {min_power_kw!r}",
+                fields={"min_power_kw": "must be 0 or more"},
+            )
+        min_power_kw = power
+    return names, min_power_kw
+
+
+def station_mask(stations: Sequence[dict], *, amenities: Iterable[str] = (), min_power_kw: float | None = None) -> np.ndarray:
+    """Boolean array: which stations are open and pass the filters.
+
+    A station passes when every amenity in ``amenities`` is ``True`` in its
+    ``amenities`` object and, if ``min_power_kw`` is given, its
+    ``charging.max_power_kw`` is at least that. Retired stations never pass.
+    """
+    names, power = check_filters(amenities, min_power_kw)
+    out = np.zeros(len(stations), dtype=bool)
+    for i, s in enumerate(stations):
+        if s.get("status", "open") != "open":
+            continue
+        offered = s.get("amenities") or {}
+        if not all(bool(offered.get(a)) for a in names):
+            continue
+        if power is not None:
+            charging = s.get("charging") or {}
+            max_kw = charging.get("max_power_kw")
+            if max_kw is None:  # records not passed through validate_station
+                max_kw = max((float(b.get("power_kw", 0)) for b in charging.get("bays", [])), default=0.0)
+            if float(max_kw) < power:
+                continue
+        out[i] = True
+    return out
+
+
+def _filters_doc(stations, mask, names, power) -> dict:
+    return {
+        "amenities": list(names),
+        "min_power_kw": power,
+        "eligible_stations": int(mask.sum()),
+        "station_ids": [str(s.get("id")) for s, m in zip(stations, mask) if m],
+    }
+
+
+# ------------------------------------------------------------------ per-node tables
+def _index_stations(index) -> list[dict]:
+    stations = getattr(index, "stations", None)
+    if stations is None:
+        raise InputError("the nearest-station index exposes no `stations` list; pass a planner.access.NearestIndex")
+    return list(stations)
+
+
+def nearest_tables(network, index, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Road distance (m), drive time (s) and station position per network node.
+
+    Thin wrapper over ``index.per_node(mask=...)`` that returns ``inf`` / ``-1``
+    everywhere when no station passes the filters (every point is then uncovered).
+    """
+    n = int(network.n_nodes)
+    if not np.any(mask):
+        return np.full(n, np.inf), np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    dist_m, time_s, pos = index.per_node(mask=np.asarray(mask, dtype=bool))
+    return np.asarray(dist_m, float), np.asarray(time_s, float), np.asarray(pos)
+
+
+def fastest_per_node(network, index, mask: np.ndarray) -> np.ndarray:
+    """Fastest truck time (s) from every node to an eligible station, access leg included.
+
+    One Dijkstra on the transposed time graph from a virtual source joined to each
+    eligible station's node by that station's access leg (driven at the index's
+    ``access_speed_kmh``). Adding a station can only lower these times, so access
+    metrics built on them never get worse when sites are added. (``nearest`` reports the
+    time to the station nearest by *distance*; the two differ only where a farther
+    station is faster to reach.)
+    """
+    from scipy import sparse
+    from scipy.sparse.csgraph import dijkstra
+
+    n = int(network.n_nodes)
+    cols = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if cols.size == 0:
+        return np.full(n, np.inf)
+    nodes = np.asarray(index.station_node, dtype=np.int64)[cols]
+    leg_s = np.asarray(index.station_access_m, float)[cols] / (float(index.access_speed_kmh) / 3.6)
+    best = pd.Series(leg_s).groupby(nodes).min()  # one virtual edge per station node
+    t = sparse.coo_array(network.time_csr.T)
+    rows = np.concatenate([t.row, np.full(len(best), n)])
+    colsn = np.concatenate([t.col, best.index.to_numpy(np.int64)])
+    # a zero-length virtual edge must stay an edge: add a negligible epsilon
+    data = np.concatenate([t.data, best.to_numpy(float) + 1e-9])
+    graph = sparse.csr_array((data, (rows, colsn)), shape=(n + 1, n + 1))
+    return np.asarray(dijkstra(graph, directed=True, indices=n))[:n]
+
+
+# ------------------------------------------------------------------ pure profile maths
+def profile_gaps(km: np.ndarray, road_km: np.ndarray, radius_km: float) -> list[tuple[float, float]]:
+    """Stretches of one corridor whose road distance to a station exceeds ``radius_km``.
+
+    Parameters
+    ----------
+    km : array
+        Linear reference of each sample, km from the corridor start (any order).
+    road_km : array
+        Road distance from each sample to the nearest station, km (``inf`` when none
+        is reachable).
+    radius_km : float
+        Coverage radius, km.
+
+    Returns
+    -------
+    list of (from_km, to_km)
+        Where a stretch starts or ends between two samples, the boundary is
+        interpolated linearly (road distance changes at most 1 km per km along a
+        road); a corridor end inside a gap closes it. A gap never reaches past a
+        covered sample, so adding stations that cover every sample removes every gap.
+    """
+    km = np.asarray(km, float)
+    d = np.asarray(road_km, float)
+    if km.size == 0:
+        return []
+    order = np.argsort(km, kind="stable")
+    km, d = km[order], d[order]
+    out_flags = ~(d <= radius_km)  # NaN and inf count as uncovered
+    gaps: list[tuple[float, float]] = []
+    n = km.size
+    i = 0
+    while i < n:
+        if not out_flags[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and out_flags[j + 1]:
+            j += 1
+        start = km[0] if i == 0 else _crossing(km[i - 1], d[i - 1], km[i], d[i], radius_km)
+        end = km[-1] if j == n - 1 else _crossing(km[j + 1], d[j + 1], km[j], d[j], radius_km)
+        gaps.append((float(start), float(end)))
+        i = j + 1
+    return gaps
+
+
+def _crossing(k_in: float, d_in: float, k_out: float, d_out: float, radius: float) -> float:
+    """Where the distance profile crosses ``radius`` between a covered and an uncovered sample."""
+    if not np.isfinite(d_out) or d_out <= d_in:
+        return 0.5 * (k_in + k_out)
+    t = (radius - d_in) / (d_out - d_in)
+    return k_in + min(max(t, 0.0), 1.0) * (k_out - k_in)
+
+
+def largest_spacing(station_km: Iterable[float], length_km: float) -> tuple[float, float, float]:
+    """Largest distance along a corridor between consecutive stations, ends included.
+
+    Returns ``(spacing_km, from_km, to_km)``; with no station it is the whole corridor.
+    """
+    points = sorted({0.0, float(length_km), *(min(max(float(k), 0.0), float(length_km)) for k in station_km)})
+    best = (0.0, 0.0, 0.0)
+    for a, b in zip(points[:-1], points[1:]):
+        if b - a > best[0]:
+            best = (b - a, a, b)
+    return best
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Weighted quantile by the inverted CDF: the smallest value with cumulative weight >= q·total."""
+    v = np.asarray(values, float)
+    w = np.asarray(weights, float)
+    keep = w > 0
+    v, w = v[keep], w[keep]
+    if v.size == 0:
+        return float("nan")
+    order = np.argsort(v, kind="stable")
+    v, w = v[order], w[order]
+    cum = np.cumsum(w)
+    pos = int(np.searchsorted(cum, q * cum[-1] * (1 - 1e-12), side="left"))
+    return float(v[min(pos, v.size - 1)])
+
+
+def access_summary(drive_min: np.ndarray, weights: np.ndarray, road_km: np.ndarray | None = None) -> dict:
+    """Demand-weighted access metrics of a set of demand points.
+
+    Returns ``demand_weight``, ``mean_drive_min``, ``p90_drive_min``,
+    ``share_within_30_min``, ``share_within_60_min`` (and ``mean_road_km`` when
+    ``road_km`` is given). Unreachable points (``inf``) count as beyond every threshold
+    and make the mean infinite; an empty set gives NaN metrics and weight 0.
+    """
+    t = np.asarray(drive_min, float)
+    w = np.asarray(weights, float)
+    total = float(w.sum())
+    out: dict = {"demand_weight": total}
+    if total <= 0:
+        out.update(mean_drive_min=float("nan"), p90_drive_min=float("nan"))
+        for m in ACCESS_THRESHOLDS_MIN:
+            out[f"share_within_{m:g}_min"] = float("nan")
+        if road_km is not None:
+            out["mean_road_km"] = float("nan")
+        return out
+    with np.errstate(invalid="ignore"):
+        out["mean_drive_min"] = float(np.sum(w * t) / total) if np.all(np.isfinite(t[w > 0])) else float("inf")
+    out["p90_drive_min"] = weighted_quantile(t, w, 0.9)
+    for m in ACCESS_THRESHOLDS_MIN:
+        out[f"share_within_{m:g}_min"] = float(w[t <= m].sum() / total)
+    if road_km is not None:
+        r = np.asarray(road_km, float)
+        out["mean_road_km"] = float(np.sum(w * r) / total) if np.all(np.isfinite(r[w > 0])) else float("inf")
+    return out
+
+
+# ------------------------------------------------------------------ corridor coverage
+def _corridor_speeds(network, samples: pd.DataFrame) -> dict:
+    """Truck speed per corridor (key: ``corridor_idx`` when present, else ref), km/h.
+
+    Length over time along the corridor's own node sequence (every node), i.e. the
+    speed you average driving it end to end.
+    """
+    key = "corridor_idx" if "corridor_idx" in samples.columns else "corridor"
+    try:
+        full = network.corridor_samples(step_km=1e-6)  # every node, in order
+    except InputError:
+        return {}
+    out = {}
+    for k, grp in full.groupby(key, sort=False):
+        nodes = grp["node"].to_numpy(np.int64)
+        if nodes.size < 2:
+            continue
+        a, b = nodes[:-1], nodes[1:]
+        ok = a != b
+        length = np.asarray(network.length_csr[a[ok], b[ok]], float)
+        secs = np.asarray(network.time_csr[a[ok], b[ok]], float)
+        if secs.sum() > 0:
+            out[k] = float(length.sum() / secs.sum() * 3.6)
+    return out
+
+
+def _to_utm(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    from pyproj import Transformer
+
+    tr = _to_utm.tr  # type: ignore[attr-defined]
+    if tr is None:
+        tr = _to_utm.tr = Transformer.from_crs(settings.WGS84, settings.UTM48N, always_xy=True)  # type: ignore[attr-defined]
+    x, y = tr.transform(np.asarray(lon, float), np.asarray(lat, float))
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+_to_utm.tr = None  # type: ignore[attr-defined]
+
+
+def corridor_samples_with_access(network, index, *, step_km: float = settings.CORRIDOR_STEP_KM,
+                                 mask: np.ndarray | None = None) -> pd.DataFrame:
+    """Corridor samples ``[corridor, km, node, lon, lat]`` with ``road_km``, ``drive_min``
+    and ``station_id`` of the nearest eligible station."""
+    stations = _index_stations(index)
+    if mask is None:
+        mask = station_mask(stations)
+    samples = network.corridor_samples(step_km=step_km).reset_index(drop=True)
+    dist_m, _, pos = nearest_tables(network, index, mask)
+    time_s = fastest_per_node(network, index, mask)
+    nodes = samples["node"].to_numpy(dtype=np.int64)
+    out = samples.copy()
+    out["road_km"] = dist_m[nodes] / 1000.0
+    out["drive_min"] = time_s[nodes] / 60.0
+    p = pos[nodes]
+    ids = np.array([str(s.get("id")) for s in stations] + [None], dtype=object)
+    out["station_id"] = ids[np.where(p >= 0, p, len(stations))]
+    return out
+
+
+def corridor_coverage(
+    network,
+    index,
+    *,
+    radius_km: float = settings.DEFAULT_RADIUS_KM,
+    step_km: float = settings.CORRIDOR_STEP_KM,
+    max_gap_km: float = settings.MAX_GAP_KM,
+    amenities: Iterable[str] = (),
+    min_power_kw: float | None = None,
+    samples: bool = False,
+    on_corridor_km: float = ON_CORRIDOR_KM,
+) -> dict:
+    """Coverage of every corridor at road distance ``radius_km`` (the ``coverage --json`` shape).
+
+    Parameters
+    ----------
+    network : planner.network.RoadNetwork
+        Built from corridors (needs ``corridor_samples``).
+    index : planner.access.NearestIndex
+        Nearest-station index over the stations to measure.
+    radius_km : float
+        A corridor point is covered when the road distance to the nearest eligible
+        station is at most this, km.
+    step_km : float
+        Sampling step along the corridors, km (at most 1 km).
+    max_gap_km : float
+        Largest acceptable spacing between consecutive stations along a corridor, km
+        (our reading of DOMAIN.md §0, inferred; see :data:`MAX_GAP_NOTE`).
+    amenities, min_power_kw
+        Only stations offering all these amenities / at least this charging power per
+        bay count (a gap for showers is not a gap for megawatt charging).
+    samples : bool
+        Add the per-sample table (corridor, km, lon, lat, road_km, drive_min) for maps.
+    on_corridor_km : float
+        For spacing, a station lies on a corridor when within this straight distance
+        of one of its samples, km.
+
+    Returns
+    -------
+    dict
+        ``radius_km, corridor_km, covered_km, covered_share, gaps`` (DESIGN.md), plus
+        ``uncovered_km, largest_gap_km, corridors, spacing, filters, max_gap_km,
+        max_gap_note, max_drive_h`` and optionally ``samples``.
+    """
+    radius_km = _positive(radius_km, "radius_km")
+    step_km = _positive(step_km, "step_km")
+    if step_km > 1.0:
+        raise InputError(f"step_km must be at most 1 km (a sample at least every km), got {step_km}",
+                         fields={"step_km": "must be in (0, 1]"})
+    max_gap_km = _positive(max_gap_km, "max_gap_km")
+    on_corridor_km = _positive(on_corridor_km, "on_corridor_km")
+    names, power = check_filters(amenities, min_power_kw)
+    stations = _index_stations(index)
+    mask = station_mask(stations, amenities=names, min_power_kw=power)
+    table = corridor_samples_with_access(network, index, step_km=step_km, mask=mask)
+
+    speeds = _corridor_speeds(network, table)
+    key = "corridor_idx" if "corridor_idx" in table.columns else "corridor"
+    sx, sy = _to_utm(table["lon"], table["lat"])
+    eligible = [s for s, m in zip(stations, mask) if m]
+    if eligible:
+        stx, sty = _to_utm([s["lon"] for s in eligible], [s["lat"] for s in eligible])
+    else:
+        stx = sty = np.zeros(0)
+
+    gaps: list[dict] = []
+    per_corridor: list[dict] = []
+    spacing: list[dict] = []
+    corridor_km = 0.0
+    for ckey, grp in table.groupby(key, sort=False):
+        ref = grp["corridor"].iloc[0]
+        ident = {"corridor": str(ref)}
+        if key == "corridor_idx":
+            ident["corridor_idx"] = int(ckey)
+        if "name_zh" in grp.columns and isinstance(grp["name_zh"].iloc[0], str):
+            ident["name_zh"] = grp["name_zh"].iloc[0]
+        km = grp["km"].to_numpy(float)
+        length = float(km.max()) if km.size else 0.0
+        corridor_km += length
+        found = profile_gaps(km, grp["road_km"].to_numpy(float), radius_km)
+        gap_len = 0.0
+        for a, b in found:
+            gaps.append({**ident, "from_km": round(a, 3), "to_km": round(b, 3), "length_km": round(b - a, 3)})
+            gap_len += b - a
+        per_corridor.append({
+            **ident,
+            "length_km": round(length, 3),
+            "covered_km": round(length - gap_len, 3),
+            "covered_share": round((length - gap_len) / length, 4) if length > 0 else 1.0,
+        })
+        # spacing: project stations on the corridor by their nearest sample
+        on_km: list[float] = []
+        if len(eligible):
+            gx, gy = sx[grp.index.to_numpy()], sy[grp.index.to_numpy()]
+            d2 = (stx[:, None] - gx[None, :]) ** 2 + (sty[:, None] - gy[None, :]) ** 2
+            nearest = d2.argmin(axis=1)
+            near_m = np.sqrt(d2[np.arange(len(eligible)), nearest])
+            on_km = [float(km[j]) for j, dm in zip(nearest, near_m) if dm <= on_corridor_km * 1000.0]
+        largest, a, b = largest_spacing(on_km, length)
+        speed = speeds.get(ckey)
+        drive_limit_km = settings.MAX_CONTINUOUS_DRIVE_H * speed if speed else None
+        spacing.append({
+            **ident,
+            "length_km": round(length, 3),
+            "stations_on_corridor": len(on_km),
+            "largest_spacing_km": round(largest, 3),
+            "from_km": round(a, 3),
+            "to_km": round(b, 3),
+            "speed_kmh": None if speed is None else round(speed, 1),
+            "drive_h": None if not speed else round(largest / speed, 3),
+            "drive_limit_km": None if drive_limit_km is None else round(drive_limit_km, 1),
+            "exceeds_max_gap": bool(largest > max_gap_km),
+            "exceeds_drive_limit": None if drive_limit_km is None else bool(largest > drive_limit_km),
+        })
+
+    uncovered = sum(g["length_km"] for g in gaps)
+    covered = corridor_km - uncovered
+    result = {
+        "radius_km": radius_km,
+        "corridor_km": round(corridor_km, 3),
+        "covered_km": round(covered, 3),
+        "covered_share": round(covered / corridor_km, 4) if corridor_km > 0 else 1.0,
+        "gaps": gaps,
+        "uncovered_km": round(uncovered, 3),
+        "largest_gap_km": round(max((g["length_km"] for g in gaps), default=0.0), 3),
+        "step_km": step_km,
+        "corridors": per_corridor,
+        "spacing": spacing,
+        "max_gap_km": max_gap_km,
+        "max_gap_note": MAX_GAP_NOTE,
+        "max_drive_h": settings.MAX_CONTINUOUS_DRIVE_H,
+        "filters": _filters_doc(stations, mask, names, power),
+    }
+    if samples:
+        result["samples"] = [
+            {"corridor": str(r.corridor), **({"corridor_idx": int(r.corridor_idx)} if key == "corridor_idx" else {}),
+             "km": round(float(r.km), 3), "lon": round(float(r.lon), 6),
+             "lat": round(float(r.lat), 6), "road_km": _finite_or_none(r.road_km, 3),
+             "drive_min": _finite_or_none(r.drive_min, 2), "station_id": r.station_id}
+            for r in table.itertuples(index=False)
+        ]
+    return result
+
+
+def _finite_or_none(v, digits):
+    v = float(v)
+    return round(v, digits) if math.isfinite(v) else None
+
+
+def _positive(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
+    if not (math.isfinite(v) and v > 0):
+        raise InputError(f"{name} must be greater than 0, got {value!r}", fields={name: "must be greater than 0"})
+    return v
+
+
+# ------------------------------------------------------------------ access from demand
+def demand_access(demand: pd.DataFrame, network, index, *, amenities: Iterable[str] = (),
+                  min_power_kw: float | None = None, mask: np.ndarray | None = None) -> pd.DataFrame:
+    """Per demand point: snapped node, access leg and road distance / drive time to the
+    nearest eligible station.
+
+    A map step over rows (partitionable). ``demand`` needs ``lon``, ``lat`` and
+    ``weight`` columns. Adds ``node``, ``access_m``, ``road_km``, ``drive_min``,
+    ``station_id``. Distance = straight access leg to the network + network shortest
+    path (+ the station's own access leg, as the index defines it); the access leg is
+    driven at :data:`planner.settings.ACCESS_SPEED_KMH`.
+    """
+    for col in ("lon", "lat", "weight"):
+        if col not in demand.columns:
+            raise InputError(f"demand needs a {col!r} column; it has {list(demand.columns)}",
+                             fields={"demand": f"missing column {col}"})
+    stations = _index_stations(index)
+    if mask is None:
+        mask = station_mask(stations, amenities=amenities, min_power_kw=min_power_kw)
+    dist_m, _, pos = nearest_tables(network, index, mask)
+    time_s = fastest_per_node(network, index, mask)
+    out = pd.DataFrame(demand.drop(columns="geometry", errors="ignore")).copy()
+    if len(out) == 0:
+        for col in ("node", "access_m", "road_km", "drive_min"):
+            out[col] = pd.Series(dtype=float)
+        out["station_id"] = pd.Series(dtype=object)
+        return out
+    nodes, access_m = network.snap_many(out["lon"].to_numpy(float), out["lat"].to_numpy(float))
+    nodes = np.asarray(nodes, dtype=np.int64)
+    access_m = np.asarray(access_m, float)
+    access_speed_ms = settings.ACCESS_SPEED_KMH / 3.6
+    out["node"] = nodes
+    out["access_m"] = access_m
+    out["road_km"] = (access_m + dist_m[nodes]) / 1000.0
+    out["drive_min"] = (access_m / access_speed_ms + time_s[nodes]) / 60.0
+    p = pos[nodes]
+    ids = np.array([str(s.get("id")) for s in stations] + [None], dtype=object)
+    out["station_id"] = ids[np.where(p >= 0, p, len(stations))]
+    return out
+
+
+def zone_access(zones, demand, network, index, *, key: str, amenities: Iterable[str] = (),
+                min_power_kw: float | None = None):
+    """Demand-weighted access per zone polygon (the reduce step behind grid/county access).
+
+    Parameters
+    ----------
+    zones : GeoDataFrame
+        Polygons with a unique ``key`` column.
+    demand : GeoDataFrame
+        Points with ``lon``, ``lat``, ``weight``.
+    key : str
+        Zone id column.
+
+    Returns
+    -------
+    GeoDataFrame
+        The zones (EPSG:4326) with ``demand_weight``, ``demand_points``,
+        ``mean_drive_min``, ``p90_drive_min``, ``share_within_30_min``,
+        ``share_within_60_min``, ``mean_road_km``, ``stations`` (count) and
+        ``station_ids`` (comma-separated ids of the open stations inside, all
+        stations regardless of filters). Zones without demand get NaN metrics.
+    """
+    import geopandas as gpd
+
+    if key not in zones.columns:
+        raise InputError(f"zones need a {key!r} column; they have {list(zones.columns)}", fields={"zones": f"missing {key}"})
+    if zones.crs is None:
+        raise InputError("zones have no CRS; set it (EPSG:4326) before measuring access", fields={"zones": "no CRS"})
+    zones = zones.to_crs(settings.WGS84)
+    names, power = check_filters(amenities, min_power_kw)
+    per_point = demand_access(demand, network, index, amenities=names, min_power_kw=power)
+    per_point = per_point[["lon", "lat", "weight", "road_km", "drive_min"]]
+    pts = gpd.GeoDataFrame(per_point, geometry=gpd.points_from_xy(per_point["lon"], per_point["lat"]), crs=settings.WGS84)
+    joined = gpd.sjoin(pts, zones[[key, "geometry"]], how="inner", predicate="intersects")
+    joined = joined[~joined.index.duplicated(keep="first")]  # a point on a shared edge counts once
+
+    rows = []
+    for zone_id, grp in joined.groupby(key, sort=False):
+        summary = access_summary(grp["drive_min"].to_numpy(), grp["weight"].to_numpy(), grp["road_km"].to_numpy())
+        summary[key] = zone_id
+        summary["demand_points"] = int(len(grp))
+        rows.append(summary)
+    cols = [key, "demand_weight", "demand_points", "mean_drive_min", "p90_drive_min",
+            "share_within_30_min", "share_within_60_min", "mean_road_km"]
+    stats = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+
+    stations = [s for s in _index_stations(index) if s.get("status", "open") == "open"]
+    st = gpd.GeoDataFrame({"id": [str(s["id"]) for s in stations]},
+                          geometry=gpd.points_from_xy([s["lon"] for s in stations], [s["lat"] for s in stations]),
+                          crs=settings.WGS84)
+    inside = gpd.sjoin(st, zones[[key, "geometry"]], how="inner", predicate="intersects")
+    inside = inside[~inside.index.duplicated(keep="first")]
+    ids = inside.groupby(key)["id"].apply(lambda s: ",".join(sorted(s)))
+
+    out = zones.merge(stats, on=key, how="left")
+    out["demand_weight"] = out["demand_weight"].fillna(0.0).astype(float)
+    out["demand_points"] = out["demand_points"].fillna(0).astype(int)
+    out["station_ids"] = out[key].map(ids).fillna("")
+    out["stations"] = out["station_ids"].map(lambda s: len(s.split(",")) if s else 0).astype(int)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=settings.WGS84)
+
+
+def grid_access(grid, demand, network, index, *, amenities: Iterable[str] = (), min_power_kw: float | None = None):
+    """Demand-weighted access per service grid cell (key ``cell_id``); see :func:`zone_access`."""
+    return zone_access(grid, demand, network, index, key="cell_id", amenities=amenities, min_power_kw=min_power_kw)
+
+
+def county_access(counties, demand, network, index, *, amenities: Iterable[str] = (), min_power_kw: float | None = None):
+    """Demand-weighted access per county (key ``code``); see :func:`zone_access`."""
+    return zone_access(counties, demand, network, index, key="code", amenities=amenities, min_power_kw=min_power_kw)

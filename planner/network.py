@@ -1,0 +1,1050 @@
+"""Routable road network: from the embedded corridors or from OpenStreetMap.
+
+A :class:`RoadNetwork` holds nodes (WGS-84 lon/lat and UTM 48N metres) and directed edges
+with ``length_m`` (measured in EPSG:32648), ``travel_time_s`` (truck time) and ``speed_kmh``.
+Routing uses two ``scipy.sparse.csr_array`` matrices (metres and seconds) that keep the
+minimum of parallel edges, so scipy's ``csgraph`` algorithms run directly on them.
+
+Every edge is at least as long as the straight UTM distance between its end nodes. Because
+snapping and straight-line distances are measured in the same UTM metric, any road distance
+built from an access leg, a network path and another access leg is never shorter than the
+straight line between its ends (the triangle inequality the access layer relies on).
+
+Three constructors meet in one place:
+
+- :meth:`RoadNetwork.from_corridors`: the embedded corridor LineStrings, densified to short
+  straight segments, two-way, with linear referencing (:meth:`RoadNetwork.corridor_samples`);
+- :meth:`RoadNetwork.from_osm_xml`: an OpenStreetMap ``.osm``/``.osm.bz2``/``.osm.gz`` extract
+  read offline with ``osmnx.graph_from_xml``, filtered to roads a truck may drive, one-way
+  streets kept one-way;
+- :meth:`RoadNetwork.from_graph`: any networkx graph with ``x``/``y`` node attributes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import xml.sax
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import ParseError
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from planner.errors import InfeasibleError, InputError
+from planner.settings import UTM48N, WGS84
+
+__all__ = [
+    "DRIVEABLE_HIGHWAYS",
+    "HIGHWAY_SPEED_KMH",
+    "TRUCK_SPEED_KMH",
+    "RoadNetwork",
+    "parse_maxspeed",
+]
+
+#: Default cap on truck speed, km/h. Goods vehicles may not exceed 100 km/h on Chinese
+#: expressways (道路交通安全法实施条例 Art. 78); loaded heavy trucks cruise slower, so the
+#: planner assumes 90 km/h (≈, a planning assumption) unless told otherwise.
+TRUCK_SPEED_KMH = 90.0
+
+#: OSM ``highway`` values a truck may drive on, with the speed assumed (km/h, ≈) when a way
+#: has no usable ``maxspeed``. Tracks, paths, footways, cycleways, construction and
+#: proposed roads are left out.
+HIGHWAY_SPEED_KMH: dict[str, float] = {
+    "motorway": 100.0,
+    "motorway_link": 60.0,
+    "trunk": 80.0,
+    "trunk_link": 50.0,
+    "primary": 70.0,
+    "primary_link": 40.0,
+    "secondary": 60.0,
+    "secondary_link": 40.0,
+    "tertiary": 50.0,
+    "tertiary_link": 30.0,
+    "unclassified": 40.0,
+    "road": 40.0,
+    "residential": 30.0,
+    "living_street": 10.0,
+    "service": 20.0,
+}
+DRIVEABLE_HIGHWAYS = frozenset(HIGHWAY_SPEED_KMH)
+#: Speed for an edge whose highway type is unknown (from_graph on a non-OSM graph), km/h.
+FALLBACK_SPEED_KMH = 40.0
+#: Extra OSM way tags read from XML (restored afterwards: osmnx settings are global).
+_EXTRA_WAY_TAGS = ("ref", "maxspeed:hgv", "hgv", "service")
+#: Shortest stored edge, metres (keeps csgraph from seeing zero-weight edges).
+_MIN_EDGE_M = 1e-3
+_MPH_TO_KMH = 1.609344
+
+
+@lru_cache(maxsize=None)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _to_utm(lon: Any, lat: Any) -> tuple[Any, Any]:
+    return _transformer(WGS84, UTM48N).transform(lon, lat)
+
+
+def _to_lonlat(x: Any, y: Any) -> tuple[Any, Any]:
+    return _transformer(UTM48N, WGS84).transform(x, y)
+
+
+def parse_maxspeed(value: Any) -> float | None:
+    """Parse an OSM ``maxspeed`` value to km/h.
+
+    Parameters
+    ----------
+    value
+        A tag value such as ``"80"``, ``"60 mph"``, ``"50;70"`` or a list of them (osmnx
+        simplification makes lists). Zone codes (``"CN:urban"``), ``"none"``,
+        ``"signals"`` and other non-numeric values give ``None``.
+
+    Returns
+    -------
+    float or None
+        The lowest numeric speed found, in km/h (a truck takes the strictest limit).
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) and v > 0 else None
+    if isinstance(value, (list, tuple, set)):
+        parsed = [parse_maxspeed(v) for v in value]
+        good = [p for p in parsed if p is not None]
+        return min(good) if good else None
+    speeds = []
+    for part in str(value).replace(",", ";").split(";"):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*", part, flags=re.IGNORECASE)
+        if m:
+            v = float(m.group(1))
+            if m.group(2) and m.group(2).lower() == "mph":
+                v *= _MPH_TO_KMH
+            if v > 0:
+                speeds.append(v)
+    return min(speeds) if speeds else None
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set)):
+        return list(value)
+    if isinstance(value, float) and math.isnan(value):
+        return []
+    return [value]
+
+
+def _edge_speed_kmh(data: dict, cap_kmh: float) -> float:
+    """Truck speed of one edge: explicit speed, else maxspeed(:hgv), else highway default."""
+    speed = None
+    for key in ("speed_kmh", "speed_kph"):
+        if key in data:
+            speed = parse_maxspeed(data[key])
+            if speed is not None:
+                break
+    if speed is None:
+        speed = parse_maxspeed(data.get("maxspeed:hgv"))
+    if speed is None:
+        speed = parse_maxspeed(data.get("maxspeed"))
+    if speed is None:
+        defaults = [HIGHWAY_SPEED_KMH[h] for h in _as_list(data.get("highway")) if h in HIGHWAY_SPEED_KMH]
+        speed = max(defaults) if defaults else FALLBACK_SPEED_KMH
+    return float(min(speed, cap_kmh))
+
+
+def _ref_str(value: Any) -> str:
+    parts = [str(v) for v in _as_list(value) if v is not None and str(v) != ""]
+    return ";".join(dict.fromkeys(parts))
+
+
+@contextlib.contextmanager
+def _osmnx_way_tags(extra: Sequence[str]) -> Iterator[None]:
+    """Temporarily add way tags to osmnx's (global) ``useful_tags_way``."""
+    import osmnx as ox
+
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = saved + [t for t in extra if t not in saved]
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = saved
+
+
+def _keep_osm_edge(data: dict) -> bool:
+    """Is an OSM edge a road a truck may use?"""
+    highways = _as_list(data.get("highway"))
+    if not any(h in DRIVEABLE_HIGHWAYS for h in highways):
+        return False
+    if "no" in _as_list(data.get("hgv")):
+        return False
+    access = set(_as_list(data.get("access")))
+    if access & {"no", "private"} and not set(_as_list(data.get("hgv"))) & {"yes", "designated", "destination", "delivery"}:
+        return False
+    if set(_as_list(data.get("area"))) & {"yes"}:
+        return False
+    return True
+
+
+class RoadNetwork:
+    """A directed road graph with metres and truck seconds on every edge.
+
+    Build it with :meth:`from_corridors`, :meth:`from_osm_xml`, :meth:`from_graph` or
+    :meth:`load`. Node ids are ``0..n_nodes-1``.
+
+    Attributes
+    ----------
+    n_nodes : int
+    node_lon, node_lat : numpy.ndarray
+        Node coordinates, WGS-84 degrees.
+    node_x, node_y : numpy.ndarray
+        Node coordinates, UTM 48N metres.
+    edge_u, edge_v, edge_length_m, edge_time_s, edge_speed_kmh, edge_ref : numpy.ndarray
+        One entry per directed edge (a two-way road has two).
+    length_csr, time_csr : scipy.sparse.csr_array
+        ``n×n`` weights in metres and seconds; each keeps the minimum over parallel edges.
+    source : str
+        How the network was built (``"corridors"``, ``"osm_xml:<file>"``, ``"graph"``).
+    """
+
+    def __init__(
+        self,
+        node_lon: Any,
+        node_lat: Any,
+        edge_u: Any,
+        edge_v: Any,
+        edge_length_m: Any,
+        edge_speed_kmh: Any,
+        edge_ref: Any = None,
+        *,
+        edge_time_s: Any = None,
+        edge_geometry: Sequence | None = None,
+        node_osmid: Any = None,
+        corridor_nodes: pd.DataFrame | None = None,
+        source: str = "",
+    ):
+        self.node_lon = np.ascontiguousarray(node_lon, dtype=np.float64)
+        self.node_lat = np.ascontiguousarray(node_lat, dtype=np.float64)
+        self.n_nodes = int(self.node_lon.size)
+        if self.node_lat.size != self.n_nodes:
+            raise InputError("node_lon and node_lat differ in length", fields={"node_lat": "same length as node_lon"})
+        if self.n_nodes == 0:
+            raise InputError("a road network needs at least one node", fields={"nodes": "non-empty"})
+        if not (np.isfinite(self.node_lon).all() and np.isfinite(self.node_lat).all()):
+            raise InputError("node coordinates must be finite numbers", fields={"nodes": "finite lon/lat"})
+        x, y = _to_utm(self.node_lon, self.node_lat)
+        self.node_x = np.ascontiguousarray(x, dtype=np.float64)
+        self.node_y = np.ascontiguousarray(y, dtype=np.float64)
+
+        self.edge_u = np.ascontiguousarray(edge_u, dtype=np.int64)
+        self.edge_v = np.ascontiguousarray(edge_v, dtype=np.int64)
+        m = self.edge_u.size
+        if self.edge_v.size != m:
+            raise InputError("edge_u and edge_v differ in length", fields={"edge_v": "same length as edge_u"})
+        if m and (self.edge_u.min() < 0 or self.edge_v.min() < 0 or max(self.edge_u.max(), self.edge_v.max()) >= self.n_nodes):
+            raise InputError("an edge refers to a node that does not exist", fields={"edges": "u, v in 0..n_nodes-1"})
+        # Never shorter than the straight UTM line between the end nodes (triangle inequality).
+        straight = np.hypot(self.node_x[self.edge_v] - self.node_x[self.edge_u], self.node_y[self.edge_v] - self.node_y[self.edge_u])
+        length = np.asarray(edge_length_m, dtype=np.float64).reshape(-1) if m else np.zeros(0)
+        if length.size != m or not np.isfinite(length).all():
+            raise InputError("edge lengths must be finite, one per edge", fields={"length_m": "finite"})
+        self.edge_length_m = np.maximum(np.maximum(length, straight), _MIN_EDGE_M)
+        speed = np.asarray(edge_speed_kmh, dtype=np.float64).reshape(-1) if m else np.zeros(0)
+        if speed.size != m or not (np.isfinite(speed).all() and (speed > 0).all()):
+            bad = speed[~(np.isfinite(speed) & (speed > 0))][:1] if speed.size == m else speed[:1]
+            raise InputError(
+                f"edge speeds must be positive km/h; got {bad.tolist()}",
+                fields={"speed_kmh": "> 0"},
+            )
+        self.edge_speed_kmh = speed
+        if edge_time_s is None:
+            self.edge_time_s = self.edge_length_m / (speed / 3.6)
+        else:
+            self.edge_time_s = np.asarray(edge_time_s, dtype=np.float64).reshape(-1)
+            if self.edge_time_s.size != m or not (np.isfinite(self.edge_time_s).all() and (self.edge_time_s > 0).all()):
+                raise InputError("edge travel times must be positive seconds", fields={"travel_time_s": "> 0"})
+        refs = [""] * m if edge_ref is None else ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in edge_ref]
+        self.edge_ref = np.array(refs, dtype=object)
+        self.edge_geometry = list(edge_geometry) if edge_geometry is not None else None
+        self.node_osmid = None if node_osmid is None else np.asarray(node_osmid)
+        self._corridor_nodes = corridor_nodes
+        self.source = source
+        self._tree: cKDTree | None = None
+        self._build_csr()
+
+    # ------------------------------------------------------------------ internals
+    def _build_csr(self) -> None:
+        """CSR matrices keeping the minimum of parallel edges (csr_matrix would sum them)."""
+        n = self.n_nodes
+        keep = self.edge_u != self.edge_v  # self-loops never shorten a path
+        u, v = self.edge_u[keep], self.edge_v[keep]
+        length, time = self.edge_length_m[keep], self.edge_time_s[keep]
+        key = u * n + v
+        # by (u, v), then length, then time: the first of each run is the shortest edge
+        order = np.lexsort((time, length, key))
+        key_s = key[order]
+        first = np.ones(key_s.size, dtype=bool)
+        first[1:] = key_s[1:] != key_s[:-1]
+        starts = np.flatnonzero(first)
+        uniq = key_s[starts]
+        rows, cols = uniq // n, uniq % n
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        min_len = length[order][starts]
+        time_on_len = time[order][starts]
+        if uniq.size:
+            min_time = np.minimum.reduceat(time[order], starts)
+            # length of the fastest parallel edge (for routes by time)
+            order_t = np.lexsort((length, time, key))
+            len_on_time = length[order_t][starts]
+        else:
+            min_time = len_on_time = np.zeros(0)
+        idx_dtype = np.int32 if max(n, uniq.size) < 2**31 - 1 else np.int64
+        indices = cols.astype(idx_dtype)
+        indptr = indptr.astype(idx_dtype)
+        self.length_csr = sparse.csr_array((min_len, indices, indptr), shape=(n, n))
+        self.time_csr = sparse.csr_array((min_time, indices.copy(), indptr.copy()), shape=(n, n))
+        # aligned with the CSR entries: time along the shortest edge, length along the fastest
+        self._csr_keys = uniq
+        self._time_on_len = time_on_len
+        self._len_on_time = len_on_time
+
+    def _edge_lookup(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Position of (u, v) in the CSR entries (pairs must exist)."""
+        return np.searchsorted(self._csr_keys, np.asarray(u, dtype=np.int64) * self.n_nodes + np.asarray(v, dtype=np.int64))
+
+    @property
+    def tree(self) -> cKDTree:
+        """KD-tree over projected node coordinates (built once, on first use)."""
+        if self._tree is None:
+            self._tree = cKDTree(np.column_stack([self.node_x, self.node_y]))
+        return self._tree
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges (parallel edges included)."""
+        return int(self.edge_u.size)
+
+    def __repr__(self) -> str:
+        return f"RoadNetwork({self.n_nodes} nodes, {self.n_edges} directed edges, source={self.source!r})"
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_corridors(
+        cls,
+        corridors: gpd.GeoDataFrame,
+        *,
+        max_segment_m: float = 250.0,
+        merge_tol_m: float = 1.0,
+    ) -> RoadNetwork:
+        """Build a two-way network from corridor LineStrings.
+
+        Parameters
+        ----------
+        corridors
+            GeoDataFrame with a CRS (reprojected to EPSG:4326 if needed), LineString (or
+            MultiLineString) geometries and columns ``ref`` and ``speed_kmh`` (truck speed,
+            km/h); ``name_zh``, ``road_class`` are carried into :meth:`corridor_samples`.
+        max_segment_m
+            Longest edge, metres (UTM 48N). Each straight piece of a corridor is split into
+            equal parts no longer than this, so any point on a corridor lies within
+            ``max_segment_m / 2`` of a node along the road.
+        merge_tol_m
+            Vertices closer than this (metres) become one node. Identical coordinates are
+            always merged, so corridors that share a hub coordinate meet there; the tolerance
+            also joins stretches that two corridors share but digitise in opposite
+            directions. ``0`` merges identical coordinates only.
+
+        Returns
+        -------
+        RoadNetwork
+            Nodes in WGS-84 and UTM, edges in both directions with ``length_m`` and
+            ``travel_time_s = length_m / speed_kmh``.
+        """
+        if not isinstance(corridors, gpd.GeoDataFrame):
+            raise InputError(
+                f"corridors must be a GeoDataFrame, got {type(corridors).__name__}", fields={"corridors": "GeoDataFrame"}
+            )
+        if corridors.crs is None:
+            raise InputError("corridors have no CRS; set it (EPSG:4326 expected)", fields={"crs": "required"})
+        missing = [c for c in ("ref", "speed_kmh") if c not in corridors.columns]
+        if missing:
+            raise InputError(f"corridors lack column(s) {missing}", fields={c: "required" for c in missing})
+        if not (isinstance(max_segment_m, (int, float)) and math.isfinite(max_segment_m) and max_segment_m > 0):
+            raise InputError(f"max_segment_m must be a positive number of metres, got {max_segment_m!r}", fields={"max_segment_m": "> 0"})
+        if not (isinstance(merge_tol_m, (int, float)) and math.isfinite(merge_tol_m) and merge_tol_m >= 0):
+            raise InputError(f"merge_tol_m must be >= 0 metres, got {merge_tol_m!r}", fields={"merge_tol_m": ">= 0"})
+        if len(corridors) == 0:
+            raise InputError("no corridors given", fields={"corridors": "non-empty"})
+        gdf = corridors if CRS.from_user_input(corridors.crs).equals(CRS.from_user_input(WGS84)) else corridors.to_crs(WGS84)
+
+        lons, lats, xs, ys, is_vertex = [], [], [], [], []
+        seq_corr, seq_part, seq_km = [], [], []
+        speeds = []
+        problems: dict[str, str] = {}
+        for ci, (geom, speed) in enumerate(zip(gdf.geometry, gdf["speed_kmh"])):
+            try:
+                speed = float(speed)
+            except (TypeError, ValueError):
+                speed = float("nan")
+            if not (math.isfinite(speed) and speed > 0):
+                problems[f"speed_kmh[{ci}]"] = f"positive km/h (got {gdf['speed_kmh'].iloc[ci]!r})"
+            speeds.append(speed)
+            if geom is None or geom.is_empty:
+                problems[f"geometry[{ci}]"] = "a non-empty LineString"
+                continue
+            if geom.geom_type == "LineString":
+                parts = [geom]
+            elif geom.geom_type == "MultiLineString":
+                parts = list(geom.geoms)
+            else:
+                problems[f"geometry[{ci}]"] = f"LineString (got {geom.geom_type})"
+                continue
+            km0 = 0.0
+            for pi, part in enumerate(parts):
+                xy = shapely.get_coordinates(part)
+                if len(xy) < 2:
+                    continue
+                if not np.isfinite(xy).all():
+                    problems[f"geometry[{ci}]"] = "finite coordinates"
+                    continue
+                px, py = _to_utm(xy[:, 0], xy[:, 1])
+                px, py = np.asarray(px), np.asarray(py)
+                seg = np.hypot(np.diff(px), np.diff(py))
+                nseg = np.maximum(1, np.ceil(seg / max_segment_m).astype(np.int64))
+                # vertex k of the part followed by nseg[k]-1 interpolated points
+                starts = np.concatenate([[0], np.cumsum(nseg)])
+                total = int(starts[-1]) + 1
+                owner = np.repeat(np.arange(len(seg)), nseg)
+                frac = (np.arange(starts[-1]) - starts[:-1][owner]) / nseg[owner]
+                qx = np.append(px[:-1][owner] + frac * np.diff(px)[owner], px[-1])
+                qy = np.append(py[:-1][owner] + frac * np.diff(py)[owner], py[-1])
+                vert = np.zeros(total, dtype=bool)
+                vert[starts] = True
+                qlon = np.empty(total)
+                qlat = np.empty(total)
+                qlon[starts], qlat[starts] = xy[:, 0], xy[:, 1]  # keep original vertices exact
+                if (~vert).any():
+                    ilon, ilat = _to_lonlat(qx[~vert], qy[~vert])
+                    qlon[~vert], qlat[~vert] = ilon, ilat
+                km = km0 + np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(qx), np.diff(qy)))]) / 1000.0
+                km0 = float(km[-1])
+                lons.append(qlon)
+                lats.append(qlat)
+                xs.append(qx)
+                ys.append(qy)
+                is_vertex.append(vert)
+                seq_corr.append(np.full(total, ci))
+                seq_part.append(np.full(total, pi))
+                seq_km.append(km)
+        if problems:
+            raise InputError(f"invalid corridors: {problems}", fields=problems)
+        if not lons:
+            raise InputError("corridors contain no line with two or more points", fields={"geometry": "LineString"})
+
+        lon = np.concatenate(lons)
+        lat = np.concatenate(lats)
+        px = np.concatenate(xs)
+        py = np.concatenate(ys)
+        vert = np.concatenate(is_vertex)
+        corr = np.concatenate(seq_corr)
+        part = np.concatenate(seq_part)
+        km = np.concatenate(seq_km)
+
+        # 1) identical coordinates -> one node
+        uniq, first_idx, inverse = np.unique(np.column_stack([lon, lat]), axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        n_u = len(uniq)
+        u_vert = np.zeros(n_u, dtype=bool)
+        np.logical_or.at(u_vert, inverse, vert)
+        u_x, u_y = px[first_idx], py[first_idx]
+        # 2) within merge_tol_m -> one node (prefer an original vertex as representative)
+        label = np.arange(n_u)
+        if merge_tol_m > 0 and n_u > 1:
+            pairs = cKDTree(np.column_stack([u_x, u_y])).query_pairs(merge_tol_m, output_type="ndarray")
+            if len(pairs):
+                adj = sparse.coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_u, n_u))
+                _, label = csgraph.connected_components(adj, directed=False)
+        order = np.lexsort((np.arange(n_u), ~u_vert, label))
+        lab_sorted = label[order]
+        head = np.ones(n_u, dtype=bool)
+        head[1:] = lab_sorted[1:] != lab_sorted[:-1]
+        rep_of_label = np.empty(label.max() + 1, dtype=np.int64)
+        rep_of_label[lab_sorted[head]] = order[head]
+        reps = np.unique(rep_of_label[np.unique(label)])
+        new_id = np.full(n_u, -1, dtype=np.int64)
+        new_id[reps] = np.arange(reps.size)
+        node_of_unique = new_id[rep_of_label[label]]
+        node = node_of_unique[inverse]
+        node_lon, node_lat = uniq[reps, 0], uniq[reps, 1]
+
+        # edges between consecutive points of the same part, both directions
+        same = (corr[1:] == corr[:-1]) & (part[1:] == part[:-1])
+        a, b = node[:-1][same], node[1:][same]
+        ci = corr[:-1][same]
+        ok = a != b
+        a, b, ci = a[ok], b[ok], ci[ok]
+        sp = np.asarray(speeds)[ci]
+        refs = np.array([_ref_str(r) for r in gdf["ref"]], dtype=object)[ci]
+        eu = np.concatenate([a, b])
+        ev = np.concatenate([b, a])
+        # edge length = straight UTM distance between the (merged) end nodes: set in __init__
+        corridor_nodes = pd.DataFrame(
+            {
+                "corridor_idx": corr,
+                "part": part,
+                "km": km,
+                "node": node,
+            }
+        )
+        meta_cols = [c for c in ("ref", "name_zh", "name_en", "road_class") if c in gdf.columns]
+        meta = pd.DataFrame({c: gdf[c].to_numpy() for c in meta_cols})
+        meta["corridor_idx"] = np.arange(len(gdf))
+        corridor_nodes = corridor_nodes.merge(meta, on="corridor_idx", how="left")
+        return cls(
+            node_lon,
+            node_lat,
+            eu,
+            ev,
+            np.zeros(eu.size),
+            np.concatenate([sp, sp]),
+            np.concatenate([refs, refs]),
+            corridor_nodes=corridor_nodes,
+            source="corridors",
+        )
+
+    @classmethod
+    def from_graph(cls, G: nx.Graph, *, truck_speed_kmh: float | None = None, source: str = "graph") -> RoadNetwork:
+        """Build from a networkx graph (e.g. an osmnx MultiDiGraph).
+
+        Parameters
+        ----------
+        G
+            Graph whose nodes carry ``x`` (lon) and ``y`` (lat). ``G.graph["crs"]`` is
+            honoured if present (other CRSs are converted to EPSG:4326). Directed graphs keep
+            their directions; an undirected graph becomes two-way. Edge lengths are measured
+            in UTM 48N along the edge ``geometry`` if present, else the straight segment
+            (any ``length`` attribute is ignored so every distance uses one metric). Edge
+            speed: ``speed_kmh`` or ``speed_kph`` if present, else ``maxspeed:hgv``, else
+            ``maxspeed``, else by ``highway`` type (:data:`HIGHWAY_SPEED_KMH`), capped at
+            ``truck_speed_kmh``.
+        truck_speed_kmh
+            Speed cap, km/h; default :data:`TRUCK_SPEED_KMH`.
+        source
+            Label stored in :attr:`source`.
+
+        Returns
+        -------
+        RoadNetwork
+        """
+        cap = _check_speed_cap(truck_speed_kmh)
+        if not isinstance(G, nx.Graph):
+            raise InputError(f"G must be a networkx graph, got {type(G).__name__}", fields={"G": "networkx graph"})
+        if G.number_of_nodes() == 0:
+            raise InputError("the graph has no nodes", fields={"G": "non-empty"})
+        ids = list(G.nodes)
+        pos = {nid: i for i, nid in enumerate(ids)}
+        missing = [nid for nid in ids if "x" not in G.nodes[nid] or "y" not in G.nodes[nid]]
+        if missing:
+            raise InputError(
+                f"{len(missing)} node(s) lack x/y coordinates, e.g. node {missing[0]!r} "
+                "(a way may reference a node that is not in the file)",
+                fields={"nodes": "x and y attributes"},
+            )
+        try:
+            x = np.array([float(G.nodes[nid]["x"]) for nid in ids])
+            y = np.array([float(G.nodes[nid]["y"]) for nid in ids])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"node coordinates must be numbers: {exc}", fields={"nodes": "numeric x, y"}) from None
+        crs = G.graph.get("crs")
+        transform = None
+        if crs is not None and not CRS.from_user_input(crs).equals(CRS.from_user_input(WGS84)):
+            transform = Transformer.from_crs(CRS.from_user_input(crs), WGS84, always_xy=True)
+            x, y = transform.transform(x, y)
+            x, y = np.asarray(x), np.asarray(y)
+
+        us, vs, lens, speeds, refs, geoms = [], [], [], [], [], []
+        any_geom = False
+        edges = G.edges(data=True)
+        directed = G.is_directed()
+        for a, b, data in edges:
+            ia, ib = pos[a], pos[b]
+            geom = data.get("geometry")
+            if geom is not None and transform is not None:
+                geom = shapely.transform(geom, lambda c: np.column_stack(transform.transform(c[:, 0], c[:, 1])))
+            length = 0.0
+            if geom is not None:
+                any_geom = True
+                gx, gy = _to_utm(*shapely.get_coordinates(geom).T)
+                length = float(np.hypot(np.diff(gx), np.diff(gy)).sum())
+            speed = _edge_speed_kmh(data, cap)
+            time_s = parse_maxspeed(data.get("travel_time_s"))  # a positive number or None
+            if time_s is not None:
+                # a given time (e.g. summed by simplification) defines the mean speed
+                if geom is None:
+                    length = _straight_utm(x[ia], y[ia], x[ib], y[ib])
+                speed = min(max(length, _MIN_EDGE_M) / time_s * 3.6, cap)
+            ref = _ref_str(data.get("ref"))
+            pairs = [(ia, ib, geom)] if directed else [(ia, ib, geom), (ib, ia, None if geom is None else geom.reverse())]
+            for pu, pv, pg in pairs:
+                us.append(pu)
+                vs.append(pv)
+                lens.append(length)
+                speeds.append(speed)
+                refs.append(ref)
+                geoms.append(pg)
+        osmid = np.asarray(ids) if all(isinstance(i, (int, np.integer)) for i in ids) else np.asarray([str(i) for i in ids])
+        return cls(
+            x,
+            y,
+            np.asarray(us, dtype=np.int64),
+            np.asarray(vs, dtype=np.int64),
+            np.asarray(lens, dtype=np.float64),
+            np.asarray(speeds, dtype=np.float64),
+            refs,
+            edge_geometry=geoms if any_geom else None,
+            node_osmid=osmid,
+            source=source,
+        )
+
+    @classmethod
+    def from_osm_xml(
+        cls,
+        path: str | Path,
+        *,
+        truck_speed_kmh: float | None = None,
+        retain_all: bool = False,
+        simplify: bool = False,
+    ) -> RoadNetwork:
+        """Read an OpenStreetMap XML extract offline (``osmnx.graph_from_xml``).
+
+        Parameters
+        ----------
+        path
+            ``.osm``, ``.osm.bz2`` or ``.osm.gz`` file (``.pbf`` is not supported by osmnx).
+        truck_speed_kmh
+            Speed cap, km/h; default :data:`TRUCK_SPEED_KMH`. Each edge's speed comes from
+            ``maxspeed:hgv``, else ``maxspeed``, else its ``highway`` type
+            (:data:`HIGHWAY_SPEED_KMH`), never above the cap.
+        retain_all
+            ``False`` (default): after filtering to driveable roads, keep only the largest
+            weakly connected component, so a stray fragment at the edge of the extract cannot
+            capture snapped points that then reach no station. ``True`` keeps every
+            component. (The graph is always loaded with osmnx's ``retain_all=True`` first:
+            osmnx would otherwise pick the largest component *before* our road filter, with
+            buildings and footpaths deciding which part survives.)
+        simplify
+            Merge chains of degree-2 nodes into single edges that keep their geometry
+            (``osmnx.simplify_graph``) after filtering. ``False`` (default) keeps every OSM
+            node, which gives shorter snapping distances.
+
+        Returns
+        -------
+        RoadNetwork
+            One-way streets stay one-way (``oneway=yes|-1``, roundabouts); others are
+            two-way. Ways with ``hgv=no`` or ``access=no|private`` are dropped.
+
+        Raises
+        ------
+        InputError
+            Missing/unreadable file, broken XML, a way referencing a node absent from the
+            file, or no driveable road in the file.
+        """
+        import osmnx as ox
+
+        cap = _check_speed_cap(truck_speed_kmh)
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"OSM file not found: {str(p)!r}", fields={"path": "an existing .osm/.osm.bz2/.osm.gz file"})
+        try:
+            with _osmnx_way_tags(_EXTRA_WAY_TAGS):
+                G = ox.graph_from_xml(p, bidirectional=False, simplify=False, retain_all=True)
+        except (ParseError, xml.sax.SAXException) as exc:
+            raise InputError(f"{p.name} is not well-formed OSM XML: {exc}", fields={"path": "well-formed OSM XML"}) from None
+        except (ValueError, KeyError, TypeError, ox._errors.InsufficientResponseError) as exc:
+            raise InputError(
+                f"cannot build a road graph from {p.name}: {exc}. A way may reference a node missing "
+                "from the extract (cut the extract with complete ways, e.g. osmium extract -s complete_ways)",
+                fields={"path": "complete OSM XML"},
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{p.name} is not UTF-8 text: {exc}", fields={"path": "UTF-8 OSM XML"}) from None
+        missing = [n for n, d in G.nodes(data=True) if "x" not in d or "y" not in d]
+        if missing:
+            raise InputError(
+                f"{p.name}: a way references node {missing[0]} that is not in the file "
+                f"({len(missing)} missing); export the extract with complete ways",
+                fields={"path": "ways reference existing nodes"},
+            )
+        drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not _keep_osm_edge(d)]
+        G.remove_edges_from(drop)
+        G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
+        if G.number_of_edges() == 0:
+            raise InputError(
+                f"{p.name} contains no road a truck may drive (highway in {sorted(DRIVEABLE_HIGHWAYS)})",
+                fields={"path": "driveable highway ways"},
+            )
+        if not retain_all:
+            G = ox.truncate.largest_component(G, strongly=False)
+        if simplify:
+            # time each OSM segment at its own speed first, then sum along merged chains
+            # (a merged edge may join a 60 km/h ramp and a 90 km/h motorway)
+            ids = list(G.nodes)
+            nx_, ny_ = _to_utm(np.array([G.nodes[n]["x"] for n in ids]), np.array([G.nodes[n]["y"] for n in ids]))
+            utm = dict(zip(ids, zip(np.asarray(nx_).tolist(), np.asarray(ny_).tolist())))
+            for u, v, d in G.edges(data=True):
+                length = math.hypot(utm[v][0] - utm[u][0], utm[v][1] - utm[u][1])
+                d["travel_time_s"] = max(length, _MIN_EDGE_M) / (_edge_speed_kmh(d, cap) / 3.6)
+            G = ox.simplify_graph(G, remove_rings=False, edge_attr_aggs={"length": sum, "travel_time_s": sum})
+        return cls.from_graph(G, truck_speed_kmh=cap, source=f"osm_xml:{p.name}")
+
+    # ------------------------------------------------------------------ queries
+    def snap(self, lon: float, lat: float) -> tuple[int, float]:
+        """Nearest node to a point.
+
+        Parameters
+        ----------
+        lon, lat
+            WGS-84 degrees. Points outside the region are snapped too (callers validate
+            region bounds); NaN or infinite values raise :class:`InputError`.
+
+        Returns
+        -------
+        (node, access_m)
+            Node id and straight UTM distance from the point to it, metres.
+        """
+        lon, lat = _check_point(lon, lat)
+        x, y = _project_point(lon, lat)
+        d, i = self.tree.query((x, y))
+        return int(i), float(d)
+
+    def snap_many(self, lons: Any, lats: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised :meth:`snap`: arrays of nodes and access distances (metres)."""
+        lons = np.asarray(lons, dtype=np.float64).reshape(-1)
+        lats = np.asarray(lats, dtype=np.float64).reshape(-1)
+        if lons.shape != lats.shape:
+            raise InputError("lons and lats differ in length", fields={"lats": "same length as lons"})
+        bad = ~(np.isfinite(lons) & np.isfinite(lats))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"point {i} has a non-finite coordinate (lon={lons[i]}, lat={lats[i]})",
+                fields={"lon": "finite number", "lat": "finite number"},
+            )
+        if lons.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        x, y = _to_utm(lons, lats)
+        far = ~(np.isfinite(x) & np.isfinite(y))
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            _project_point(float(lons[i]), float(lats[i]))  # raises with the message
+        d, i = self.tree.query(np.column_stack([x, y]))
+        return np.asarray(i, dtype=np.int64), np.asarray(d, dtype=np.float64)
+
+    def _check_node(self, node: Any, name: str) -> int:
+        try:
+            i = int(node)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} must be a node id, got {node!r}", fields={name: "integer node id"}) from None
+        if not 0 <= i < self.n_nodes:
+            raise InputError(f"{name}={i} is not a node (0..{self.n_nodes - 1})", fields={name: f"0..{self.n_nodes - 1}"})
+        return i
+
+    def route(self, orig_node: int, dest_node: int, *, weight: str = "time_s") -> list[int]:
+        """Shortest path between two nodes.
+
+        Parameters
+        ----------
+        orig_node, dest_node
+            Node ids.
+        weight
+            ``"time_s"`` (fastest for a truck, default) or ``"length_m"`` (shortest).
+
+        Returns
+        -------
+        list of int
+            Node ids from ``orig_node`` to ``dest_node``.
+
+        Raises
+        ------
+        InfeasibleError
+            When no path exists (e.g. against one-way streets, or separate components).
+        """
+        o = self._check_node(orig_node, "orig_node")
+        d = self._check_node(dest_node, "dest_node")
+        A = self._weight_csr(weight)
+        if o == d:
+            return [o]
+        _, pred = csgraph.dijkstra(A, directed=True, indices=o, return_predecessors=True)
+        if pred[d] < 0:
+            raise InfeasibleError(f"no road route from node {o} to node {d}", fields={"dest_node": "reachable from orig_node"})
+        path = [d]
+        while path[-1] != o:
+            path.append(int(pred[path[-1]]))
+        return path[::-1]
+
+    def _weight_csr(self, weight: str) -> sparse.csr_array:
+        if weight == "time_s":
+            return self.time_csr
+        if weight == "length_m":
+            return self.length_csr
+        raise InputError(f"unknown weight {weight!r}; use 'time_s' or 'length_m'", fields={"weight": "time_s | length_m"})
+
+    def path_legs(self, nodes: Sequence[int], *, weight: str = "time_s") -> tuple[np.ndarray, np.ndarray]:
+        """Length (m) and time (s) of each edge along a node path.
+
+        The parallel edge used is the one ``weight`` picks (the fastest for ``time_s``,
+        the shortest for ``length_m``), matching :meth:`route`.
+        """
+        self._weight_csr(weight)  # validates the name
+        nodes = np.asarray(nodes, dtype=np.int64)
+        if nodes.size < 2:
+            return np.zeros(0), np.zeros(0)
+        pos = self._edge_lookup(nodes[:-1], nodes[1:])
+        if (pos >= self._csr_keys.size).any() or (self._csr_keys[np.minimum(pos, self._csr_keys.size - 1)] != nodes[:-1] * self.n_nodes + nodes[1:]).any():
+            raise InputError("the node sequence is not a path of the network", fields={"nodes": "consecutive nodes joined by an edge"})
+        if weight == "time_s":
+            return self._len_on_time[pos], self.time_csr.data[pos]
+        return self.length_csr.data[pos], self._time_on_len[pos]
+
+    def coords(self, nodes: Iterable[int]) -> list[tuple[float, float]]:
+        """``(lon, lat)`` of nodes, WGS-84."""
+        idx = np.asarray(list(nodes), dtype=np.int64)
+        return list(zip(self.node_lon[idx].tolist(), self.node_lat[idx].tolist()))
+
+    def corridor_samples(self, step_km: float = 1.0) -> pd.DataFrame:
+        """Linear referencing: nodes along each corridor, at most ``step_km`` apart.
+
+        Only for networks built with :meth:`from_corridors` (or loaded from one).
+
+        Parameters
+        ----------
+        step_km
+            Largest spacing between consecutive samples of a corridor, km. Samples are
+            network nodes (so their road distances are exact), chosen greedily as the
+            farthest node within ``step_km`` of the previous sample; the first and last
+            points of every corridor are always included. Nodes are at most
+            ``max_segment_m`` apart, so a step below that returns every node.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``corridor`` (ref), ``corridor_idx`` (row in the corridors frame),
+            ``name_zh`` (if known), ``km`` (distance along the corridor from its first
+            point, UTM metres / 1000), ``node``, ``lon``, ``lat``; ordered by corridor,
+            then km.
+        """
+        if self._corridor_nodes is None:
+            raise InputError(
+                "corridor_samples needs a network built from corridors (RoadNetwork.from_corridors)",
+                fields={"network": "from_corridors"},
+            )
+        if not (isinstance(step_km, (int, float)) and math.isfinite(step_km) and step_km > 0):
+            raise InputError(f"step_km must be a positive number of km, got {step_km!r}", fields={"step_km": "> 0"})
+        cn = self._corridor_nodes
+        keep_rows = []
+        for _, grp in cn.groupby("corridor_idx", sort=True):
+            km = grp["km"].to_numpy()
+            rows = grp.index.to_numpy()
+            sel = [0]
+            cur = 0
+            last = km.size - 1
+            eps = 1e-9
+            while cur < last:
+                j = int(np.searchsorted(km, km[cur] + step_km + eps, side="right")) - 1
+                j = max(j, cur + 1)
+                sel.append(j)
+                cur = j
+            keep_rows.append(rows[sel])
+        out = cn.loc[np.concatenate(keep_rows)]
+        nodes = out["node"].to_numpy()
+        df = pd.DataFrame(
+            {
+                "corridor": out["ref"].to_numpy() if "ref" in out else out["corridor_idx"].astype(str).to_numpy(),
+                "corridor_idx": out["corridor_idx"].to_numpy(),
+                "km": out["km"].to_numpy(),
+                "node": nodes,
+                "lon": self.node_lon[nodes],
+                "lat": self.node_lat[nodes],
+            }
+        )
+        if "name_zh" in out:
+            df.insert(2, "name_zh", out["name_zh"].to_numpy())
+        return df.reset_index(drop=True)
+
+    # ------------------------------------------------------------------ export
+    def to_gdfs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Nodes and directed edges as GeoDataFrames in EPSG:4326.
+
+        Returns
+        -------
+        (gdf_nodes, gdf_edges)
+            ``gdf_nodes``: ``node``, ``lon``, ``lat`` (+ ``osmid`` for OSM graphs), Point.
+            ``gdf_edges``: ``u``, ``v``, ``length_m``, ``travel_time_s``, ``speed_kmh``,
+            ``ref``, LineString (the edge geometry, or the straight segment).
+        """
+        nodes = pd.DataFrame({"node": np.arange(self.n_nodes), "lon": self.node_lon, "lat": self.node_lat})
+        if self.node_osmid is not None:
+            nodes["osmid"] = self.node_osmid
+        gdf_nodes = gpd.GeoDataFrame(nodes, geometry=gpd.points_from_xy(self.node_lon, self.node_lat), crs=WGS84)
+        straight = shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([self.node_lon[self.edge_u], self.node_lat[self.edge_u]]),
+                    np.column_stack([self.node_lon[self.edge_v], self.node_lat[self.edge_v]]),
+                ],
+                axis=1,
+            )
+        ) if self.n_edges else np.array([], dtype=object)
+        if self.edge_geometry is not None:
+            geoms = [g if g is not None else s for g, s in zip(self.edge_geometry, straight)]
+        else:
+            geoms = straight
+        gdf_edges = gpd.GeoDataFrame(
+            {
+                "u": self.edge_u,
+                "v": self.edge_v,
+                "length_m": self.edge_length_m,
+                "travel_time_s": self.edge_time_s,
+                "speed_kmh": self.edge_speed_kmh,
+                "ref": self.edge_ref.astype(str),
+            },
+            geometry=gpd.GeoSeries(geoms, crs=WGS84),
+            crs=WGS84,
+        )
+        return gdf_nodes, gdf_edges
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """A networkx MultiDiGraph (``x``/``y`` in EPSG:4326, ``length_m``, ``travel_time_s``)."""
+        G = nx.MultiDiGraph(crs=WGS84)
+        G.add_nodes_from((i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(zip(self.node_lon, self.node_lat)))
+        G.add_edges_from(
+            (int(u), int(v), {"length_m": float(l), "travel_time_s": float(t), "speed_kmh": float(s), "ref": r})
+            for u, v, l, t, s, r in zip(self.edge_u, self.edge_v, self.edge_length_m, self.edge_time_s, self.edge_speed_kmh, self.edge_ref)
+        )
+        return G
+
+    def save(self, path: str | Path) -> Path:
+        """Write a GeoPackage with layers ``nodes`` and ``edges`` (and ``corridor_nodes``).
+
+        The file opens in QGIS; :meth:`load` reads it back to an identical network.
+        """
+        p = Path(path)
+        if p.suffix.lower() != ".gpkg":
+            raise InputError(f"save writes a GeoPackage; use a .gpkg path, got {str(p)!r}", fields={"path": "*.gpkg"})
+        import pyogrio
+
+        gdf_nodes, gdf_edges = self.to_gdfs()
+        if p.exists():
+            p.unlink()
+        meta = {"yizhan_network_source": self.source}
+        pyogrio.write_dataframe(gdf_nodes, p, layer="nodes", driver="GPKG", layer_metadata=meta)
+        pyogrio.write_dataframe(gdf_edges, p, layer="edges", driver="GPKG", append=False)
+        if self._corridor_nodes is not None:
+            pyogrio.write_dataframe(self._corridor_nodes, p, layer="corridor_nodes", driver="GPKG")
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> RoadNetwork:
+        """Read a network written by :meth:`save` (or any GeoPackage with the same layers)."""
+        import pyogrio
+
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"network file not found: {str(p)!r}", fields={"path": "existing .gpkg"})
+        try:
+            layers = {name for name, _ in pyogrio.list_layers(p)}
+        except Exception as exc:  # pyogrio raises DataSourceError subclasses of RuntimeError/OSError
+            raise InputError(f"{p.name} is not a readable GeoPackage: {exc}", fields={"path": "GeoPackage"}) from None
+        if not {"nodes", "edges"} <= layers:
+            raise InputError(
+                f"{p.name} lacks the 'nodes' and 'edges' layers (has {sorted(layers)})", fields={"path": "nodes + edges layers"}
+            )
+        nodes = pyogrio.read_dataframe(p, layer="nodes")
+        edges = pyogrio.read_dataframe(p, layer="edges")
+        need_n = {"node", "lon", "lat"}
+        need_e = {"u", "v", "length_m", "travel_time_s", "speed_kmh"}
+        if not need_n <= set(nodes.columns) or not need_e <= set(edges.columns):
+            raise InputError(
+                f"{p.name}: nodes need {sorted(need_n)}, edges need {sorted(need_e)}",
+                fields={"path": "network GeoPackage"},
+            )
+        nodes = nodes.sort_values("node")
+        if not np.array_equal(nodes["node"].to_numpy(), np.arange(len(nodes))):
+            raise InputError(f"{p.name}: node ids must be 0..n-1", fields={"nodes": "0..n-1"})
+        meta = pyogrio.read_info(p, layer="nodes").get("layer_metadata") or {}
+        corridor_nodes = None
+        if "corridor_nodes" in layers:
+            corridor_nodes = pd.DataFrame(pyogrio.read_dataframe(p, layer="corridor_nodes", read_geometry=False))
+        osmid = nodes["osmid"].to_numpy() if "osmid" in nodes.columns else None
+        ref = edges["ref"].fillna("").to_numpy() if "ref" in edges.columns else None
+        return cls(
+            nodes["lon"].to_numpy(),
+            nodes["lat"].to_numpy(),
+            edges["u"].to_numpy(),
+            edges["v"].to_numpy(),
+            edges["length_m"].to_numpy(),
+            edges["speed_kmh"].to_numpy(),
+            ref,
+            edge_time_s=edges["travel_time_s"].to_numpy(),
+            edge_geometry=list(edges.geometry) if edges.geometry is not None else None,
+            node_osmid=osmid,
+            corridor_nodes=corridor_nodes,
+            source=meta.get("yizhan_network_source", f"gpkg:{p.name}"),
+        )
+
+
+def _straight_utm(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    x, y = _to_utm(np.array([lon1, lon2]), np.array([lat1, lat2]))
+    return float(np.hypot(x[1] - x[0], y[1] - y[0]))
+
+
+def _check_speed_cap(truck_speed_kmh: float | None) -> float:
+    if truck_speed_kmh is None:
+        return TRUCK_SPEED_KMH
+    try:
+        v = float(truck_speed_kmh)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (math.isfinite(v) and v > 0):
+        raise InputError(f"truck_speed_kmh must be a positive number, got {truck_speed_kmh!r}", fields={"truck_speed_kmh": "> 0"})
+    return v
+
+
+def _project_point(lon: float, lat: float) -> tuple[float, float]:
+    """UTM 48N of a checked point; InputError if the projection has no finite answer."""
+    x, y = _to_utm(lon, lat)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InputError(
+            f"point lon={lon}, lat={lat} is too far from UTM zone 48N to measure distances; give a point in or near the region",
+            fields={"lon": "near the region", "lat": "near the region"},
+        )
+    return float(x), float(y)
+
+
+def _check_point(lon: Any, lat: Any) -> tuple[float, float]:
+    """Finite lon/lat floats, else InputError (region bounds are the caller's business)."""
+    try:
+        lo, la = float(lon), float(lat)
+    except (TypeError, ValueError):
+        raise InputError(f"lon/lat must be numbers, got lon={lon!r}, lat={lat!r}", fields={"lon": "number", "lat": "number"}) from None
+    bad = {}
+    if not math.isfinite(lo):
+        bad["lon"] = f"finite number (got {lo})"
+    if not math.isfinite(la):
+        bad["lat"] = f"finite number (got {la})"
+    if bad:
+        raise InputError(f"coordinates must be finite: lon={lo}, lat={la}", fields=bad)
+    return lo, la

@@ -1,0 +1,186 @@
+"""A planning region: boundary, counties, corridors, anchors, stations, grid and demand.
+
+:func:`load_region` reads the embedded dataset (:mod:`geodata`), adds the seeded demand
+layer and returns a :class:`Region`. Every layer is WGS-84 (EPSG:4326, ``lon, lat``) and
+carries ``data_status`` and ``source`` columns; :attr:`Region.provenance` says where each
+layer came from and under which licence.
+
+Examples
+--------
+>>> from planner.region import load_region
+>>> region = load_region("mianyang")
+>>> region.contains(104.757, 31.455)        # Mianyang city
+True
+>>> len(region.counties), len(region.stations)
+(9, 23)
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from planner.settings import DEFAULT_REGION, WGS84
+
+#: Seed of the embedded demand layer (same seed, same layer).
+DEMAND_SEED = 2025
+#: Stop events drawn for the embedded demand layer.
+DEMAND_EVENTS = 30_000
+
+
+@dataclass
+class Region:
+    """One planning region. Build with :func:`load_region`.
+
+    Attributes
+    ----------
+    name : str
+        Region name (``"mianyang"``).
+    boundary : GeoDataFrame
+        One row: the outline (union of the counties).
+    counties : GeoDataFrame
+        ``code``, ``name_zh``, ``name_en``, ``seat_lon``, ``seat_lat``, ``data_status``,
+        ``source``, geometry (Polygon/MultiPolygon).
+    corridors : GeoDataFrame
+        ``id``, ``ref``, ``name_zh``, ``name_en``, ``road_class`` (``expressway`` |
+        ``national_road``), ``speed_kmh`` (truck speed), ``opened``, ``length_km``,
+        ``data_status``, ``source``, geometry LineString. Corridors meet at exactly shared
+        vertices (hubs), so they form one network.
+    anchors : GeoDataFrame
+        ``id``, ``name_zh``, ``name_en``, ``kind`` (``service_area``, ``parking_area``,
+        ``logistics_hub``, ``freight_generator``, ``interchange``, ``town``), ``corridor``,
+        ``in_region``, ``county``, ``data_status``, ``source``, geometry Point.
+    stations : list of dict
+        The seed station records (see the contract's station record).
+    grid : GeoDataFrame
+        ``cell_id``, ``county``, ``area_km2``, ``data_status``, ``source``, geometry.
+    demand : GeoDataFrame
+        Weighted points: ``cell_id``, ``lon``, ``lat``, ``weight``, ``kind``,
+        ``data_status``, ``source``, geometry.
+    provenance : dict
+        layer -> ``{data_status, source, licence, notes}``.
+    """
+
+    name: str
+    boundary: gpd.GeoDataFrame = field(repr=False)
+    counties: gpd.GeoDataFrame = field(repr=False)
+    corridors: gpd.GeoDataFrame = field(repr=False)
+    anchors: gpd.GeoDataFrame = field(repr=False)
+    stations: list[dict] = field(repr=False)
+    grid: gpd.GeoDataFrame = field(repr=False)
+    demand: gpd.GeoDataFrame = field(repr=False)
+    provenance: dict = field(repr=False, default_factory=dict)
+
+    @functools.cached_property
+    def outline(self) -> BaseGeometry:
+        """The boundary as one prepared shapely geometry (WGS-84)."""
+        geom = shapely.union_all(self.boundary.to_crs(WGS84).geometry.to_numpy())
+        shapely.prepare(geom)
+        return geom
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """``(min_lon, min_lat, max_lon, max_lat)`` of the boundary, WGS-84 degrees."""
+        return tuple(float(v) for v in self.outline.bounds)  # type: ignore[return-value]
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether a WGS-84 point lies inside the boundary (points on the edge count)."""
+        try:
+            x, y = float(lon), float(lat)
+        except (TypeError, ValueError):
+            return False
+        if not (np.isfinite(x) and np.isfinite(y)):
+            return False
+        x0, y0, x1, y1 = self.outline.bounds
+        if not (x0 <= x <= x1 and y0 <= y <= y1):
+            return False
+        return bool(shapely.intersects_xy(self.outline, x, y))
+
+    def contains_many(self, lons, lats) -> np.ndarray:
+        """Vectorised :meth:`contains` for arrays of WGS-84 coordinates (bool array)."""
+        x = np.asarray(lons, dtype=float)
+        y = np.asarray(lats, dtype=float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        out = np.zeros(x.shape, dtype=bool)
+        if ok.any():
+            out[ok] = shapely.intersects_xy(self.outline, x[ok], y[ok])
+        return out
+
+    def county_of(self, lon: float, lat: float) -> str | None:
+        """Code of the county holding a WGS-84 point, or None outside the region."""
+        pt = shapely.Point(float(lon), float(lat))
+        hit = self.counties[self.counties.geometry.covers(pt)]
+        return str(hit["code"].iloc[0]) if len(hit) else None
+
+    @property
+    def uses_illustrative_data(self) -> bool:
+        """True when any station or layer is not verified (UIs show the demo-data banner)."""
+        return any(s.get("data_status") != "verified" for s in self.stations) or any(
+            p.get("data_status") != "verified" for p in self.provenance.values()
+        )
+
+
+def load_region(name: str = DEFAULT_REGION) -> Region:
+    """Load an embedded region.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`geodata.REGIONS` (default ``"mianyang"``).
+
+    Returns
+    -------
+    Region
+        Fresh copies of every layer (the files are read once per process and cached), so
+        callers may modify what they get.
+
+    Raises
+    ------
+    InputError
+        For an unknown region name (lists the available ones).
+    """
+    from geodata import check_region
+
+    cached = _load_cached(check_region(name))
+    return Region(
+        name=cached.name,
+        boundary=cached.boundary.copy(),
+        counties=cached.counties.copy(),
+        corridors=cached.corridors.copy(),
+        anchors=cached.anchors.copy(),
+        stations=copy.deepcopy(cached.stations),
+        grid=cached.grid.copy(),
+        demand=cached.demand.copy(),
+        provenance=copy.deepcopy(cached.provenance),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(name: str) -> Region:
+    from geodata import load_layers
+    from planner.demand import generate_demand
+
+    layers = load_layers(name)
+    demand = generate_demand(
+        layers["boundary"], layers["corridors"], layers["anchors"], n_events=DEMAND_EVENTS, seed=DEMAND_SEED
+    )
+    return Region(
+        name=name,
+        boundary=layers["boundary"],
+        counties=layers["counties"],
+        corridors=layers["corridors"],
+        anchors=layers["anchors"],
+        stations=layers["stations"],
+        grid=layers["grid"],
+        demand=demand,
+        provenance=layers["provenance"],
+    )
+
+
+__all__ = ["DEMAND_EVENTS", "DEMAND_SEED", "Region", "load_region"]

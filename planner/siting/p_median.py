@@ -1,0 +1,412 @@
+"""The p-median model: open p columns to minimise the demand-weighted cost to the nearest.
+
+Pipeline (all on a reduced problem; see :mod:`planner.siting.heuristics`):
+
+1. fold the fixed (existing) columns into a per-row floor and drop rows that no new column
+   can improve;
+2. upper bound: accelerated greedy, then fast interchange (Whitaker / Resende-Werneck);
+3. lower bound: Lagrangian relaxation of the assignment rows, subgradient optimisation,
+   with the Lagrangian's open sets tried as solutions on the way;
+4. reduction: reduced-cost tests remove every column and every (row, column) assignment
+   that cannot appear in a solution better than the incumbent;
+5. exact: a MIP of what is left (classical formulation on the surviving pairs) through
+   HiGHS, told to look only for solutions better than the incumbent.
+
+If step 3 already shows that nothing better exists, step 5 is skipped. When a time limit
+stops the MIP, the incumbent is returned with the best proven bound and ``optimal=False``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from planner.errors import InfeasibleError
+from planner.siting import _validate as V
+from planner.siting import heuristics as H
+from planner.siting._highs import csc_from_coo, solve_mip
+from planner.siting._result import SitingResult, relative_gap
+
+#: Relative tolerance under which two objective values count as equal for non-integer data.
+REL_TOL = 1e-9
+
+_METHODS = ("auto", "heuristic")
+
+
+def solve_p_median(
+    cost: Any,
+    p: int,
+    *,
+    weights: Any = None,
+    time_limit_s: float | None = None,
+    fixed: Any = None,
+    method: str = "auto",
+) -> SitingResult:
+    """Choose ``p`` columns minimising the weighted cost of every row to its nearest one.
+
+    Parameters
+    ----------
+    cost : array-like, shape (n_demand, n_candidates)
+        Cost (road distance or drive time; any non-negative unit) from each demand row to
+        each candidate column. ``np.inf`` marks an unreachable pair; such a pair is never
+        used. NaN and negative values are rejected.
+    p : int
+        The TOTAL number of open columns, *including* the ``fixed`` ones. To add ``k`` new
+        sites to existing stations pass ``p = len(fixed) + k``.
+    weights : array-like, shape (n_demand,), optional
+        Non-negative demand of each row (default 1). Rows of weight 0 do not count.
+    time_limit_s : float, optional
+        Wall-clock budget for the whole call. ``None`` (default) runs to proven
+        optimality. When the budget runs out the best solution found is returned with
+        its proven ``lower_bound`` and ``optimal=False``.
+    fixed : sequence of int, optional
+        Column indices forced open (existing stations). They are part of ``selected``.
+    method : {"auto", "heuristic"}
+        ``"auto"`` proves optimality with the reduced MIP when the bounds do not already;
+        ``"heuristic"`` stops after the heuristics and the Lagrangian bound (still an
+        honest ``lower_bound``; ``optimal`` is True only if the bounds meet).
+
+    Returns
+    -------
+    SitingResult
+        ``selected`` (sorted, fixed included), ``objective`` = sum over rows of
+        weight x cost to the nearest selected column (recomputed from ``cost``),
+        ``lower_bound`` (proven), ``optimal``, ``gap``. ``extra`` holds
+        ``upper_bound_heuristic``, ``lagrangian_bound``, the reduced MIP size and timings,
+        ``tolerance`` (1 for integer data, where optimality is exact, else relative
+        ``REL_TOL``).
+
+    Raises
+    ------
+    InputError
+        Malformed ``cost`` / ``weights`` / ``fixed`` / ``time_limit_s`` / ``method``, or p < 1.
+    InfeasibleError
+        ``p`` greater than the number of columns or smaller than ``len(fixed)``; a demand
+        row that reaches no column at all; or too few columns to reach every row.
+    """
+    started = time.perf_counter()
+    C = V.cost_matrix(cost, allow_inf=True)
+    n_rows, n_cols = C.shape
+    w = V.weights_vector(weights, n_rows)
+    fixed_idx = V.fixed_columns(fixed, n_cols)
+    p = V.count_p(p, n_cols, len(fixed_idx))
+    limit = V.time_limit(time_limit_s)
+    method = V.method_name(method, _METHODS)
+    deadline = None if limit is None else started + limit
+
+    finite = np.isfinite(C)
+    dead_rows = np.nonzero(~finite.any(axis=1))[0]
+    if len(dead_rows):
+        raise InfeasibleError(
+            f"{len(dead_rows)} demand row(s) cannot reach any candidate column (every cost is inf), "
+            f"e.g. row(s) {dead_rows[:10].tolist()}; remove them or add a reachable candidate",
+            fields={"cost": "every row needs a finite cost"},
+        )
+
+    solver = _PMedian(C, w, p, fixed_idx, finite, deadline, method)
+    res = solver.run()
+    selected = sorted(int(j) for j in res["selected"])
+    objective = objective_value(C, w, selected)
+    lower = res["lower_bound"]
+    if lower is not None:
+        lower = min(float(lower), objective)
+    optimal = bool(res["optimal"])
+    if optimal:
+        lower = objective if lower is None else lower
+    gap = relative_gap(objective, lower)
+    if optimal and gap is not None and res["integral"]:
+        gap = 0.0
+        lower = objective
+    extra = dict(res["extra"])
+    extra["p"] = p
+    extra["n_fixed"] = len(fixed_idx)
+    extra["n_new"] = p - len(fixed_idx)
+    extra["tolerance"] = 1.0 if res["integral"] else REL_TOL
+    return SitingResult(
+        selected=selected,
+        objective=objective,
+        lower_bound=lower,
+        optimal=optimal,
+        gap=gap,
+        method=res["method"],
+        runtime_s=time.perf_counter() - started,
+        extra=extra,
+    )
+
+
+def objective_value(cost: Any, weights: Any, selected: Any) -> float:
+    """Sum over rows of weight x cost to the nearest selected column (rows of weight 0 skipped)."""
+    C = np.asarray(cost, dtype=np.float64)
+    w = np.ones(C.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    sel = np.asarray(list(selected), dtype=np.int64)
+    nearest = C[:, sel].min(axis=1)
+    keep = w > 0
+    return float(np.sum(w[keep] * nearest[keep]))
+
+
+class _PMedian:
+    """One solve; holds the reduced problem and the running bounds."""
+
+    def __init__(self, C, w, p, fixed_idx, finite, deadline, method):
+        self.C = C
+        self.w = w
+        self.p = p
+        self.fixed_idx = fixed_idx
+        self.finite = finite
+        self.deadline = deadline
+        self.method = method
+        self.extra: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+
+    # -- helpers -----------------------------------------------------------------------
+    def _time_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - time.perf_counter()
+
+    def _out_of_time(self) -> bool:
+        left = self._time_left()
+        return left is not None and left <= 0
+
+    def _result(self, free_open, *, lower, optimal, method):
+        sel = np.concatenate([self.fixed_idx, self.free_cols[np.asarray(free_open, dtype=np.int64)]])
+        self.extra["timings_s"] = {k: round(v, 4) for k, v in self.timings.items()}
+        return {
+            "selected": sel,
+            "lower_bound": None if lower is None else lower + self.constant,
+            "optimal": optimal,
+            "method": method,
+            "integral": self.integral,
+            "extra": self.extra,
+        }
+
+    # -- pipeline ----------------------------------------------------------------------
+    def run(self):
+        t = time.perf_counter()
+        C, w, p, fixed_idx = self.C, self.w, self.p, self.fixed_idx
+        n_cols = C.shape[1]
+        rows = np.nonzero(w > 0)[0]
+        free_mask = np.ones(n_cols, dtype=bool)
+        free_mask[fixed_idx] = False
+        self.free_cols = np.nonzero(free_mask)[0]
+        p_free = p - len(fixed_idx)
+        self.constant = 0.0
+        self.integral = True
+
+        wc_all = C[rows] * w[rows, None]  # inf stays inf
+        finite_vals = wc_all[np.isfinite(wc_all)]
+        max_finite = float(finite_vals.max()) if finite_vals.size else 0.0
+        self.integral = bool(
+            np.all(finite_vals == np.round(finite_vals)) and max_finite * max(len(rows), 1) < 2.0**50
+        )
+        # Unreachable pairs get a cost above any all-reachable solution.
+        big = (max_finite + 1.0) * (len(rows) + 1) * 4.0
+        self.big = big
+        if len(rows) and not np.isfinite(wc_all).all():
+            self._check_reach(rows, p_free)
+        wc_all = np.where(np.isfinite(wc_all), wc_all, big)
+
+        if len(fixed_idx):
+            floor = np.minimum(wc_all[:, fixed_idx].min(axis=1), big)
+        else:
+            floor = np.full(len(rows), big)
+        wc = wc_all[:, self.free_cols]
+
+        # Rows that no free column can improve are constant.
+        if wc.shape[1]:
+            improvable = wc.min(axis=1) < floor
+        else:
+            improvable = np.zeros(len(rows), dtype=bool)
+        self.constant = float(floor[~improvable].sum())
+        wc = np.minimum(wc[improvable], floor[improvable, None])
+        floor = floor[improvable]
+        self.extra["reduced_rows"] = int(wc.shape[0])
+        self.timings["prepare"] = time.perf_counter() - t
+
+        m_free = wc.shape[1]
+        if p_free == 0 or wc.shape[0] == 0:
+            # Nothing to decide, or every choice costs the same: pick the first free columns.
+            return self._result(np.arange(p_free), lower=float(floor.sum()) if p_free == 0 else 0.0, optimal=True, method="trivial")
+        if p_free >= m_free:
+            return self._result(np.arange(m_free), lower=H.solution_cost(wc, floor, np.arange(m_free)), optimal=True, method="trivial")
+        if p_free == 1:
+            totals = wc.sum(axis=0)
+            j = int(np.argmin(totals))
+            return self._result([j], lower=float(totals[j]), optimal=True, method="enumeration")
+
+        return self._solve(wc, floor, p_free)
+
+    def _check_reach(self, rows, p_free):
+        """Raise InfeasibleError when p columns cannot reach every weighted row."""
+        from planner.siting.coverage import _min_cover_size
+
+        reach = self.finite[rows]
+        covered = reach[:, self.fixed_idx].any(axis=1) if len(self.fixed_idx) else np.zeros(len(rows), bool)
+        need = reach[~covered][:, self.free_cols]
+        if need.shape[0] == 0:
+            return
+        k, proven = _min_cover_size(need, p_free)
+        if k > p_free:
+            total = k + len(self.fixed_idx)
+            raise InfeasibleError(
+                f"p={self.p} columns cannot reach every demand row: some rows can reach only some candidates "
+                f"(inf costs), and at least {total} columns{' (including the fixed ones)' if len(self.fixed_idx) else ''} "
+                f"are needed to reach them all{'' if proven else ' (bound from the LP)'}; pass p >= {total}",
+                fields={"p": f">= {total}"},
+            )
+
+    def _tolerance(self, upper: float) -> float:
+        """Amount a solution must beat ``upper`` by to count as better."""
+        if self.integral:
+            return 1.0 - 1e-6
+        return max(REL_TOL * abs(upper), 1e-12)
+
+    def _solve(self, wc, floor, p):
+        t = time.perf_counter()
+        m = wc.shape[1]
+        wct = np.ascontiguousarray(wc.T)
+        start = H.greedy(wc, floor, p, wct=wct)
+        greedy_cost = H.solution_cost(wc, floor, start)
+        best_open, best_cost, swaps = H.fast_interchange(wc, floor, start, deadline=self.deadline)
+        self.timings["heuristic"] = time.perf_counter() - t
+        self.extra["greedy_cost"] = greedy_cost + self.constant
+        self.extra["upper_bound_heuristic"] = best_cost + self.constant
+        self.extra["swaps"] = swaps
+
+        state = {"open": best_open, "cost": best_cost, "tried": set()}
+
+        def try_primal(chosen):
+            key = chosen.tobytes()
+            if key in state["tried"]:
+                return state["cost"]
+            state["tried"].add(key)
+            value = H.solution_cost(wc, floor, chosen)
+            if value < state["cost"] * (1 + 0.02):
+                cand, c2, _ = H.fast_interchange(wc, floor, chosen, deadline=self.deadline)
+                if c2 < state["cost"] - 1e-12 * abs(state["cost"]):
+                    state["open"], state["cost"] = cand, c2
+            return state["cost"]
+
+        # Lagrangian bound.
+        t = time.perf_counter()
+        lam0 = np.minimum(wc[:, best_open].min(axis=1), floor)
+        tol = self._tolerance(best_cost)
+        lower, lam, iters = H.lagrangian_bound(
+            wc,
+            floor,
+            p,
+            best_cost,
+            lam0=lam0,
+            target=best_cost - tol,
+            deadline=self.deadline,
+            on_primal=try_primal,
+        )
+        best_open, best_cost = state["open"], state["cost"]
+        self.timings["lagrangian"] = time.perf_counter() - t
+        self.extra["lagrangian_bound"] = lower + self.constant
+        self.extra["lagrangian_iterations"] = iters
+        tol = self._tolerance(best_cost)
+        if lower >= best_cost - tol:
+            return self._result(best_open, lower=max(lower, best_cost - tol), optimal=True, method="lagrangian")
+        if self.method == "heuristic" or self._out_of_time():
+            return self._result(best_open, lower=lower, optimal=False, method="heuristic+lagrangian")
+
+        # Reduction + MIP.
+        t = time.perf_counter()
+        target = best_cost - tol
+        lower_exact, rho = H.lagrangian_value(wc, floor, p, lam)
+        lam = np.minimum(lam, floor)
+        slack_g = target - lower_exact
+        order = np.argsort(rho, kind="stable")
+        rho_p = rho[order[p - 1]]
+        rho_p1 = rho[order[p]] if p < m else np.inf
+        delta = np.maximum(rho - rho_p, 0.0)  # extra bound for forcing j open
+        col_alive = delta <= slack_g
+        in_chosen = np.zeros(m, dtype=bool)
+        in_chosen[order[:p]] = True
+        force_open = in_chosen & (rho_p1 - rho > slack_g)
+        reduced = np.maximum(wc - lam[:, None], 0.0) + delta[None, :]
+        pair_alive = (reduced <= slack_g) & col_alive[None, :] & (wc < floor[:, None])
+        has_fixed = floor < self.big
+        slack_alive = has_fixed & (np.maximum(floor - lam, 0.0) <= slack_g)
+        self.extra["mip_columns_alive"] = int(col_alive.sum())
+        self.extra["mip_columns_forced_open"] = int(force_open.sum())
+        self.extra["mip_pairs"] = int(pair_alive.sum())
+        rows_without = ~(pair_alive.any(axis=1) | slack_alive)
+        self.timings["reduction"] = time.perf_counter() - t
+        if rows_without.any() or int(col_alive.sum()) < p:
+            # No assignment of some row can be part of a better solution.
+            return self._result(best_open, lower=max(lower, target), optimal=True, method="lagrangian+reduction")
+
+        t = time.perf_counter()
+        outcome = self._mip(wc, floor, p, col_alive, force_open, pair_alive, slack_alive, best_open, target)
+        self.timings["mip"] = time.perf_counter() - t
+        self.extra["mip_status"] = outcome["status"]
+        self.extra["mip_nodes"] = outcome["nodes"]
+        if outcome["open"] is not None:
+            cost2 = H.solution_cost(wc, floor, outcome["open"])
+            if cost2 < best_cost:
+                best_open, best_cost = outcome["open"], cost2
+        if outcome["status"] in ("optimal", "infeasible", "objective_bound"):
+            tol = self._tolerance(best_cost)
+            proven = best_cost if self.integral else best_cost - tol
+            return self._result(best_open, lower=max(lower, proven), optimal=True, method="lagrangian+mip")
+        bound = lower
+        if outcome["bound"] is not None:
+            bound = max(lower, min(outcome["bound"], target))
+        return self._result(best_open, lower=bound, optimal=False, method="lagrangian+mip(time limit)")
+
+    def _mip(self, wc, floor, p, col_alive, force_open, pair_alive, slack_alive, incumbent, target):
+        """Classical formulation on the surviving pairs; only solutions below ``target``."""
+        n, m = wc.shape
+        cols = np.nonzero(col_alive)[0]
+        pos = np.full(m, -1, dtype=np.int64)
+        pos[cols] = np.arange(len(cols))
+        n_y = len(cols)
+        pi, pj = np.nonzero(pair_alive)
+        n_x = len(pi)
+        si = np.nonzero(slack_alive)[0]
+        n_s = len(si)
+        num_col = n_y + n_x + n_s
+        x_ids = n_y + np.arange(n_x)
+        s_ids = n_y + n_x + np.arange(n_s)
+        # Rows: 0..n-1 assignment; n..n+n_x-1 links x_ij - y_j <= 0; last: cardinality.
+        link_ids = n + np.arange(n_x)
+        card = n + n_x
+        r = np.concatenate([pi, si, link_ids, link_ids, np.full(n_y, card)])
+        c = np.concatenate([x_ids, s_ids, x_ids, pos[pj], np.arange(n_y)])
+        v = np.concatenate([np.ones(n_x), np.ones(n_s), np.ones(n_x), -np.ones(n_x), np.ones(n_y)])
+        a_start, a_index, a_value = csc_from_coo(r, c, v, num_col)
+        col_cost = np.concatenate([np.zeros(n_y), wc[pi, pj], floor[si]])
+        col_lower = np.zeros(num_col)
+        col_lower[np.nonzero(force_open[cols])[0]] = 1.0
+        col_upper = np.ones(num_col)
+        integrality = np.zeros(num_col, dtype=np.int32)
+        integrality[:n_y] = 1
+        row_lower = np.concatenate([np.ones(n), np.full(n_x, -np.inf), [p]])
+        row_upper = np.concatenate([np.ones(n), np.zeros(n_x), [p]])
+        left = self._time_left()
+        out = solve_mip(
+            col_cost=col_cost,
+            col_lower=col_lower,
+            col_upper=col_upper,
+            integrality=integrality,
+            a_start=a_start,
+            a_index=a_index,
+            a_value=a_value,
+            row_lower=row_lower,
+            row_upper=row_upper,
+            time_limit_s=None if left is None else max(left, 0.05),
+            mip_rel_gap=0.0,
+            mip_abs_gap=(1.0 - 1e-6) if self.integral else max(REL_TOL * abs(target), 1e-12),
+            objective_bound=target + (1e-6 if self.integral else 0.0),
+        )
+        self.extra["mip_size"] = {"columns": num_col, "rows": n + n_x + 1, "nonzeros": int(len(a_value))}
+        opened = None
+        if out.x is not None:
+            y = out.x[:n_y]
+            opened = np.sort(cols[np.argsort(-y)[:p]])
+        return {"status": out.status, "open": opened, "bound": out.dual_bound, "nodes": out.nodes}

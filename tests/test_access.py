@@ -1,0 +1,426 @@
+"""Nearest station by road, filters, routes, stations along a route, multi-source Dijkstra."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyproj import Transformer
+from scipy.sparse.csgraph import dijkstra
+from shapely.geometry import LineString, Point
+
+from planner.access import NearestIndex, nearest_source_per_node
+from planner.errors import InfeasibleError, InputError, NotFoundError
+from planner.network import RoadNetwork
+from planner.stations import AMENITIES, is_open
+
+DATA = Path(__file__).resolve().parent / "data"
+TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
+BBOX = (104.45, 31.05, 105.15, 32.5)  # around the synthetic corridors
+FILTER_NAMES = ("shower", "laundry", "dining", "free_hot_water", "secure_parking")
+HUB = (104.78, 31.56)
+
+
+def make_corridors() -> gpd.GeoDataFrame:
+    """Three synthetic corridors meeting at exactly the same hub coordinate."""
+    return gpd.GeoDataFrame(
+        {"ref": ["G5", "G93", "G8513"], "speed_kmh": [90.0, 80.0, 60.0]},
+        geometry=[
+            LineString([(104.64, 31.39), (104.72, 31.50), HUB, (104.80, 31.69)]),
+            LineString([HUB, (104.92, 31.45), (105.05, 31.12)]),
+            LineString([(104.55, 32.41), (104.63, 31.90), (104.76, 31.78), HUB]),
+        ],
+        crs="EPSG:4326",
+    )
+
+
+def station(sid, lon, lat, *, amenities=(), power_kw=None, hours="24h", status="open", kind="service_area"):
+    bays = [{"count": 2, "power_kw": float(power_kw)}] if power_kw else []
+    return {
+        "id": sid,
+        "name": f"DEMO-{sid}",
+        "lon": lon,
+        "lat": lat,
+        "kind": kind,
+        "amenities": {a: a in amenities for a in AMENITIES},
+        "charging": {
+            "bays": bays,
+            "total_kw": sum(b["count"] * b["power_kw"] for b in bays),
+            "max_power_kw": float(power_kw or 0.0),
+            "swap": False,
+        },
+        "hours": hours,
+        "status": status,
+        "data_status": "illustrative",
+    }
+
+
+def synthetic_stations() -> list[dict]:
+    rng = np.random.default_rng(2025)
+    out = []
+    for i in range(14):
+        lon, lat = rng.uniform(BBOX[0], BBOX[2]), rng.uniform(BBOX[1], BBOX[3])
+        names = tuple(a for a in FILTER_NAMES if rng.random() < 0.5)
+        power = [None, 120.0, 600.0, 1440.0][i % 4]
+        hours = ["24h", "08:00-20:00", "20:00-06:00", "06:30-22:00"][i % 4]
+        out.append(station(f"S{i:02d}", float(lon), float(lat), amenities=names, power_kw=power, hours=hours))
+    out.append(station("RETIRED", 104.78, 31.56, amenities=FILTER_NAMES, power_kw=2000, status="retired"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def net() -> RoadNetwork:
+    return RoadNetwork.from_corridors(make_corridors())
+
+
+@pytest.fixture(scope="module")
+def stations() -> list[dict]:
+    return synthetic_stations()
+
+
+@pytest.fixture(scope="module")
+def index(net, stations) -> NearestIndex:
+    return NearestIndex(net, stations)
+
+
+@pytest.fixture(scope="module")
+def all_pairs(net) -> np.ndarray:
+    return dijkstra(net.length_csr)
+
+
+def eligible(s, amenities, min_power_kw, open_at) -> bool:
+    if s["status"] == "retired":
+        return False
+    if not all(s["amenities"][a] for a in amenities):
+        return False
+    if min_power_kw is not None and s["charging"]["max_power_kw"] < min_power_kw:
+        return False
+    return open_at is None or is_open(s["hours"], open_at)
+
+
+# --------------------------------------------------------------------------- properties
+@settings(max_examples=150, deadline=None)
+@given(
+    lon=st.floats(BBOX[0], BBOX[2]),
+    lat=st.floats(BBOX[1], BBOX[3]),
+    k=st.integers(1, 20),
+    amenities=st.lists(st.sampled_from(FILTER_NAMES), max_size=2, unique=True),
+    min_power_kw=st.sampled_from([None, 0.0, 500.0, 1000.0]),
+    open_at=st.one_of(st.none(), st.times()),
+)
+def test_nearest_properties(index, stations, all_pairs, lon, lat, k, amenities, min_power_kw, open_at):
+    out = index.nearest(lon, lat, k=k, amenities=amenities, min_power_kw=min_power_kw, open_at=open_at)
+    res = out["results"]
+    road = [r["road_km"] for r in res]
+    assert road == sorted(road)
+    by_id = {s["id"]: s for s in stations}
+    n_eligible = sum(eligible(s, amenities, min_power_kw, open_at) for s in stations)
+    assert len(res) == min(k, n_eligible)
+    x, y = TO_UTM.transform(lon, lat)
+    node, access_m = index.network.snap(lon, lat)
+    assert out["origin"]["snapped_km"] == pytest.approx(access_m / 1000, abs=1e-3)
+    for r in res:
+        s = by_id[r["id"]]
+        assert eligible(s, amenities, min_power_kw, open_at)
+        assert r["road_km"] >= r["straight_km"] - 1e-6
+        # independent check: access + exact network distance + station access
+        sx, sy = TO_UTM.transform(s["lon"], s["lat"])
+        s_node, s_acc = index.network.snap(s["lon"], s["lat"])
+        expect = (access_m + all_pairs[node, s_node] + s_acc) / 1000
+        assert r["road_km"] == pytest.approx(expect, abs=2e-3)
+        assert r["straight_km"] == pytest.approx(np.hypot(sx - x, sy - y) / 1000, abs=1e-3)
+        assert r["drive_min"] > 0 or r["road_km"] == 0
+    # nothing better was left out
+    if res:
+        worst = res[-1]["road_km"]
+        for s in stations:
+            if eligible(s, amenities, min_power_kw, open_at) and s["id"] not in {r["id"] for r in res}:
+                s_node, s_acc = index.network.snap(s["lon"], s["lat"])
+                assert (access_m + all_pairs[node, s_node] + s_acc) / 1000 >= worst - 2e-3
+
+
+@settings(max_examples=60, deadline=None)
+@given(lon=st.floats(-180, 180), lat=st.floats(-80, 80))
+def test_far_points_still_obey_triangle_inequality(index, lon, lat):
+    """Outside the region the access layer still answers (callers check bounds), unless
+    the point cannot be projected to UTM 48N at all: then a clear InputError."""
+    try:
+        out = index.nearest(lon, lat, k=3)
+    except InputError as exc:
+        assert "UTM zone 48N" in str(exc)
+        assert not np.isfinite(TO_UTM.transform(lon, lat)).all()
+        return
+    assert len(out["results"]) == 3
+    for r in out["results"]:
+        assert r["road_km"] >= r["straight_km"] - 1e-6
+
+
+def test_retired_never_returned(index):
+    out = index.nearest(104.78, 31.56, k=50)
+    assert "RETIRED" not in {r["id"] for r in out["results"]}
+    assert len(out["results"]) == 14
+    assert "RETIRED" not in index.station_ids
+    with pytest.raises(NotFoundError):
+        index.route(104.78, 31.56, "RETIRED")
+
+
+def test_drive_min_follows_the_road_km_route(index, net):
+    lon, lat = 104.70, 31.47
+    res = index.nearest(lon, lat, k=3)["results"]
+    node, acc = net.snap(lon, lat)
+    for r in res:
+        i = index.station_ids.index(r["id"])
+        s_node = int(index.station_node[i])
+        path = net.route(node, s_node, weight="length_m")
+        legs_m, legs_s = net.path_legs(path, weight="length_m")
+        access_s = (acc + index.station_access_m[i]) / (30 / 3.6)
+        assert r["drive_min"] == pytest.approx((legs_s.sum() + access_s) / 60, abs=0.01)
+        assert r["road_km"] == pytest.approx((acc + legs_m.sum() + index.station_access_m[i]) / 1000, abs=1e-3)
+        coords = index.route(lon, lat, r["id"])
+        assert coords[0] == (lon, lat) and coords[-1] == (r["lon"], r["lat"])
+        assert len(coords) == len(path) + 2
+
+
+def test_unknown_amenity_lists_valid_names(index):
+    with pytest.raises(InputError, match="unknown amenity 'sauna'") as err:
+        index.nearest(104.7, 31.5, amenities=["shower", "sauna"])
+    assert "free_hot_water" in str(err.value) and "laundry" in str(err.value)
+    assert "amenities" in err.value.fields
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"k": 0}, {"k": 2.5}, {"k": True}, {"min_power_kw": -1}, {"min_power_kw": "lots"}, {"open_at": "25:00"}, {"open_at": 7}],
+)
+def test_bad_options_raise(index, kwargs):
+    with pytest.raises(InputError):
+        index.nearest(104.7, 31.5, **kwargs)
+
+
+@pytest.mark.parametrize("point", [(float("nan"), 31.5), (104.7, float("inf")), (None, 31.5)])
+def test_non_finite_point_raises(index, point):
+    with pytest.raises(InputError):
+        index.nearest(*point)
+    with pytest.raises(InputError):
+        index.along_route(point, (104.7, 31.5))
+
+
+def test_megawatt_and_open_filters(index, stations):
+    mw = index.nearest(104.7, 31.5, k=20, min_power_kw=1000)["results"]
+    assert mw and all(next(s for s in stations if s["id"] == r["id"])["charging"]["max_power_kw"] >= 1000 for r in mw)
+    night = index.nearest(104.7, 31.5, k=20, open_at="23:30")["results"]
+    day = index.nearest(104.7, 31.5, k=20, open_at=dt.time(12, 0))["results"]
+    hours = {s["id"]: s["hours"] for s in stations}
+    assert {hours[r["id"]] for r in night} <= {"24h", "20:00-06:00"}
+    assert {hours[r["id"]] for r in day} <= {"24h", "08:00-20:00", "06:30-22:00"}
+    assert index.nearest(104.7, 31.5, k=20, open_at=dt.datetime(2025, 1, 1, 23, 30))["results"] == night
+
+
+def test_per_node_matches_brute_force(index, all_pairs):
+    mask = index.eligible_mask(amenities=["shower"])
+    dist_m, time_s, pos = index.per_node(mask=mask)
+    cols = np.flatnonzero(mask)
+    brute = all_pairs[:, index.station_node[cols]] + index.station_access_m[cols]
+    np.testing.assert_allclose(dist_m, brute.min(axis=1), rtol=1e-6)
+    assert set(np.unique(pos)) <= set(cols.tolist())
+    assert (time_s > 0).all()
+    with pytest.raises(InputError, match="mask"):
+        index.per_node(mask=np.ones(3, dtype=bool))
+    d0, t0, p0 = index.per_node(mask=np.zeros(len(index.stations), dtype=bool))
+    assert np.isinf(d0).all() and (p0 == -1).all()
+
+
+# --------------------------------------------------------------------------- directed (OSM)
+@pytest.fixture(scope="module")
+def town() -> RoadNetwork:
+    return RoadNetwork.from_osm_xml(DATA / "small_town.osm")
+
+
+def test_directed_nearest_agrees_with_networkx(town):
+    # one station at the motorway's north end (23), one at Main Street's west end (1)
+    ids = {int(o): i for i, o in enumerate(town.node_osmid)}
+    sts = [
+        station("N", float(town.node_lon[ids[23]]) + 0.001, float(town.node_lat[ids[23]])),
+        station("W", float(town.node_lon[ids[1]]) - 0.001, float(town.node_lat[ids[1]])),
+    ]
+    index = NearestIndex(town, sts)
+    G = town.to_networkx()
+    dist_m, _, pos = index.per_node()
+    for v in range(town.n_nodes):
+        best = min(
+            nx.shortest_path_length(G, v, int(index.station_node[j]), weight="length_m") + index.station_access_m[j]
+            for j in range(2)
+        )
+        assert dist_m[v] == pytest.approx(best, rel=1e-6)
+    # from the motorway's south end, N is straight ahead; from N's node, W needs the loop
+    south = index.nearest(float(town.node_lon[ids[20]]), float(town.node_lat[ids[20]]), k=2)["results"]
+    assert south[0]["id"] == "N"
+    d = dijkstra(town.length_csr)
+    assert d[ids[20], ids[23]] < d[ids[23], ids[20]]
+    # multi-source helper: node -> nearest source on the directed graph
+    dist, which = nearest_source_per_node(town.length_csr, index.station_node)
+    for v in range(town.n_nodes):
+        per = [nx.shortest_path_length(G, v, int(s), weight="length_m") for s in index.station_node]
+        assert dist[v] == pytest.approx(min(per), rel=1e-9)
+        assert per[which[v]] == pytest.approx(dist[v], rel=1e-9)
+
+
+def test_nearest_source_per_node_undirected_and_errors(net):
+    sources = [5, 300, 5, 600]
+    dist, which = nearest_source_per_node(net.length_csr, sources)
+    full = dijkstra(net.length_csr, indices=sources)
+    np.testing.assert_allclose(dist, full.min(axis=0))
+    assert which[5] == 0 and which[300] == 1  # duplicate source reports its first position
+    with pytest.raises(InputError, match="empty"):
+        nearest_source_per_node(net.length_csr, [])
+    with pytest.raises(InputError, match="node ids"):
+        nearest_source_per_node(net.length_csr, [net.n_nodes])
+
+
+def test_unreachable_station_route_raises():
+    net = RoadNetwork.from_osm_xml(DATA / "small_town.osm", retain_all=True)
+    ids = {int(o): i for i, o in enumerate(net.node_osmid)}
+    frag = station("FRAG", float(net.node_lon[ids[51]]), float(net.node_lat[ids[51]]))
+    index = NearestIndex(net, [frag])
+    lon, lat = float(net.node_lon[ids[1]]), float(net.node_lat[ids[1]])
+    assert index.nearest(lon, lat)["results"] == []
+    with pytest.raises(InfeasibleError):
+        index.route(lon, lat, "FRAG")
+
+
+# --------------------------------------------------------------------------- along a route
+@pytest.fixture(scope="module")
+def line_index() -> NearestIndex:
+    line = gpd.GeoDataFrame(
+        {"ref": ["L1"], "speed_kmh": [60.0]},
+        geometry=[LineString([(104.5, 31.5), (105.5, 31.5)])],
+        crs="EPSG:4326",
+    )
+    net = RoadNetwork.from_corridors(line)
+    sts = [
+        station("NEAR", 104.70, 31.5045),  # ~0.5 km off the road
+        station("FAR", 105.00, 31.527),  # ~3 km off: detour ~6 km
+        station("GONE", 104.60, 31.5, status="retired"),
+        station("BEHIND", 104.45, 31.5),  # behind the origin
+        station("AHEAD", 105.30, 31.5001, amenities=("shower",)),
+    ]
+    return NearestIndex(net, sts)
+
+
+def test_along_route_on_a_line(line_index):
+    out = line_index.along_route((104.5, 31.5), (105.5, 31.5), detour_km=5, max_drive_h=0.5)
+    x, y = TO_UTM.transform([104.5, 105.5], [31.5, 31.5])
+    length_km = np.hypot(np.diff(x), np.diff(y))[0] / 1000
+    assert out["route_km"] == pytest.approx(length_km, abs=1e-3)
+    assert out["drive_min"] == pytest.approx(length_km, abs=0.01)  # 60 km/h
+    assert out["route"][0] == (104.5, 31.5) and out["route"][-1] == (105.5, 31.5)
+    ids = [s["id"] for s in out["stations"]]
+    assert ids == ["NEAR", "AHEAD"]
+    near = out["stations"][0]
+    # the road is the straight UTM chord (it bows ~0.1 km south of the 31.5° parallel)
+    chord = LineString(zip(x, y))
+    off_km = chord.distance(Point(TO_UTM.transform(104.70, 31.5045))) / 1000
+    assert 0.3 < off_km < 0.5
+    # 2 x access; the station's node may sit up to 125 m along the road from its foot point
+    assert 2 * off_km <= near["detour_km"] <= 2 * np.hypot(off_km, 0.125) + 1e-3
+    xn, _ = TO_UTM.transform(104.70, 31.5)
+    assert near["at_km"] == pytest.approx((xn - x[0]) / 1000, abs=0.15)
+    assert near["within_limit"] and not out["stations"][1]["within_limit"]
+    assert [s["at_km"] for s in out["stations"]] == sorted(s["at_km"] for s in out["stations"])
+    lim = out["limit_point"]
+    assert lim["at_km"] == pytest.approx(30.0, abs=1e-6)  # 30 min at 60 km/h
+    assert lim["lat"] == pytest.approx(31.5, abs=1e-3)
+    assert lim["lon"] == pytest.approx(104.5 + (105.5 - 104.5) * 30.0 / length_km, abs=2e-3)
+
+
+def test_along_route_options(line_index):
+    wide = line_index.along_route((104.5, 31.5), (105.5, 31.5), detour_km=7, max_drive_h=4)
+    assert [s["id"] for s in wide["stations"]] == ["NEAR", "FAR", "AHEAD"]
+    far = wide["stations"][1]
+    assert 5.5 < far["detour_km"] < 6.5
+    assert wide["limit_point"] is None  # ~95 km at 60 km/h < 4 h
+    shower = line_index.along_route((104.5, 31.5), (105.5, 31.5), amenities="shower")
+    assert [s["id"] for s in shower["stations"]] == ["AHEAD"]
+    back = line_index.along_route((105.5, 31.5), (104.5, 31.5), detour_km=7)
+    assert [s["id"] for s in back["stations"]] == ["AHEAD", "FAR", "NEAR"]
+    with pytest.raises(InputError, match="max_drive_h"):
+        line_index.along_route((104.5, 31.5), (105.5, 31.5), max_drive_h=0)
+    with pytest.raises(InputError, match="detour_km"):
+        line_index.along_route((104.5, 31.5), (105.5, 31.5), detour_km=-1)
+    with pytest.raises(InputError, match="pair"):
+        line_index.along_route(104.5, (105.5, 31.5))
+
+
+def test_index_rejects_bad_stations(net):
+    with pytest.raises(InputError, match="duplicate"):
+        NearestIndex(net, [station("A", 104.7, 31.5), station("A", 104.8, 31.5)])
+    with pytest.raises(InputError, match="non-finite"):
+        NearestIndex(net, [station("A", float("nan"), 31.5)])
+    with pytest.raises(InputError, match="hours"):
+        NearestIndex(net, [station("A", 104.7, 31.5, hours="always")])
+    empty = NearestIndex(net, [])
+    assert empty.nearest(104.7, 31.5)["results"] == []
+
+
+# --------------------------------------------------------------------------- real region
+@pytest.fixture(scope="module")
+def real():
+    try:
+        from planner.region import load_region
+
+        region = load_region("mianyang")
+    except (ImportError, OSError, InputError, LookupError) as exc:  # region built by another helper
+        pytest.skip(f"embedded region not available: {exc}")
+    network = RoadNetwork.from_corridors(region.corridors)
+    return region, network, NearestIndex(network, region.stations)
+
+
+def _inside_points(region, n, seed=1):
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = region.boundary.total_bounds
+    pts = []
+    while len(pts) < n:
+        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        if region.contains(lon, lat):
+            pts.append((float(lon), float(lat)))
+    return pts
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    u=st.floats(0, 1),
+    v=st.floats(0, 1),
+    k=st.integers(1, 30),
+    amenities=st.lists(st.sampled_from(("shower", "laundry", "dining", "free_hot_water")), max_size=2, unique=True),
+)
+def test_real_region_properties(real, u, v, k, amenities):
+    region, network, index = real
+    minx, miny, maxx, maxy = region.boundary.total_bounds
+    lon, lat = minx + u * (maxx - minx), miny + v * (maxy - miny)
+    res = index.nearest(lon, lat, k=k, amenities=amenities)["results"]
+    road = [r["road_km"] for r in res]
+    assert road == sorted(road)
+    n_eligible = sum(
+        s.get("status") != "retired" and all((s.get("amenities") or {}).get(a) for a in amenities) for s in region.stations
+    )
+    assert len(res) == min(k, n_eligible)
+    for r in res:
+        assert r["road_km"] >= r["straight_km"] - 1e-6
+
+
+def test_real_region_query_is_fast(real):
+    region, network, index = real
+    pts = _inside_points(region, 300)
+    index.nearest(*pts[0])
+    t0 = time.perf_counter()
+    for p in pts:
+        index.nearest(*p, k=3)
+    mean_us = (time.perf_counter() - t0) / len(pts) * 1e6
+    assert mean_us < 1000, f"{mean_us:.0f} µs per query"

@@ -1,0 +1,194 @@
+"""The command line as scripts use it: JSON shapes, invariants and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from planner.cli import main
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+
+
+@pytest.fixture
+def run(tmp_path, capsys, workspace):
+    """Run the CLI in-process on its own registry; returns (exit code, stdout, stderr)."""
+    db = tmp_path / "cli.sqlite"
+
+    def _run(*argv, db_path=db):
+        code = main(["--db", str(db_path), *map(str, argv)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def _json(run, *argv):
+    code, out, err = run(*argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_stations_json(run, region):
+    stations = _json(run, "stations")
+    assert len(stations) == 23
+    for s in stations:
+        assert {"id", "name", "lon", "lat", "county", "kind", "amenities", "charging", "data_status"} <= set(s)
+        assert s["data_status"] in {"verified", "approximate", "illustrative"}
+        assert region.contains(s["lon"], s["lat"]), s["id"]
+    beichuan = max(stations, key=lambda s: s["charging"]["total_kw"])
+    assert beichuan["county"] == "510726"
+    assert beichuan["charging"]["total_kw"] >= 90_000
+
+
+def test_nearest_json_shape_and_invariants(run):
+    doc = _json(run, "nearest", "--lon", 104.75, "--lat", 31.55, "--k", 4, "--amenity", "shower")
+    assert set(doc["origin"]) >= {"lon", "lat", "snapped_km"}
+    results = doc["results"]
+    assert len(results) == 4
+    km = [r["road_km"] for r in results]
+    assert km == sorted(km)
+    for r in results:
+        assert r["road_km"] >= r["straight_km"] - 1e-9
+        assert r["drive_min"] > 0
+    stations = {s["id"]: s for s in _json(run, "stations")}
+    assert all(stations[r["id"]]["amenities"]["shower"] for r in results)
+
+
+def test_nearest_gcj02_input_is_converted(run):
+    from planner.coords import wgs84_to_gcj02
+
+    lon, lat = 104.70, 31.45
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    a = _json(run, "nearest", "--lon", lon, "--lat", lat)
+    b = _json(run, "nearest", "--lon", glon, "--lat", glat, "--coords", "gcj02")
+    assert b["origin"]["lon"] == pytest.approx(lon, abs=1e-5)
+    assert b["origin"]["lat"] == pytest.approx(lat, abs=1e-5)
+    assert [r["id"] for r in a["results"]] == [r["id"] for r in b["results"]]
+    # Without the conversion the same typed numbers are a different place, ~500 m away.
+    assert a["origin"]["lon"] != pytest.approx(glon, abs=1e-4)
+
+
+def test_min_power_filter_keeps_megawatt_stations_only(run):
+    doc = _json(run, "nearest", "--lon", 104.75, "--lat", 31.55, "--k", 5, "--min-power-kw", 600)
+    stations = {s["id"]: s for s in _json(run, "stations")}
+    assert doc["results"], "at least the Beichuan station has >= 600 kW bays"
+    assert all(stations[r["id"]]["charging"]["max_power_kw"] >= 600 for r in doc["results"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["nearest", "--lon", 104.7, "--lat", 95], "lat"),
+        (["nearest", "--lon", 116.4, "--lat", 39.9], "outside"),
+        (["nearest", "--lon", 31.5, "--lat", 104.7], "lat"),
+        (["nearest", "--lon", 104.7, "--lat", 31.5, "--amenity", "sauna"], "sauna"),
+        (["nearest", "--lon", 104.7, "--lat", 31.5, "--k", 0], "k"),
+        (["nearest", "--lon", 104.7, "--lat", 31.5, "--min-power-kw", -5], "min_power_kw"),
+        (["coverage", "--radius-km", 0], "radius_km"),
+        (["coverage", "--radius-km", -3], "radius_km"),
+        (["suggest", "--method", "p-median", "--k", 0], "k"),
+        (["suggest", "--method", "mclp", "--k", 2, "--radius-km", -1], "radius"),
+        (["suggest", "--method", "p-median", "--k", 100000], "100000"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(run, argv, needle):
+    code, out, err = run(*argv)
+    assert code == 2
+    assert out == ""
+    assert needle in err
+
+
+def test_unknown_method_is_rejected_by_the_parser(run):
+    with pytest.raises(SystemExit) as exc:
+        run("suggest", "--method", "annealing", "--k", 2)
+    assert exc.value.code == 2
+
+
+def test_corrupt_registry_is_reported_and_left_alone(run, tmp_path):
+    bad = tmp_path / "corrupt.sqlite"
+    payload = b"this is not a database" * 100
+    bad.write_bytes(payload)
+    code, out, err = run("stations", "--json", db_path=bad)
+    assert code == 2
+    assert "registry" in err.lower()
+    assert bad.read_bytes() == payload
+
+
+def test_malformed_osm_file(run, tmp_path):
+    bad = tmp_path / "broken.osm"
+    bad.write_text("<osm><node id='1' lat='31.5' lon='104.7'><way></osm", encoding="utf-8")
+    code, out, err = run("import-osm", bad)
+    assert code == 2
+    assert "broken.osm" in err or "osm" in err.lower()
+
+
+def test_import_osm_then_nearest_on_that_network(run, tmp_path):
+    fixtures = sorted(DATA.glob("*.osm"))
+    good = [f for f in fixtures if "malformed" not in f.name and "broken" not in f.name]
+    assert good, "tests/data holds a small .osm fixture"
+    out = tmp_path / "net.gpkg"
+    code, stdout, err = run("import-osm", good[0], "--out", out, "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["nodes"] > 5 and out.exists()
+
+
+def test_export_stations_geopackage_reads_back(run, tmp_path):
+    import pyogrio
+
+    out = tmp_path / "stations.gpkg"
+    code, _, err = run("export", "stations", "--out", out)
+    assert code == 0, err
+    info = pyogrio.read_info(out)
+    assert info["features"] == 23
+    assert "4326" in info["crs"]
+
+
+def test_users_add_and_token(tmp_path, workspace):
+    db = tmp_path / "users.sqlite"
+    cmd = [sys.executable, "-m", "planner", "--db", str(db), "users", "add", "alice", "--role", "staff",
+           "--password-stdin"]
+    done = subprocess.run(cmd, input="s3cret-pass\n", text=True, capture_output=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tok = subprocess.run([sys.executable, "-m", "planner", "--db", str(db), "users", "token", "alice"],
+                         text=True, capture_output=True, cwd=ROOT, timeout=120)
+    assert tok.returncode == 0, tok.stderr
+    token = tok.stdout.strip()
+    assert len(token) >= 32
+    from planner.registry import Registry
+
+    user = Registry(db).user_for_token(token)
+    assert user and user["name"] == "alice" and user["role"] == "staff"
+    assert Registry(db).user_for_token(token + "x") is None
+
+
+def test_nearest_random_points_against_independent_dijkstra(workspace):
+    """Road distances agree with a plain networkx Dijkstra over the same graph."""
+    import networkx as nx
+
+    net = workspace.network
+    G = nx.DiGraph()
+    coo = net.length_csr.tocoo()
+    G.add_weighted_edges_from(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist()))
+    stations = workspace.stations()
+    st_nodes, st_access = net.snap_many(np.array([s["lon"] for s in stations]), np.array([s["lat"] for s in stations]))
+    rng = np.random.default_rng(7)
+    x0, y0, x1, y1 = workspace.region.bbox
+    checked = 0
+    while checked < 5:
+        lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        if not workspace.region.contains(lon, lat):
+            continue
+        doc = workspace.nearest(lon, lat, k=1)
+        node, access = net.snap(lon, lat)
+        dist = nx.single_source_dijkstra_path_length(G, int(node), weight="weight")
+        best = min(access + dist.get(int(n), np.inf) + a for n, a in zip(st_nodes, st_access))
+        assert doc["results"][0]["road_km"] == pytest.approx(best / 1000, rel=1e-4)
+        checked += 1

@@ -1,0 +1,66 @@
+"""Yizhan's web pages and API, as Flask blueprints over :class:`planner.workspace.Workspace`.
+
+Blueprints:
+
+* ``driver`` — ``/``: the drivers' map (mobile-first, Chinese by default, ``?lang=en``);
+* ``planner`` — ``/planner``: coverage, gaps, grid access and site suggestions;
+* ``admin`` — ``/admin``: staff login, station search, edit/add/retire, history;
+* ``api`` — ``/healthz`` and ``/api/...`` (JSON; DESIGN.md "HTTP");
+* ``vendor`` — ``/vendor/<pkg>/<path>``: Leaflet and jQuery from pip (no CDN).
+
+Views call ``planner``; they hold no SQL and no geometry.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    """Attach the workspace, security, error handling and every blueprint to ``app``."""
+    from planner.workspace import Workspace
+    from webmap import admin, api, assets, driver, errors, i18n, planning, security
+    from webmap.state import EXTENSION, AppState
+
+    workspace = app.config.get("WORKSPACE") or Workspace(
+        region=app.config["REGION"], db_path=app.config.get("YIZHAN_DB"), create_db=True
+    )
+    workspace.registry  # open (and seed, if new) now: a bad YIZHAN_DB fails at start, not on first request
+    app.extensions[EXTENSION] = AppState(workspace)
+
+    csrf.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(driver.bp)
+    app.register_blueprint(planning.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # API writes check a bearer token or the X-CSRFToken header (webmap.auth)
+
+    @app.context_processor
+    def _template_globals():
+        from webmap.auth import current_user
+        from webmap.security import csp_nonce
+
+        lang = i18n.get_lang()
+        return {
+            "t": i18n.t,
+            "lang": lang,
+            "amenity_label": i18n.amenity_label,
+            "kind_label": i18n.kind_label,
+            "field_label": i18n.field_label,
+            "csp_nonce": csp_nonce,
+            "current_user": current_user(),
+        }
+
+    @app.after_request
+    def _remember_lang(response):
+        lang = request.args.get("lang")
+        if lang in i18n.LANGS and request.cookies.get(i18n.COOKIE) != lang:
+            response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="Lax")
+        return response

@@ -1,0 +1,238 @@
+"""JSON API (DESIGN.md "HTTP"): public reads, one authenticated write.
+
+=============================================  ======================================================
+``GET  /healthz``                              ``{"status": "ok"}``
+``GET  /api/stations``                         GeoJSON FeatureCollection (open stations;
+                                               ``?include_retired=1`` for all)
+``GET  /api/stations/<id>``                    Feature with ``version``; ``ETag: "<version>"``
+``PATCH /api/stations/<id>``                   staff: ``If-Match: <version>`` + JSON changes → 200
+                                               Feature / 400 fields / 401 / 403 / 404 / 409 / 428;
+                                               ``?coords=gcj02`` for lon/lat copied from Amap;
+                                               ``{"status": "retired"}`` needs the admin role
+``GET  /api/stations/<id>/history``            audit trail, newest first (JSON list)
+``GET  /api/nearest?lon=&lat=``                CLI ``nearest`` JSON; ``amenity=`` (repeat or comma
+                                               list), ``k``, ``coords``, ``min_power_kw``,
+                                               ``open_now=1``, ``route=1`` (adds ``route``)
+``GET  /api/route?lon=&lat=&station=``         ``{"station", "route": [[lon, lat], ...]}``
+``GET  /api/along-route?from=X,Y&to=X,Y``      ``Workspace.along_route`` JSON; ``detour_km``, ``coords``
+``GET  /api/coverage?radius_km=``              CLI ``coverage`` JSON; ``amenity``, ``min_power_kw``
+=============================================  ======================================================
+
+Errors: ``{"error": {"code", "message", "fields"?}}``; a 409 adds ``current`` (the stored
+Feature) so a client can show both versions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, jsonify, request
+
+from planner.coords import check_coord_system
+from planner.errors import ConflictError, InputError
+from webmap.auth import api_user, can
+from webmap.errors import ApiError
+from webmap.serialize import etag, feature, feature_collection
+from webmap.state import get_workspace
+
+bp = Blueprint("api", __name__)
+
+#: China Standard Time (no daylight saving): "open now" is judged on local clocks.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+TRUE = {"1", "true", "yes", "on"}
+
+
+# ---------------------------------------------------------------------- helpers
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").strip().lower() in TRUE
+
+
+def _amenities() -> list[str]:
+    """``amenity=shower&amenity=laundry`` or ``amenity=shower,laundry`` (validated by planner)."""
+    out: list[str] = []
+    for value in request.args.getlist("amenity"):
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return out
+
+
+def _optional(name: str) -> str | None:
+    value = request.args.get(name, "").strip()
+    return value or None
+
+
+def _required(name: str) -> str:
+    value = request.args.get(name, "").strip()
+    if not value:
+        raise InputError(f"query parameter {name!r} is required", fields={name: "required"})
+    return value
+
+
+def _lonlat_pair(name: str) -> tuple[str, str]:
+    """``from=104.75,31.55`` → ("104.75", "31.55"); numbers are checked by the Workspace."""
+    value = _required(name)
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise InputError(
+            f"{name} must be 'LON,LAT' (longitude first), got {value!r}", fields={name: "must be LON,LAT"}
+        )
+    return parts[0], parts[1]
+
+
+def _open_at():
+    return dt.datetime.now(CHINA_TZ).time() if _flag("open_now") else None
+
+
+def _station_response(record: dict, status: int = 200):
+    response = jsonify(feature(record))
+    response.status_code = status
+    response.headers["ETag"] = etag(record)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _if_match_version() -> int:
+    """The version named by ``If-Match`` (``3``, ``"3"`` or ``W/"3"``); 428 when missing."""
+    raw = request.headers.get("If-Match", "").strip()
+    if not raw or raw == "*":
+        raise ApiError(
+            428,
+            "precondition_required",
+            "send If-Match with the version you read (the ETag of GET /api/stations/<id>) "
+            "so that no one else's change is overwritten",
+        )
+    value = raw[2:] if raw.startswith("W/") else raw
+    value = value.strip().strip('"')
+    if not value.isdigit() or int(value) < 1:
+        raise ApiError(
+            400,
+            "invalid_input",
+            f"If-Match must be a station version such as \"3\", got {raw!r}",
+            fields={"If-Match": "must be a version number"},
+        )
+    return int(value)
+
+
+def _changes_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(
+            400,
+            "invalid_input",
+            "the body must be a JSON object of the fields to change, e.g. {\"amenities\": {\"shower\": true}}",
+            fields={"body": "must be a JSON object"},
+        )
+    if not body:
+        raise ApiError(400, "invalid_input", "nothing to change: the JSON object is empty", fields={"body": "empty"})
+    return body
+
+
+# ---------------------------------------------------------------------- reads
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/api/stations")
+def stations():
+    ws = get_workspace()
+    records = ws.stations(include_retired=_flag("include_retired"))
+    response = jsonify(feature_collection(records))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/api/stations/<station_id>")
+def station(station_id: str):
+    record = get_workspace().registry.get(station_id)
+    response = _station_response(record)
+    return response.make_conditional(request)
+
+
+@bp.get("/api/stations/<station_id>/history")
+def station_history(station_id: str):
+    return jsonify(get_workspace().registry.history(station_id))
+
+
+@bp.get("/api/nearest")
+def nearest():
+    ws = get_workspace()
+    lon, lat = _required("lon"), _required("lat")
+    coords = request.args.get("coords", "wgs84")
+    result = ws.nearest(
+        lon,
+        lat,
+        k=request.args.get("k", "3"),
+        amenities=_amenities(),
+        min_power_kw=_optional("min_power_kw"),
+        coords=coords,
+        open_at=_open_at(),
+    )
+    if _flag("route") and result.get("results"):
+        origin = result["origin"]
+        first = result["results"][0]["id"]
+        result["route"] = {"station": first, "coordinates": ws.route(origin["lon"], origin["lat"], first)}
+    return jsonify(result)
+
+
+@bp.get("/api/route")
+def route():
+    ws = get_workspace()
+    station_id = _required("station")
+    coords = ws.route(_required("lon"), _required("lat"), station_id, coords=request.args.get("coords", "wgs84"))
+    return jsonify(station=station_id, route=coords)
+
+
+@bp.get("/api/along-route")
+def along_route():
+    ws = get_workspace()
+    result = ws.along_route(
+        _lonlat_pair("from"),
+        _lonlat_pair("to"),
+        detour_km=request.args.get("detour_km", "5"),
+        coords=request.args.get("coords", "wgs84"),
+    )
+    return jsonify(result)
+
+
+@bp.get("/api/coverage")
+def coverage():
+    ws = get_workspace()
+    result = ws.coverage(
+        radius_km=request.args.get("radius_km", "50"),
+        amenities=_amenities(),
+        min_power_kw=_optional("min_power_kw"),
+        samples=_flag("samples"),
+    )
+    return jsonify(result)
+
+
+# ---------------------------------------------------------------------- write
+@bp.patch("/api/stations/<station_id>")
+def patch_station(station_id: str):
+    """Change some fields of a station, only if ``If-Match`` names the stored version."""
+    user = api_user("edit")
+    expected = _if_match_version()
+    changes = _changes_body()
+    registry = get_workspace().registry
+    retiring = changes.get("status") == "retired"
+    if retiring and not can(user, "retire"):
+        raise ApiError(403, "forbidden", f"only admins may retire a station; {user['name']!r} is {user['role']}")
+    # lon/lat may be given as Amap shows them: ?coords=gcj02, or "coord_sys" in the body.
+    coords = request.args.get("coords") or (
+        changes.get("coord_sys") if "lon" in changes and isinstance(changes.get("coord_sys"), str) else "wgs84"
+    )
+    coords = check_coord_system(coords)
+    try:
+        if retiring and set(changes) == {"status"}:
+            record = registry.retire(station_id, expected_version=expected, actor=user["name"])
+        else:
+            record = registry.update(station_id, changes, expected_version=expected, actor=user["name"], coords=coords)
+    except ConflictError as exc:
+        current = exc.current if exc.current is not None else registry.get(station_id)
+        raise ApiError(
+            409,
+            "conflict",
+            exc.message,
+            current=feature(current),
+        ) from None
+    return _station_response(record)

@@ -1,0 +1,106 @@
+"""Who is asking: staff sessions for the admin pages, bearer tokens or sessions for the API.
+
+Accounts and their hashed passwords live in the registry (``python -m planner users add``);
+this module never sees a hash. Roles: ``staff`` edits and adds stations; ``admin`` may
+also retire them.
+
+API writes accept either ``Authorization: Bearer <token>`` (``python -m planner users
+token NAME``) or a logged-in session plus the ``X-CSRFToken`` header (what the pages'
+scripts send). A session without that header is refused: a cookie alone proves nothing
+about which site sent the request.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import flash, g, redirect, request, session, url_for
+from flask_wtf.csrf import ValidationError, validate_csrf
+
+from webmap.errors import ApiError
+from webmap.i18n import t
+from webmap.state import get_workspace
+
+ROLES = ("staff", "admin")
+#: What each role may do beyond reading.
+PERMISSIONS = {
+    "staff": {"edit", "add"},
+    "admin": {"edit", "add", "retire"},
+}
+
+
+def can(user: dict | None, action: str) -> bool:
+    return bool(user) and action in PERMISSIONS.get(user.get("role", ""), set())
+
+
+def current_user() -> dict | None:
+    """The logged-in staff member (``{"name", "role"}``) or None."""
+    if "user" not in g:
+        data = session.get("user")
+        g.user = {"name": data["name"], "role": data["role"]} if isinstance(data, dict) and data.get("role") in ROLES else None
+    return g.user
+
+
+def login(user: dict) -> None:
+    session.clear()  # a fresh session on login (no fixation)
+    session["user"] = {"name": user["name"], "role": user["role"]}
+    g.pop("user", None)
+
+
+def logout() -> None:
+    session.clear()
+    g.pop("user", None)
+
+
+def login_required(action: str | None = None):
+    """Decorator for admin views: redirect to the login page, 403 without the right."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                flash(t("login_required"), "warning")
+                return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+            if action is not None and not can(user, action):
+                from flask import abort
+
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def api_user(action: str = "edit") -> dict:
+    """The user behind an API write, or raise 401/403 as :class:`~webmap.errors.ApiError`.
+
+    401: no credentials, or a bad token. 403: a session without a valid ``X-CSRFToken``,
+    or a role without ``action``.
+    """
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("use 'Authorization: Bearer <token>' (python -m planner users token NAME)")
+        user = get_workspace().registry.user_for_token(token.strip())
+        if user is None:
+            raise _unauthorized("unknown or revoked bearer token; issue a new one with `python -m planner users token NAME`")
+    else:
+        user = current_user()
+        if user is None:
+            raise _unauthorized("log in (session) or send 'Authorization: Bearer <token>'")
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken"))
+        except ValidationError as exc:
+            raise ApiError(403, "csrf_failed", f"session requests need a valid X-CSRFToken header: {exc}") from None
+    if user.get("role") not in ROLES or not can(user, action):
+        raise ApiError(403, "forbidden", f"user {user.get('name')!r} (role {user.get('role')!r}) may not {action} stations")
+    return user
+
+
+def _unauthorized(message: str) -> ApiError:
+    err = ApiError(401, "unauthorized", message)
+    err.headers["WWW-Authenticate"] = 'Bearer realm="yizhan"'
+    return err

@@ -1,0 +1,101 @@
+"""Configuration of the web app: documented defaults, read once by ``create_app``.
+
+Layers, flaskr-style: :func:`defaults` (from the environment), then ``instance/config.py``
+(only when no test mapping is given), then the mapping passed to ``create_app``. The secret
+key is resolved last by :func:`resolve_secret_key` so that it is never a fixed default.
+
+====================  ==================================  =========================================
+Setting               Environment variable                Default
+====================  ==================================  =========================================
+``YIZHAN_DB``         ``YIZHAN_DB``                       ``planner.settings.db_path()`` (user data dir)
+``SECRET_KEY``        ``YIZHAN_SECRET_KEY``               ``instance/secret_key`` (``make run`` writes it)
+``PORT``              ``PORT``                            5000
+``TILES``             ``YIZHAN_TILES``                    OpenStreetMap tiles; ``none`` = vector layers only
+``TILES_ATTR``        ``YIZHAN_TILES_ATTR``               OpenStreetMap attribution
+``REGION``            ``YIZHAN_REGION``                   ``mianyang``
+====================  ==================================  =========================================
+
+Tiles are decoration only: every layer the pages need is vector data from the app. OSM tiles
+are WGS-84 like our data; GCJ-02 tiles (Amap, Tencent) would shift every point by ~500 m
+(DOMAIN.md §9), so do not point ``YIZHAN_TILES`` at them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from planner import settings
+
+#: Default tile URL template (WGS-84 web-mercator, matches our coordinates).
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+#: Values of ``YIZHAN_TILES`` that switch tiles off.
+NO_TILES = {"", "none", "off", "0", "false"}
+
+#: (name, default, help) for every setting, listed once (datasette-style).
+SETTINGS: tuple[tuple[str, object, str], ...] = (
+    ("YIZHAN_DB", None, "registry file (YIZHAN_DB); None = planner.settings.db_path()"),
+    ("PORT", 5000, "HTTP port used by `make run` (PORT)"),
+    ("TILES", OSM_TILES, "tile URL template or None for no tiles (YIZHAN_TILES)"),
+    ("TILES_ATTR", OSM_ATTR, "tile attribution HTML (YIZHAN_TILES_ATTR)"),
+    ("REGION", settings.DEFAULT_REGION, "embedded region name (YIZHAN_REGION)"),
+    ("NEAREST_K", 5, "how many stations the drivers' map lists"),
+    ("ALONG_DETOUR_KM", 5.0, "default detour for the along-route search, km"),
+    ("WORKSPACE", None, "an existing planner Workspace to serve (tests, notebooks); None = build one"),
+)
+
+
+def tiles_from_env(value: str | None) -> str | None:
+    """``YIZHAN_TILES`` → a tile URL template, or None when tiles are switched off."""
+    if value is None:
+        return OSM_TILES
+    return None if value.strip().lower() in NO_TILES else value.strip()
+
+
+def defaults() -> dict:
+    """Defaults, overridden by the environment variables named in the module docstring."""
+    cfg: dict = {name: default for name, default, _help in SETTINGS}
+    cfg["YIZHAN_DB"] = os.environ.get("YIZHAN_DB") or None
+    cfg["PORT"] = settings.port()
+    cfg["TILES"] = tiles_from_env(os.environ.get("YIZHAN_TILES"))
+    cfg["TILES_ATTR"] = os.environ.get("YIZHAN_TILES_ATTR") or OSM_ATTR
+    cfg["REGION"] = os.environ.get("YIZHAN_REGION") or settings.DEFAULT_REGION
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a working day: staff keep a form open for long
+    cfg["JSON_AS_ASCII"] = False
+    cfg["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024  # station edits are small
+    return cfg
+
+
+def resolve_secret_key(config: dict, instance_path: str | Path) -> str:
+    """The session secret: config mapping, ``YIZHAN_SECRET_KEY``, ``instance/secret_key``.
+
+    In testing (``TESTING=True``) a random key is made when none is set. Anywhere else a
+    missing key is an error: a fixed default would let anyone forge a staff session.
+
+    Raises
+    ------
+    RuntimeError
+        When no key is configured outside tests, saying how to set one.
+    """
+    if config.get("SECRET_KEY"):
+        return str(config["SECRET_KEY"])
+    env = os.environ.get("YIZHAN_SECRET_KEY", "").strip()
+    if env:
+        return env
+    key_file = Path(instance_path) / "secret_key"
+    if key_file.is_file():
+        key = key_file.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    if config.get("TESTING"):
+        return secrets.token_hex(32)
+    raise RuntimeError(
+        "no secret key: set YIZHAN_SECRET_KEY, or write a random one to "
+        f"{key_file} (e.g. `python -c \"import secrets; print(secrets.token_hex(32))\" > {key_file}`; "
+        "`make run` does this for you)"
+    )

@@ -1,0 +1,68 @@
+"""Response headers: a Content-Security-Policy with a per-request nonce, and friends.
+
+The policy allows scripts, styles, fonts and data only from the app itself, plus images
+from the configured tile host (tiles are optional decoration). Folium's inline map
+scripts carry the request's nonce (:func:`webmap.assets.add_nonce`); page data travels in
+``<script type="application/json">`` blocks, which never execute.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, g
+
+
+def csp_nonce() -> str:
+    """This request's CSP nonce (made on first use)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def tile_origin(template: str | None) -> str | None:
+    """``https://{s}.tile.example.org/{z}/{x}/{y}.png`` → ``https://*.tile.example.org``."""
+    if not template:
+        return None
+    parts = urlsplit(template)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    host = parts.netloc
+    if "{" in host:  # subdomain placeholders such as {s}
+        host = "*." + host.split("}.", 1)[-1]
+    return f"{parts.scheme}://{host}"
+
+
+def content_security_policy(nonce: str, tiles: str | None) -> str:
+    img = "'self' data:"
+    origin = tile_origin(tiles)
+    if origin:
+        img += " " + origin
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            # Leaflet and folium set style attributes; styles cannot run code.
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src {img}",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
+        h.setdefault("Content-Security-Policy", content_security_policy(csp_nonce(), app.config.get("TILES")))
+        return response
