@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 import shapely.ops
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, mapping, shape
+from shapely.geometry import LineString, MultiPolygon, Point, mapping, shape
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # allow `python geodata/build_mianyang.py`

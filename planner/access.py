@@ -65,11 +65,10 @@ def nearest_source_per_node(csr: Any, sources: Sequence[int], *, directed: bool 
         raise InputError(f"sources must be node ids in 0..{n - 1}", fields={"sources": f"0..{n - 1}"})
     graph = csr.T if directed else csr
     dist, _, origin = dijkstra(graph, directed=directed, indices=src, min_only=True, return_predecessors=True)
-    lookup = np.full(n, -1, dtype=np.int64)
+    # position of each source node in `sources` (first wins); slot n stands for "none"
+    lookup = np.full(n + 1, -1, dtype=np.int64)
     lookup[src[::-1]] = np.arange(src.size - 1, -1, -1)
-    index = np.full(n, -1, dtype=np.int64)
-    ok = origin >= 0
-    index[ok] = lookup[origin[ok]]
+    index = lookup[np.where(origin < 0, n, origin)]
     return dist, index
 
 

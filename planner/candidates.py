@@ -257,8 +257,6 @@ def candidate_sites(
         EPSG:4326 points with ``id, source, name, lon, lat, node, snap_m, corridor,
         corridor_km, weight`` (weight: demand in the cluster; NaN for other sources).
     """
-    import geopandas as gpd
-
     sources = tuple(sources)
     bad = [s for s in sources if s not in SOURCES]
     if bad or not sources:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -80,8 +81,8 @@ CLASS_WEIGHTS: dict[str, float] = {"expressway": 1.0, "national_road": 0.6}
 
 def generate_demand(
     boundary,
-    corridors: gpd.GeoDataFrame,
-    anchors: gpd.GeoDataFrame,
+    corridors: gpd.GeoDataFrame | None = None,
+    anchors: gpd.GeoDataFrame | None = None,
     *,
     n_events: int = 30_000,
     seed: int = 2025,
@@ -92,8 +93,9 @@ def generate_demand(
 
     Parameters
     ----------
-    boundary : GeoDataFrame, GeoSeries or shapely geometry
-        Region outline (WGS-84); events outside it are dropped.
+    boundary : GeoDataFrame, GeoSeries, shapely geometry or Region
+        Region outline (WGS-84); events outside it are dropped. A
+        :class:`planner.region.Region` also supplies ``corridors`` and ``anchors``.
     corridors : GeoDataFrame
         Lines with ``road_class`` (``expressway``/``national_road``), EPSG:4326.
     anchors : GeoDataFrame
@@ -124,6 +126,11 @@ def generate_demand(
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events <= 0:
         raise InputError(f"n_events must be a positive whole number, got {n_events!r}", fields={"n_events": "> 0"})
     _check_resolution(resolution)
+    corridors = getattr(boundary, "corridors", None) if corridors is None else corridors
+    anchors = getattr(boundary, "anchors", None) if anchors is None else anchors
+    if corridors is None or anchors is None:
+        raise InputError("generate_demand needs corridors and anchors (or a Region as first argument)",
+                         fields={"corridors": "required", "anchors": "required"})
     shares = dict(DEFAULT_SHARES if shares is None else shares)
     unknown = set(shares) - set(DEFAULT_SHARES)
     if unknown:
@@ -231,7 +238,8 @@ def import_gps_stops(
     ------
     InputError
         For a missing file or column, or a malformed row; the message names the data row
-        (1 = first row after the header), the CSV line and the column.
+        (1 = first row after the header; blank lines are skipped and not counted), the CSV
+        line and the column.
     """
     from planner.coords import check_coord_system
 
@@ -269,30 +277,35 @@ def import_gps_stops(
     totals = pd.DataFrame({"size": pd.Series(dtype=float), "sum": pd.Series(dtype=float)})
     offsets: dict[tuple[int, int], tuple[float, float]] = {}
     report = {"rows": 0, "kept": 0, "short_stops": 0, "outside_region": 0, "chunks": 0}
-    reader = pd.read_csv(path, usecols=usecols, dtype=str, chunksize=int(chunksize), keep_default_na=False,
-                         encoding="utf-8-sig", skip_blank_lines=False)
+    # Fast path: the C parser reads lon/lat straight into floats. If a value is not a number it
+    # raises without a row number; _diagnose then re-reads as text to name the row and column.
+    # Every column is read (no usecols) so that a row with extra fields is an error, not silently cut.
+    inverse = {low: orig for orig, low in rename.items()}
+    dtypes = defaultdict(lambda: str, {inverse[c]: (float if c in ("lon", "lat") else str) for c in GPS_COLUMNS})
     first_row = 0
     try:
-        for chunk in reader:
-            chunk = chunk.rename(columns=rename)
-            n = len(chunk)
-            lon, lat, minutes = _parse_chunk(chunk, first_row, path)
-            report["rows"] += n
-            report["chunks"] += 1
-            first_row += n
-            if system != "wgs84":
-                lon, lat = _to_wgs84(lon, lat, system, offsets)
-            long_enough = minutes >= min_stop
-            report["short_stops"] += int((~long_enough).sum())
-            inside = region.contains_many(lon, lat)
-            report["outside_region"] += int((long_enough & ~inside).sum())
-            keep = long_enough & inside
-            report["kept"] += int(keep.sum())
-            if keep.any():
-                cells = pd.Series(_cells(lon[keep], lat[keep], resolution))
-                stats = pd.DataFrame({"cell": cells, "minutes": minutes[keep]}).groupby("cell")["minutes"].agg(["size", "sum"])
-                # only per-cell totals survive a chunk: memory is bounded by the number of cells
-                totals = totals.add(stats.astype(float), fill_value=0.0)
+        with pd.read_csv(path, dtype=dtypes, chunksize=int(chunksize), keep_default_na=False,
+                         encoding="utf-8-sig") as reader:
+            for chunk in _guarded(reader, lambda: _diagnose(path, usecols, rename, int(chunksize))):
+                chunk = chunk[usecols].rename(columns=rename)
+                n = len(chunk)
+                lon, lat, minutes = _parse_chunk(chunk, first_row, path)
+                report["rows"] += n
+                report["chunks"] += 1
+                first_row += n
+                if system != "wgs84":
+                    lon, lat = _to_wgs84(lon, lat, system, offsets)
+                long_enough = minutes >= min_stop
+                report["short_stops"] += int((~long_enough).sum())
+                inside = region.contains_many(lon, lat)
+                report["outside_region"] += int((long_enough & ~inside).sum())
+                keep = long_enough & inside
+                report["kept"] += int(keep.sum())
+                if keep.any():
+                    cells = pd.Series(_cells(lon[keep], lat[keep], resolution))
+                    stats = pd.DataFrame({"cell": cells, "minutes": minutes[keep]}).groupby("cell")["minutes"].agg(["size", "sum"])
+                    # only per-cell totals survive a chunk: memory is bounded by the number of cells
+                    totals = totals.add(stats.astype(float), fill_value=0.0)
     except pd.errors.ParserError as exc:
         raise InputError(f"GPS stop file {path} is not a well-formed CSV near data row {first_row + 1}: {exc}",
                          fields={"row": str(first_row + 1)}) from None
@@ -321,6 +334,31 @@ def import_gps_stops(
 
 
 # ----------------------------------------------------------------------------- helpers
+def _guarded(reader, diagnose):
+    """Iterate CSV chunks; on a conversion error let ``diagnose`` raise a precise InputError."""
+    it = iter(reader)
+    while True:
+        try:
+            chunk = next(it)
+        except StopIteration:
+            return
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, (InputError, pd.errors.ParserError)):
+                raise
+            diagnose()
+            raise InputError(f"GPS stop file is malformed: {exc}", fields={"file": str(exc)}) from None
+        yield chunk
+
+
+def _diagnose(path: Path, usecols: list, rename: dict, chunksize: int) -> None:
+    """Re-read the file as text and raise the InputError of the first malformed row (if any)."""
+    first_row = 0
+    with pd.read_csv(path, dtype=str, chunksize=chunksize, keep_default_na=False, encoding="utf-8-sig") as reader:
+        for chunk in reader:
+            _parse_chunk(chunk[usecols].rename(columns=rename), first_row, path)
+            first_row += len(chunk)
+
+
 def _parse_chunk(chunk: pd.DataFrame, first_row: int, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate one chunk; return lon, lat (floats) and stop minutes. Raise on the first bad row."""
     problems: list[tuple[int, str, str]] = []  # (row index in chunk, column, rule)

@@ -152,6 +152,11 @@ def read_grid(path: str | Path, *, layer: str | None = None, counties: gpd.GeoDa
     if invalid.any():
         gdf.loc[invalid, "geometry"] = shapely.make_valid(gdf.geometry[invalid].to_numpy())
         gdf["geometry"] = [_polygonal(g) for g in gdf.geometry]
+        collapsed = np.flatnonzero(gdf.geometry.isna().to_numpy())
+        if len(collapsed):
+            rows = ", ".join(str(i + 1) for i in collapsed[:5])
+            raise InputError(f"grid file {path}: feature(s) {rows} are invalid polygons with no area left after repair",
+                             fields={"geometry": "invalid polygon"})
 
     id_col = id_column or next((c for c in ("cell_id", "id", "grid_id", "name") if c in gdf.columns), None)
     if id_column is not None and id_column not in gdf.columns:

@@ -205,7 +205,7 @@ def charts(result: dict) -> list[tuple[str, str]]:
         ax.bar(x + 0.2, av, 0.4, label="after", color="#1a9850")
         ax.set_xticks(x, [lab for _, lab in keys_ok])
         ax.set_ylabel(unit)
-        ax.legend(frameon=False)
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.spines[["top", "right"]].set_visible(False)
         out.append((caption, _png(fig)))
     return out
@@ -310,7 +310,8 @@ def report_html(result: dict, *, title: str | None = None, region=None, tiles: s
     return "".join(parts)
 
 
-def write_report(result: dict, path, *, title: str | None = None, region=None, tiles: str | None = "OpenStreetMap") -> Path:
+def write_report(result: dict, path, *, title: str | None = None, region=None, workspace=None,
+                 tiles: str | None = "OpenStreetMap") -> Path:
     """Write a self-contained HTML report of a scenario.
 
     Parameters
@@ -323,6 +324,8 @@ def write_report(result: dict, path, *, title: str | None = None, region=None, t
         Report title (escaped).
     region : planner.region.Region, optional
         Adds the corridors to the map and the provenance table.
+    workspace : planner.workspace.Workspace, optional
+        Where to take ``region`` from when it is not given.
     tiles : str or None
         Folium basemap; None for none (no network request at all).
 
@@ -334,6 +337,8 @@ def write_report(result: dict, path, *, title: str | None = None, region=None, t
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"the report is HTML: give a path ending in .html, got {str(path)!r}",
                          fields={"path": "must end in .html"})
+    if region is None and workspace is not None:
+        region = workspace.region
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report_html(result, title=title, region=region, tiles=tiles), encoding="utf-8")
     return path

@@ -36,6 +36,7 @@ from planner.coverage import (
     check_filters,
     corridor_coverage,
     demand_access,
+    gap_lines,
     station_mask,
 )
 from planner.errors import InfeasibleError, InputError
@@ -246,26 +247,6 @@ def _r(v, digits):
     return round(v, digits) if math.isfinite(v) else v
 
 
-def gap_lines(cov: dict) -> list[dict]:
-    """Gap stretches as polylines from the coverage samples: ``[{corridor, from_km, to_km, length_km, coords}]``."""
-    if "samples" not in cov:
-        return []
-    s = pd.DataFrame(cov["samples"])
-    out = []
-    for g in cov["gaps"]:
-        same = s["corridor_idx"] == g["corridor_idx"] if "corridor_idx" in g else s["corridor"] == g["corridor"]
-        part = s[same].sort_values("km")
-        km = part["km"].to_numpy(float)
-        lo = np.searchsorted(km, g["from_km"], side="right") - 1
-        hi = np.searchsorted(km, g["to_km"], side="left")
-        sel = part.iloc[max(lo, 0): min(hi, len(part) - 1) + 1]
-        coords = [[float(a), float(b)] for a, b in zip(sel["lon"], sel["lat"])]
-        if len(coords) == 1:
-            coords = coords * 2
-        out.append({**{k: g[k] for k in ("corridor", "from_km", "to_km", "length_km")}, "coords": coords})
-    return out
-
-
 # ------------------------------------------------------------------ suggest
 def suggest(
     region,
@@ -359,13 +340,6 @@ def suggest(
         if candidates is None:
             candidates = candidate_sites(region, network, every_km=every_km, n_clusters=n_clusters,
                                          random_state=random_state)
-        if k is not None and method in ("p-median", "mclp"):
-            # the k-means sites of the same k are always candidates, so an exact model
-            # can never do worse than the baseline on its own objective
-            km_sites = snap_sites(network, *kmeans_centres(demand, k, random_state=random_state)[["lon", "lat"]].to_numpy().T)
-            km_sites["source"] = "kmeans"
-            km_sites["name"] = None
-            candidates = finish_candidates([pd.DataFrame(candidates.drop(columns="geometry", errors="ignore")), km_sites])
         if len(candidates) == 0:
             raise InfeasibleError("no candidate sites: every candidate source came back empty",
                                   fields={"candidates": "empty"})
@@ -375,6 +349,13 @@ def suggest(
                 f"choose k ≤ {len(candidates)} or lower every_km (now {every_km:g}) for more corridor candidates",
                 fields={"k": f"must be at most {len(candidates)}"},
             )
+        if k is not None and method in ("p-median", "mclp"):
+            # the k-means sites of the same k are always candidates, so an exact model
+            # can never do worse than the baseline on its own objective
+            km_sites = snap_sites(network, *kmeans_centres(demand, k, random_state=random_state)[["lon", "lat"]].to_numpy().T)
+            km_sites["source"] = "kmeans"
+            km_sites["name"] = None
+            candidates = finish_candidates([pd.DataFrame(candidates.drop(columns="geometry", errors="ignore")), km_sites])
         if method == "lscp":
             sites, solver = _by_lscp(network, existing, candidates, radius_km=radius_km, k=k,
                                      max_gap_km=max_gap_km, step_km=step_km, time_limit_s=time_limit_s)
@@ -584,15 +565,14 @@ def scenario_layers(result: dict) -> dict:
     layers = {"sites": sites, "existing": existing}
     for when in ("before", "after"):
         lines = result.get("gap_lines", {}).get(when, [])
-        df = pd.DataFrame([{k: g[k] for k in ("corridor", "from_km", "to_km", "length_km")} for g in lines],
-                          columns=["corridor", "from_km", "to_km", "length_km"])
+        cols = ["corridor", "corridor_idx", "name_zh", "from_km", "to_km", "length_km"]
+        df = pd.DataFrame([{k: g.get(k) for k in cols} for g in lines], columns=cols)
         geoms = [LineString(g["coords"]) for g in lines]
         layers[f"gaps_{when}"] = gpd.GeoDataFrame(df, geometry=geoms, crs=settings.WGS84)
-    keys = list(dict.fromkeys([*result["before"].keys(), *result["after"].keys()]))
-    metrics = pd.DataFrame({"metric": keys, "before": [result["before"].get(k) for k in keys],
-                            "after": [result["after"].get(k) for k in keys]})
-    layers["metrics"] = gpd.GeoDataFrame(metrics, geometry=gpd.GeoSeries([None] * len(metrics), crs=settings.WGS84),
-                                         crs=settings.WGS84)
+    keys = [k for k in dict.fromkeys([*result["before"].keys(), *result["after"].keys()])
+            if not isinstance(result["before"].get(k), (list, dict))]
+    layers["metrics"] = pd.DataFrame({"metric": keys, "before": [result["before"].get(k) for k in keys],
+                                      "after": [result["after"].get(k) for k in keys]})
     return layers
 
 
@@ -607,26 +587,10 @@ def export_scenario(result: dict, path) -> Path:
     if suffix not in (".geojson", ".json", ".gpkg", ".csv"):
         raise InputError(f"unknown export format {path.suffix!r} for {path}; use .geojson, .gpkg or .csv",
                          fields={"path": "must end in .geojson, .gpkg or .csv"})
+    from planner.io import write_layers
+
     layers = scenario_layers(result)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gpkg":
-        try:
-            from planner.io import write_layers
-        except ImportError:
-            write_layers = None
-        if write_layers is not None:
-            write_layers(layers, path)
-        else:
-            if path.exists():
-                path.unlink()
-            for name, gdf in layers.items():
-                gdf.to_file(path, layer=name, driver="GPKG")
-        return path
-    sites = layers["sites"]
-    if suffix == ".csv":
-        pd.DataFrame(sites.drop(columns="geometry")).to_csv(path, index=False)
-    else:
-        if path.exists():
-            path.unlink()
-        sites.to_file(path, driver="GeoJSON")
-    return path
+        return write_layers(layers, path)
+    return write_layers({"sites": layers["sites"]}, path)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import LineString, box
 
 from planner import coverage
 from planner.errors import InputError
@@ -354,3 +354,22 @@ def test_county_access_on_the_region(real):
     # fewer eligible stations can only lengthen drives
     merged = out.set_index("code")["mean_drive_min"].to_frame("all").join(mw.set_index("code")["mean_drive_min"].rename("mw"))
     assert (merged["mw"] >= merged["all"] - 1e-9).all()
+
+
+def test_export_coverage_layers(real, tmp_path):
+    import pyogrio
+
+    region, net, index = real
+    res = coverage.corridor_coverage(net, index, radius_km=20.0)
+    gpkg = coverage.export_coverage(net, index, res, tmp_path / "cov.gpkg")
+    assert {"gaps", "samples", "spacing", "corridors"} <= {n for n, _ in pyogrio.list_layers(gpkg)}
+    gaps = gpd.read_file(gpkg, layer="gaps")
+    assert len(gaps) == len(res["gaps"]) and gaps.geom_type.eq("LineString").all()
+    # each gap line runs along its stretch: its length is the gap's, within a sample step at each end
+    utm_km = gaps.to_crs("EPSG:32648").length.to_numpy() / 1000
+    assert np.all(utm_km >= gaps["length_km"].to_numpy() - 1e-6)
+    assert np.all(utm_km <= gaps["length_km"].to_numpy() + 2.0 + 1e-6)
+    samples = gpd.read_file(gpkg, layer="samples")
+    assert (samples["covered"] == (samples["road_km"] <= 20.0)).all()
+    gj = gpd.read_file(coverage.export_coverage(net, index, res, tmp_path / "gaps.geojson"))
+    assert len(gj) == len(res["gaps"])

@@ -22,7 +22,7 @@ from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS
 from webmap import auth, forms
 from webmap.assets import add_nonce, render_parts
 from webmap.i18n import field_errors, get_lang, t
-from webmap.maps import picker_map
+from webmap.maps import picker_map, region_bounds
 from webmap.security import csp_nonce
 from webmap.state import get_state, get_workspace
 
@@ -108,7 +108,7 @@ def _render_edit(*, record: dict | None, values: dict, orig: dict, version: int 
         counties=COUNTIES,
         coord_choices=COORD_CHOICES,
         picker=_picker(),
-        picker_data={"lon": values.get("lon"), "lat": values.get("lat")},
+        picker_data={"lon": values.get("lon"), "lat": values.get("lat"), "bounds": region_bounds(get_workspace().region)},
         can_retire=auth.can(auth.current_user(), "retire"),
     ), status
 

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, render_template, url_for
 from planner.stations import FREE_BASICS, SEVEN_CATEGORIES
 from webmap.assets import add_nonce, render_parts
 from webmap.i18n import get_lang, js_strings
-from webmap.maps import driver_map
+from webmap.maps import driver_map, region_bounds
 from webmap.security import csp_nonce
 from webmap.serialize import compact
 from webmap.state import get_state, get_workspace
@@ -52,6 +52,7 @@ def page_data(ws, lang: str) -> dict:
         "towns": _towns(ws.region, lang),
         "k": current_app.config["NEAREST_K"],
         "detour_km": current_app.config["ALONG_DETOUR_KM"],
+        "bounds": region_bounds(ws.region),
         "api": {"nearest": url_for("api.nearest"), "along": url_for("api.along_route")},
         "illustrative": uses_unverified_data(ws.region, stations),
     }

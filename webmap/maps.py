@@ -77,8 +77,19 @@ def display_features(gdf, *, props: Sequence[dict], tolerance_deg: float = 0.0) 
     return {"type": "FeatureCollection", "features": features}
 
 
-def base_map(region, *, tiles: str | None, tiles_attr: str | None, zoom_start: int = 8, **kwargs) -> folium.Map:
-    """An empty map over the region, with the configured tile layer (or none)."""
+def region_bounds(region) -> list[list[float]]:
+    """The region's bounding box as Leaflet bounds ``[[south, west], [north, east]]``."""
+    x0, y0, x1, y1 = region.bbox
+    return [_latlon(x0, y0), _latlon(x1, y1)]
+
+
+def base_map(region, *, tiles: str | None, tiles_attr: str | None, zoom_start: int = 8, fit: bool = True,
+             **kwargs) -> folium.Map:
+    """An empty map over the region, with the configured tile layer (or none).
+
+    ``fit=False`` leaves fitting to the page script: folium's ``fitBounds`` animates,
+    and a script's own ``setView`` during that animation is silently dropped.
+    """
     x0, y0, x1, y1 = region.bbox
     m = folium.Map(
         location=_latlon((x0 + x1) / 2, (y0 + y1) / 2),
@@ -90,7 +101,8 @@ def base_map(region, *, tiles: str | None, tiles_attr: str | None, zoom_start: i
     )
     if tiles:
         folium.TileLayer(tiles=tiles, attr=tiles_attr or "", name="tiles", max_zoom=18, overlay=False, control=False).add_to(m)
-    m.fit_bounds([_latlon(x0, y0), _latlon(x1, y1)])
+    if fit:
+        m.fit_bounds(region_bounds(region))
     return m
 
 
@@ -129,7 +141,7 @@ def add_corridors(m, region, lang: str, *, name: str | None = None):
 
 def driver_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) -> folium.Map:
     """The drivers' base map: counties and corridors. Stations are drawn by driver.js."""
-    m = base_map(region, tiles=tiles, tiles_attr=tiles_attr)
+    m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, fit=False)
     add_counties(m, region, lang)
     add_corridors(m, region, lang)
     # No folium popups here, so jQuery is not needed: keep the phone's download small.
@@ -138,7 +150,7 @@ def driver_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) 
 
 def picker_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) -> folium.Map:
     """The admin location picker's base map (admin.js adds the draggable marker)."""
-    m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, zoom_start=10)
+    m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, zoom_start=10, fit=False)
     add_counties(m, region, lang)
     add_corridors(m, region, lang)
     return localize(m, keep_jquery=False)

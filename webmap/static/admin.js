@@ -21,7 +21,7 @@
     } else {
       marker.setLatLng(latlng);
     }
-    if (pan) { map.setView(latlng, Math.max(map.getZoom(), 11)); }
+    if (pan) { map.setView(latlng, Math.max(map.getZoom(), 11), { animate: false }); }
   }
 
   function write(latlng) {
@@ -38,6 +38,8 @@
 
   if (typeof data.lon === "number" && typeof data.lat === "number") {
     place([data.lat, data.lon], true);
+  } else {
+    map.fitBounds(data.bounds, { animate: false });
   }
   map.on("click", function (ev) { place(ev.latlng, false); write(ev.latlng); });
   lon.addEventListener("change", typed);

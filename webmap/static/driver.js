@@ -199,7 +199,7 @@
       var target = byId[route.station];
       line.bindTooltip(tooltipNode(fmt(T.route_to, { name: target ? nameOf(target) : route.station })));
       line.addTo(layers.route);
-      map.fitBounds(line.getBounds().pad(0.2), { maxZoom: 12 });
+      map.fitBounds(line.getBounds().pad(0.2), { maxZoom: 12, animate: false });
     }
   }
 
@@ -293,7 +293,7 @@
     card.appendChild(actions);
 
     card.hidden = false;
-    card.scrollIntoView({ block: "nearest" });
+    $("panel").scrollTop = 0;
     var m = markers[s.i];
     if (m) { m.bringToFront(); }
   }
@@ -378,7 +378,7 @@
     if (body.route && body.route.length > 1) {
       var line = L.polyline(body.route.map(latlng), { color: "#7b3294", weight: 5, opacity: 0.8, className: "along-line" });
       line.addTo(layers.route);
-      map.fitBounds(line.getBounds().pad(0.15));
+      map.fitBounds(line.getBounds().pad(0.15), { animate: false });
     }
     var limit = body.limit_point;
     var items = stations.map(function (r) { return { kind: "station", at: Number(r.at_km), r: r }; });
@@ -467,7 +467,7 @@
     hint.textContent = T.locating;
     navigator.geolocation.getCurrentPosition(function (pos) {
       setOrigin(pos.coords.longitude, pos.coords.latitude);
-      map.setView([pos.coords.latitude, pos.coords.longitude], Math.max(map.getZoom(), 10));
+      map.setView([pos.coords.latitude, pos.coords.longitude], Math.max(map.getZoom(), 10), { animate: false });
     }, function (err) {
       hint.textContent = fmt(T.locate_failed, { reason: err.message });
     }, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
@@ -484,6 +484,7 @@
     queryAlong();
   });
 
+  map.fitBounds(data.bounds, { animate: false });
   drawStations();
   fillDestinations();
   document.body.setAttribute("data-ready", "1");
