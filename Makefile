@@ -36,7 +36,7 @@ run: setup instance/secret_key
 	PORT=$(PORT) $(BIN)/waitress-serve --host=$(HOST) --port=$(PORT) --threads=$(THREADS) --call app:create_app
 
 test: setup-dev
-	$(BIN)/python -m pytest tests --nbmake notebooks -q
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m pytest tests --nbmake notebooks -q
 
 bench: setup-dev
 	$(BIN)/pip install -q -r bench/requirements.txt

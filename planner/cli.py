@@ -131,7 +131,7 @@ def cmd_coverage(args) -> int:
         f"covered ({100 * result['covered_share']:.1f}%)"
     )
     if result["gaps"]:
-        print(_table(result["gaps"], ["corridor", "from_km", "to_km", "length_km"]))
+        print(_table(result["gaps"], ["corridor", "name_zh", "from_km", "to_km", "length_km"]))
     return 0
 
 
@@ -152,7 +152,12 @@ def cmd_access(args) -> int:
 
 def cmd_suggest(args) -> int:
     ws = _workspace(args)
-    result = ws.suggest(method=args.method, k=args.k, radius_km=args.radius_km, time_limit_s=args.time_limit_s)
+    options = {"amenities": tuple(args.amenity), "min_power_kw": args.min_power_kw, "cost": args.cost}
+    if args.time_limit_s is not None:
+        options["time_limit_s"] = args.time_limit_s
+    if args.max_gap_km is not None:
+        options["max_gap_km"] = args.max_gap_km
+    result = ws.suggest(method=args.method, k=args.k, radius_km=args.radius_km, **options)
     for out in args.out or ():
         from planner.scenario import export_scenario
 
@@ -332,7 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=int, default=None, help="number of new sites (optional for lscp)")
     sp.add_argument("--radius-km", type=float, default=settings.DEFAULT_RADIUS_KM,
                     help="coverage radius for mclp/lscp and the metrics (default: %(default)s km)")
+    sp.add_argument("--cost", choices=("road_km", "drive_min"), default="road_km",
+                    help="what p-median minimises, demand-weighted (default: %(default)s)")
+    sp.add_argument("--max-gap-km", type=float, default=None,
+                    help="lscp: also keep every spacing along the corridors under this many km")
     sp.add_argument("--time-limit-s", type=float, default=None, help="solver time limit")
+    filters(sp)
     sp.add_argument("--out", action="append", help="export sites and metrics (.gpkg, .geojson, .csv; repeatable)")
     sp.add_argument("--report", help="write a self-contained HTML report")
     sp.add_argument("--json", action="store_true")

@@ -490,10 +490,54 @@ def _by_model(network, existing, candidates, demand, *, method, k, radius_km, co
             mclp_extra["note"] = (f"the existing stations already cover all the demand a new site can reach within "
                                   f"{radius_km:g} km; the new sites are ties, lower radius_km to discriminate")
     chosen = [j for j in res.selected if j >= len(fixed)]
+    if method == "mclp":
+        chosen, swaps = _break_mclp_ties(matrix, rows["weight"].to_numpy(float), radius_km, fixed, chosen)
+        if swaps:
+            mclp_extra["tie_break"] = (f"{swaps} site(s) that added no coverage were moved to the candidate that "
+                                       "lowers the demand-weighted road distance most, keeping the covered demand")
     sites = [_site_record(cand.iloc[j - len(fixed)]) for j in chosen]
     solver = _solver_doc(res, rows=int(matrix.shape[0]), columns=int(matrix.shape[1]), fixed=len(fixed),
                          p=p, objective_unit=unit, **(mclp_extra if method == "mclp" else {}))
     return sites, solver
+
+
+def _break_mclp_ties(matrix: np.ndarray, weights: np.ndarray, radius: float, fixed: list[int],
+                     chosen: list[int]) -> tuple[list[int], int]:
+    """Re-place MCLP sites that add no covered demand (ties of the MCLP optimum).
+
+    When the existing stations already cover most demand, many site sets reach the same
+    maximum; a site whose removal loses no coverage is moved, one at a time, to the
+    column that keeps the covered weight and lowers the demand-weighted distance most.
+    The MCLP objective never falls, so an optimal answer stays optimal.
+    """
+    within = matrix <= radius
+
+    def covered(cols):
+        return float(weights[within[:, cols].any(axis=1)].sum()) if cols else 0.0
+
+    def total_cost(cols):
+        return float(weights @ matrix[:, cols].min(axis=1))
+
+    chosen = list(chosen)
+    swaps = 0
+    target = covered(fixed + chosen)
+    for pos in range(len(chosen)):
+        others = fixed + chosen[:pos] + chosen[pos + 1:]
+        if covered(others) < target - 1e-9:
+            continue  # this site earns its place
+        base = matrix[:, others].min(axis=1) if others else np.full(matrix.shape[0], np.inf)
+        gain = weights @ np.maximum(base[:, None] - matrix, 0.0)  # distance saved by each column
+        order = np.argsort(-gain, kind="stable")
+        for j in order:
+            j = int(j)
+            if j in others or j < len(fixed):
+                continue
+            if covered(others + [j]) >= target - 1e-9:
+                if j != chosen[pos] and total_cost(others + [j]) < total_cost(others + [chosen[pos]]) - 1e-9:
+                    chosen[pos] = j
+                    swaps += 1
+                break
+    return sorted(chosen), swaps
 
 
 def _by_lscp(network, existing, candidates, *, radius_km, k, max_gap_km, step_km, time_limit_s):

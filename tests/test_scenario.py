@@ -305,3 +305,16 @@ def test_report_is_self_contained_and_escaped(real, real_k3, tmp_path):
         write_report(res, tmp_path / "report.pdf")
     with pytest.raises(InputError, match="not a scenario result: missing 'sites'"):
         write_report({"method": "x", "before": {}, "after": {}}, tmp_path / "r.html")
+
+
+def test_mclp_ties_are_broken_towards_shorter_distances():
+    from planner.scenario import _break_mclp_ties
+
+    cost = np.array([[0.0, 5.0, 0.5, 3.0],
+                     [0.5, 5.0, 5.0, 0.2],
+                     [5.0, 0.5, 5.0, 5.0]])
+    w = np.ones(3)
+    # column 2 adds nothing within R = 1 (column 0 already covers row 0): moved to column 3
+    assert _break_mclp_ties(cost, w, 1.0, [0], [1, 2]) == ([1, 3], 1)
+    # column 1 is the only cover of row 2: kept
+    assert _break_mclp_ties(cost, w, 1.0, [0], [1, 3]) == ([1, 3], 0)

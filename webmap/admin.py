@@ -91,7 +91,8 @@ def _picker():
 
 def _render_edit(*, record: dict | None, values: dict, orig: dict, version: int | None, errors: dict,
                  conflict: dict | None = None, status: int = 200, mode: str = "edit"):
-    bay_rows = list(values["charging"]["bays"]) + [["", ""]] * forms.SPARE_BAY_ROWS
+    bay_rows = [[forms.plain_number(c), forms.plain_number(kw)] for c, kw in values["charging"]["bays"]]
+    bay_rows += [["", ""]] * forms.SPARE_BAY_ROWS
     return render_template(
         "admin/edit.html",
         mode=mode,

@@ -28,6 +28,7 @@ import datetime as dt
 
 from flask import Blueprint, jsonify, request
 
+from planner import settings
 from planner.coords import check_coord_system
 from planner.errors import ConflictError, InputError
 from webmap.auth import api_user, can
@@ -198,7 +199,7 @@ def along_route():
 def coverage():
     ws = get_workspace()
     result = ws.coverage(
-        radius_km=request.args.get("radius_km", "50"),
+        radius_km=request.args.get("radius_km", str(settings.DEFAULT_RADIUS_KM)),
         amenities=_amenities(),
         min_power_kw=_optional("min_power_kw"),
         samples=_flag("samples"),

@@ -53,6 +53,13 @@ def values_of(record: Mapping) -> dict:
     return out
 
 
+def plain_number(value) -> str:
+    """240.0 → "240", 1.5 → "1.5"; text (an unparsed entry) comes back as it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return str(value)
+
+
 def _number(text: str, *, integer: bool) -> float | int | None:
     try:
         value = int(text) if integer else float(text)
@@ -200,19 +207,24 @@ def conflict_rows(orig: Mapping, mine: Mapping, edited: Mapping, stored: Mapping
         if f == "amenities":
             keys = list(dict.fromkeys([*(mine.get("amenities") or {}), *(theirs.get("amenities") or {})]))
             for k in keys:
+                mine_k = k in (mine.get("amenities") or {})
                 rows.append({
                     "label": amenity_label(k, lang),
-                    "yours": display(k, bool(edited["amenities"].get(k)), lang),
+                    "yours": _yours(display(k, bool(edited["amenities"].get(k)), lang), mine_k, lang),
                     "theirs": display(k, bool(stored["amenities"].get(k)), lang),
-                    "mine": k in (mine.get("amenities") or {}),
+                    "mine": mine_k,
                 })
             continue
         if f not in mine and f not in theirs:
             continue
         rows.append({
             "label": t("f_" + f, lang),
-            "yours": display(f, edited.get(f), lang),
+            "yours": _yours(display(f, edited.get(f), lang), f in mine, lang),
             "theirs": display(f, stored.get(f), lang),
             "mine": f in mine,
         })
     return rows
+
+
+def _yours(text: str, mine: bool, lang: str | None) -> str:
+    return text if mine else f"{text} ({t('conflict_unchanged', lang)})"

@@ -165,6 +165,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "conflict_yours": ("您的值", "Your value"),
     "conflict_theirs": ("当前存储的值", "Stored value"),
+    "conflict_unchanged": ("您未修改", "not changed by you"),
     "discard": ("放弃我的修改", "Discard my changes"),
     "field": ("字段", "Field"),
     "version": ("版本", "Version"),

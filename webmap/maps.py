@@ -235,6 +235,7 @@ def planner_map(
             ok = isinstance(v, (int, float)) and math.isfinite(v)
             props.append({
                 "fill": _grid_colour(v if ok else None, vmax),
+                "opacity": 0.55 if ok else 0.05,  # no demand in the cell: outline only
                 "label": _esc(f"{row.get('cell_id', '')}: " + (f"{v:.0f} min" if ok else "–")
                               + f" · {row.get('stations', 0)} st."),
             })
@@ -242,7 +243,8 @@ def planner_map(
         folium.GeoJson(
             data,
             name=t("pl_grid", lang),
-            style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.55, "color": "#999", "weight": 0.5},
+            style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": f["properties"]["opacity"],
+                                      "color": "#999", "weight": 0.4},
             tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
         ).add_to(m)
         step = vmax / 5

@@ -25,6 +25,7 @@ from flask import Blueprint, current_app, render_template, request, send_file
 from planner import settings
 from planner.errors import InputError
 from webmap.assets import add_nonce, render_parts
+from webmap.driver import uses_unverified_data
 from webmap.i18n import METHOD_LABELS, METRIC_LABELS, get_lang, label, t
 from webmap.maps import planner_map
 from webmap.security import csp_nonce
@@ -119,8 +120,9 @@ def _render(*, radius: float, suggestion: dict | None = None, params: dict | Non
     coverage = layer("coverage", lambda: _coverage(ws, radius, gen))
     grid = layer("grid access", lambda: _grid(ws, gen))
     candidates = layer("candidates", lambda: _candidates(ws)) or []
+    stations = ws.stations()
     m = planner_map(ws.region, lang=lang, tiles=cfg["TILES"], tiles_attr=cfg["TILES_ATTR"], coverage=coverage,
-                    grid=grid, stations=ws.stations(), candidates=candidates, suggestion=suggestion)
+                    grid=grid, stations=stations, candidates=candidates, suggestion=suggestion)
     parts = render_parts(m)
     metrics = []
     if suggestion:
@@ -147,6 +149,7 @@ def _render(*, radius: float, suggestion: dict | None = None, params: dict | Non
         errors=errors or {},
         problems=problems,
         formats=tuple(FORMATS),
+        illustrative=uses_unverified_data(ws.region, stations),
     ), status
 
 
