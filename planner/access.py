@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -154,7 +155,7 @@ class NearestIndex:
         kept = [s for s in stations if str(s.get("status", "open")) != "retired"]
         self.stations: list[Mapping[str, Any]] = kept
         self.station_ids: list[str] = [str(s.get("id")) for s in kept]
-        dupes = sorted({i for i in self.station_ids if self.station_ids.count(i) > 1})
+        dupes = sorted(i for i, c in Counter(self.station_ids).items() if c > 1)
         if dupes:
             raise InputError(f"duplicate station ids: {dupes}", fields={"id": "unique"})
         self._pos = {sid: i for i, sid in enumerate(self.station_ids)}

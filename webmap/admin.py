@@ -199,7 +199,7 @@ def create():
         flash(t("fix_errors"), "error")
         return _render_edit(record=None, values=values, orig=values, version=None, errors=errors, status=400, mode="add")
     record = {f: values[f] for f in forms.TEXT_FIELDS + forms.CHOICE_FIELDS + forms.INT_FIELDS}
-    record = {k: (None if v == "" else v) for k, v in record.items()}
+    record = {k: v for k, v in record.items() if v != ""}  # left out: planner's defaults apply
     record.update(
         id=values["id"],
         lon=values["lon"],

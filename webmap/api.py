@@ -44,25 +44,33 @@ TRUE = {"1", "true", "yes", "on"}
 
 
 # ---------------------------------------------------------------------- helpers
+def _arg(name: str, default: str = "") -> str:
+    """A query parameter; ``in`` first, because MultiDict.get builds an exception per miss."""
+    args = request.args
+    return args[name] if name in args else default
+
+
 def _flag(name: str) -> bool:
-    return request.args.get(name, "").strip().lower() in TRUE
+    return _arg(name).strip().lower() in TRUE
 
 
 def _amenities() -> list[str]:
     """``amenity=shower&amenity=laundry`` or ``amenity=shower,laundry`` (validated by planner)."""
     out: list[str] = []
+    if "amenity" not in request.args:
+        return out
     for value in request.args.getlist("amenity"):
         out.extend(part.strip() for part in value.split(",") if part.strip())
     return out
 
 
 def _optional(name: str) -> str | None:
-    value = request.args.get(name, "").strip()
+    value = _arg(name).strip()
     return value or None
 
 
 def _required(name: str) -> str:
-    value = request.args.get(name, "").strip()
+    value = _arg(name).strip()
     if not value:
         raise InputError(f"query parameter {name!r} is required", fields={name: "required"})
     return value
@@ -158,11 +166,11 @@ def station_history(station_id: str):
 def nearest():
     ws = get_workspace()
     lon, lat = _required("lon"), _required("lat")
-    coords = request.args.get("coords", "wgs84")
+    coords = _arg("coords", "wgs84")
     result = ws.nearest(
         lon,
         lat,
-        k=request.args.get("k", "3"),
+        k=_arg("k", "3"),
         amenities=_amenities(),
         min_power_kw=_optional("min_power_kw"),
         coords=coords,
@@ -179,7 +187,7 @@ def nearest():
 def route():
     ws = get_workspace()
     station_id = _required("station")
-    coords = ws.route(_required("lon"), _required("lat"), station_id, coords=request.args.get("coords", "wgs84"))
+    coords = ws.route(_required("lon"), _required("lat"), station_id, coords=_arg("coords", "wgs84"))
     return jsonify(station=station_id, route=coords)
 
 
@@ -189,8 +197,8 @@ def along_route():
     result = ws.along_route(
         _lonlat_pair("from"),
         _lonlat_pair("to"),
-        detour_km=request.args.get("detour_km", "5"),
-        coords=request.args.get("coords", "wgs84"),
+        detour_km=_arg("detour_km", "5"),
+        coords=_arg("coords", "wgs84"),
     )
     return jsonify(result)
 
@@ -199,7 +207,7 @@ def along_route():
 def coverage():
     ws = get_workspace()
     result = ws.coverage(
-        radius_km=request.args.get("radius_km", str(settings.DEFAULT_RADIUS_KM)),
+        radius_km=_arg("radius_km", str(settings.DEFAULT_RADIUS_KM)),
         amenities=_amenities(),
         min_power_kw=_optional("min_power_kw"),
         samples=_flag("samples"),
@@ -219,7 +227,7 @@ def patch_station(station_id: str):
     if retiring and not can(user, "retire"):
         raise ApiError(403, "forbidden", f"only admins may retire a station; {user['name']!r} is {user['role']}")
     # lon/lat may be given as Amap shows them: ?coords=gcj02, or "coord_sys" in the body.
-    coords = request.args.get("coords") or (
+    coords = _arg("coords") or (
         changes.get("coord_sys") if "lon" in changes and isinstance(changes.get("coord_sys"), str) else "wgs84"
     )
     coords = check_coord_system(coords)

@@ -56,13 +56,25 @@ def content_security_policy(nonce: str, tiles: str | None) -> str:
     )
 
 
+#: Data responses (JSON, files) never need to run or show anything.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+STATIC_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "geolocation=(self), camera=(), microphone=()"),
+)
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
-        h.setdefault("Content-Security-Policy", content_security_policy(csp_nonce(), app.config.get("TILES")))
+        for name, value in STATIC_HEADERS:
+            h.setdefault(name, value)
+        if "Content-Security-Policy" not in h:
+            if response.mimetype == "text/html":
+                h["Content-Security-Policy"] = content_security_policy(csp_nonce(), app.config.get("TILES"))
+            else:
+                h["Content-Security-Policy"] = DATA_CSP
         return response

@@ -76,6 +76,7 @@ def solve_mip(
     mip_abs_gap: float = 1e-9,
     start: np.ndarray | None = None,
     objective_bound: float | None = None,
+    extra_options: dict | None = None,
 ) -> MipOutcome:
     """Solve one MIP given column-wise (CSC) arrays.
 
@@ -85,8 +86,13 @@ def solve_mip(
     num_col = int(col_cost.shape[0])
     num_row = int(row_lower.shape[0])
     h = new_highs()
+    if os.environ.get("YIZHAN_HIGHS_LOG"):
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", True)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+    for key, value in (extra_options or {}).items():
+        h.setOptionValue(key, value)
     if time_limit_s is not None:
         h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     if objective_bound is not None and not maximize:

@@ -34,6 +34,9 @@ from planner.siting._result import SitingResult, relative_gap
 REL_TOL = 1e-9
 
 _METHODS = ("auto", "heuristic")
+FORMULATION = "radius"
+HIGHS_OPTIONS: dict = {}
+
 
 
 def solve_p_median(
@@ -342,7 +345,8 @@ class _PMedian:
             return self._result(best_open, lower=max(lower, target), optimal=True, method="lagrangian+reduction")
 
         t = time.perf_counter()
-        outcome = self._mip(wc, floor, p, col_alive, force_open, pair_alive, slack_alive, best_open, target)
+        builder = self._mip_radius if FORMULATION == "radius" else self._mip
+        outcome = builder(wc, floor, p, col_alive, force_open, pair_alive, slack_alive, best_open, target)
         self.timings["mip"] = time.perf_counter() - t
         self.extra["mip_status"] = outcome["status"]
         self.extra["mip_nodes"] = outcome["nodes"]
@@ -403,8 +407,107 @@ class _PMedian:
             mip_rel_gap=0.0,
             mip_abs_gap=(1.0 - 1e-6) if self.integral else max(REL_TOL * abs(target), 1e-12),
             objective_bound=target + (1e-6 if self.integral else 0.0),
+            extra_options=HIGHS_OPTIONS,
         )
         self.extra["mip_size"] = {"columns": num_col, "rows": n + n_x + 1, "nonzeros": int(len(a_value))}
+        opened = None
+        if out.x is not None:
+            y = out.x[:n_y]
+            opened = np.sort(cols[np.argsort(-y)[:p]])
+        return {"status": out.status, "open": opened, "bound": out.dual_bound, "nodes": out.nodes}
+
+    def _mip_radius(self, wc, floor, p, col_alive, force_open, pair_alive, slack_alive, incumbent, target):
+        """Radius (covering) formulation of Elloumi (2010) / Garcia, Labbe & Marin (2011)
+        on the surviving pairs: per row, one variable per distinct cost level beyond the
+        first; ``z_ik + sum_{j: c_ij <= D_ik} y_j >= 1``."""
+        n, m = wc.shape
+        cols = np.nonzero(col_alive)[0]
+        pos = np.full(m, -1, dtype=np.int64)
+        pos[cols] = np.arange(len(cols))
+        n_y = len(cols)
+        pi, pj = np.nonzero(pair_alive)
+        pv = wc[pi, pj]
+        # Sort pairs by (row, cost).
+        order = np.lexsort((pv, pi))
+        pi, pj, pv = pi[order], pj[order], pv[order]
+        # Append the slack level (floor) to rows where it is alive, as a pseudo pair (col -1).
+        si = np.nonzero(slack_alive)[0]
+        all_i = np.concatenate([pi, si])
+        all_j = np.concatenate([pos[pj], np.full(len(si), -1)])
+        all_v = np.concatenate([pv, floor[si]])
+        order = np.lexsort((all_v, all_i))
+        all_i, all_j, all_v = all_i[order], all_j[order], all_v[order]
+        # Level id per entry: new level when row changes or value increases.
+        new_level = np.ones(len(all_i), dtype=bool)
+        new_level[1:] = (all_i[1:] != all_i[:-1]) | (all_v[1:] > all_v[:-1])
+        level_id = np.cumsum(new_level) - 1
+        lv_row = all_i[new_level]
+        lv_val = all_v[new_level]
+        n_lv = len(lv_row)
+        # Levels: the last of each row has no z (served at worst there).
+        last_of_row = np.ones(n_lv, dtype=bool)
+        last_of_row[:-1] = lv_row[1:] != lv_row[:-1]
+        first_of_row = np.ones(n_lv, dtype=bool)
+        first_of_row[1:] = lv_row[1:] != lv_row[:-1]
+        constant = float(lv_val[first_of_row].sum())
+        # Constraint rows: every level that is not last, plus the last level of rows without slack.
+        row_has_slack = np.zeros(n, dtype=bool)
+        row_has_slack[si] = True
+        need_row = ~last_of_row | ~row_has_slack[lv_row]
+        con_of_level = np.full(n_lv, -1, dtype=np.int64)
+        con_of_level[need_row] = np.arange(int(need_row.sum()))
+        n_con = int(need_row.sum())
+        # z variables for non-last levels: cost = next level value - this level value.
+        z_levels = np.nonzero(~last_of_row)[0]
+        n_z = len(z_levels)
+        z_cost = lv_val[z_levels + 1] - lv_val[z_levels]
+        # y_j enters constraint of every level >= its own level (same row), i.e. levels
+        # level_id[e] .. last level of the row. Expand.
+        real = all_j >= 0
+        e_level = level_id[real]
+        e_col = all_j[real]
+        row_last_level = np.zeros(n, dtype=np.int64)
+        row_last_level[lv_row] = np.arange(n_lv)  # last assignment wins -> last level index
+        e_end = row_last_level[all_i[real]]
+        counts = e_end - e_level + 1
+        rep_col = np.repeat(e_col, counts)
+        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        rep_level = np.repeat(e_level, counts) + offs
+        keep = con_of_level[rep_level] >= 0
+        rep_col, rep_level = rep_col[keep], rep_level[keep]
+        card = n_con
+        r = np.concatenate([con_of_level[rep_level], con_of_level[z_levels], np.full(n_y, card)])
+        c = np.concatenate([rep_col, n_y + np.arange(n_z), np.arange(n_y)])
+        v = np.ones(len(r))
+        num_col = n_y + n_z
+        a_start, a_index, a_value = csc_from_coo(r, c, v, num_col)
+        col_cost = np.concatenate([np.zeros(n_y), z_cost])
+        col_lower = np.zeros(num_col)
+        col_lower[np.nonzero(force_open[cols])[0]] = 1.0
+        col_upper = np.concatenate([np.ones(n_y), np.full(n_z, np.inf)])
+        integrality = np.zeros(num_col, dtype=np.int32)
+        integrality[:n_y] = 1
+        row_lower = np.concatenate([np.ones(n_con), [p]])
+        row_upper = np.concatenate([np.full(n_con, np.inf), [p]])
+        left = self._time_left()
+        out = solve_mip(
+            col_cost=col_cost,
+            col_lower=col_lower,
+            col_upper=col_upper,
+            integrality=integrality,
+            a_start=a_start,
+            a_index=a_index,
+            a_value=a_value,
+            row_lower=row_lower,
+            row_upper=row_upper,
+            offset=constant,
+            time_limit_s=None if left is None else max(left, 0.05),
+            mip_rel_gap=0.0,
+            mip_abs_gap=(1.0 - 1e-6) if self.integral else max(REL_TOL * abs(target), 1e-12),
+            objective_bound=target + (1e-6 if self.integral else 0.0),
+            extra_options=HIGHS_OPTIONS,
+        )
+        self.extra["mip_size"] = {"columns": num_col, "rows": n_con + 1, "nonzeros": int(len(a_value))}
         opened = None
         if out.x is not None:
             y = out.x[:n_y]

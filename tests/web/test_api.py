@@ -275,10 +275,10 @@ def test_patch_with_gcj02_location(client, tokens):
     assert props["coord_sys"] == "gcj02"
 
 
-def _csrf_token(client) -> str:
+def _csrf_token(client, path: str = "/admin/login") -> str:
     import re
 
-    html = client.get("/admin/login").get_data(as_text=True)
+    html = client.get(path).get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
@@ -289,26 +289,34 @@ def test_session_patch_needs_csrf_header(client, users):
     assert r.status_code == 302
     no_header = client.patch("/api/stations/MY-DH-04", json={"hours": "24h"}, headers={"If-Match": '"1"'})
     assert no_header.status_code == 403 and error_of(no_header)["code"] == "csrf_failed"
+    stale = client.patch("/api/stations/MY-DH-04", json={"hours": "24h"},
+                         headers={"If-Match": '"1"', "X-CSRFToken": token})
+    assert stale.status_code == 403  # logging in starts a new session: tokens from before are void
+    token = _csrf_token(client, "/admin/")
     ok = client.patch("/api/stations/MY-DH-04", json={"phone": "0816-333"},
                       headers={"If-Match": '"1"', "X-CSRFToken": token})
     assert ok.status_code == 200
 
 
 def test_security_headers(client):
-    for path in ("/", "/api/stations", "/admin/login"):
+    for path in ("/", "/admin/login", "/planner"):
         h = client.get(path).headers
         assert h["X-Content-Type-Options"] == "nosniff"
         csp = h["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "unsafe-eval" not in csp
         assert "script-src 'self' 'nonce-" in csp
+    for path in ("/api/stations", "/healthz", "/api/nope"):
+        h = client.get(path).headers
+        assert h["X-Content-Type-Options"] == "nosniff"
+        assert h["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
 def test_csp_allows_the_tile_host_only_when_tiles_are_on(fresh_workspace):
     from tests.web.conftest import make_app
 
-    on = make_app(fresh_workspace).test_client().get("/api/stations").headers["Content-Security-Policy"]
-    assert "img-src 'self' data: https://tile.openstreetmap.org" in on
-    off = make_app(fresh_workspace, TILES=None).test_client().get("/healthz").headers["Content-Security-Policy"]
+    on = make_app(fresh_workspace).test_client().get("/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in on
+    off = make_app(fresh_workspace, TILES=None).test_client().get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' data:;" in off
 
 

@@ -1,0 +1,220 @@
+"""HTTP load run: ``/api/nearest`` beside ``/healthz`` on the same server, same run.
+
+By default this starts the app the way ``make run`` does (waitress, ``--threads`` as in the
+Makefile, default 16) on 127.0.0.1 with a throw-away registry, then runs a bounded load
+of ``--concurrency`` clients (default 32; a thread pool, one keep-alive ``http.client``
+connection per client) for ``--duration`` seconds per endpoint (default 10 s):
+
+1. ``GET /healthz`` — the floor: routing, headers and waitress itself;
+2. ``GET /api/nearest?lon=&lat=&k=3`` — random points inside Mianyang (seeded).
+
+It prints requests/s and p50/p90/p99/max latency for each, the ratio of the two
+throughputs, and checks: zero errors (every response 200; exit 1 otherwise), and the
+target — nearest keeps ≥ 70 % of healthz throughput with p99 < 50 ms (``--strict``
+makes a miss exit 2).
+
+Usage::
+
+    .venv/bin/python bench/http_nearest.py                      # start waitress, 16 threads
+    .venv/bin/python bench/http_nearest.py --threads 8 --duration 5
+    .venv/bin/python bench/http_nearest.py --url http://127.0.0.1:5000   # a running `make run`
+
+Only loopback targets are accepted: this is a load generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+TARGET_RATIO = 0.70
+TARGET_P99_MS = 50.0
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(*, threads: int, port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    """waitress-serve --call app:create_app, as `make run` starts it, on a temp registry."""
+    waitress = Path(sys.executable).with_name("waitress-serve")
+    cmd = [str(waitress) if waitress.exists() else "waitress-serve", "--host=127.0.0.1", f"--port={port}",
+           f"--threads={threads}", "--call", "app:create_app"]
+    env = dict(os.environ, YIZHAN_DB=str(workdir / "registry.sqlite"), YIZHAN_SECRET_KEY=secrets.token_hex(32),
+               YIZHAN_TILES="none", PORT=str(port))
+    log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}; see {workdir / 'server.log'}:\n"
+                             + (workdir / "server.log").read_text()[-2000:])
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit("server did not answer /healthz within 120 s")
+
+
+def region_points(n: int, *, seed: int = 2025) -> list[tuple[float, float]]:
+    """``n`` random points inside the Mianyang boundary (seeded)."""
+    sys.path.insert(0, str(ROOT))
+    from planner.region import load_region
+
+    region = load_region("mianyang")
+    x0, y0, x1, y1 = region.bbox
+    rng = random.Random(seed)
+    out: list[tuple[float, float]] = []
+    while len(out) < n:
+        lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        if region.contains(lon, lat):
+            out.append((round(lon, 5), round(lat, 5)))
+    return out
+
+
+def run_load(url: str, paths: list[str], *, concurrency: int, duration_s: float) -> dict:
+    """``concurrency`` clients, each on one keep-alive connection, cycling through ``paths``."""
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or 80
+    start = time.monotonic() + 0.2
+    deadline = start + duration_s
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        mine: list[float] = []
+        bad: list[str] = []
+        j = i * 7919
+        while time.monotonic() < start:
+            time.sleep(0.001)
+        while True:
+            t0 = time.monotonic()
+            if t0 >= deadline:
+                break
+            path = paths[j % len(paths)]
+            j += 1
+            try:
+                conn.request("GET", path, headers={"Accept": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    bad.append(f"{response.status} {path}")
+            except (OSError, http.client.HTTPException) as exc:
+                bad.append(f"{type(exc).__name__} {path}")
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+                continue
+            mine.append(time.monotonic() - t0)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors.extend(bad)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(client, range(concurrency)))
+    elapsed = time.monotonic() - start
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "max_ms": latencies[-1] * 1000 if latencies else float("nan"),
+        "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start waitress)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", 16)),
+                        help="waitress --threads when this script starts the server (Makefile: THREADS=16)")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint (default 10)")
+    parser.add_argument("--points", type=int, default=5000, help="distinct random query points")
+    parser.add_argument("--strict", action="store_true", help="exit 2 when the target is missed")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="yizhan-bench-"))
+    proc = None
+    try:
+        if args.url:
+            host = urlsplit(args.url).hostname
+            if host not in LOOPBACK:
+                parser.error(f"--url must point at this machine (127.0.0.1/localhost), got {host!r}")
+            url = args.url.rstrip("/")
+            where = f"{url} (running server)"
+        else:
+            proc, url = start_server(threads=args.threads, port=free_port(), workdir=workdir)
+            where = f"{url}: waitress-serve --threads={args.threads} --call app:create_app (as `make run`)"
+        points = region_points(args.points)
+        nearest_paths = [f"/api/nearest?lon={x}&lat={y}&k=3" for x, y in points]
+        # warm-up: the first nearest call builds the road network and the station index
+        with urllib.request.urlopen(url + nearest_paths[0], timeout=120) as r:
+            r.read()
+
+        print(f"server: {where}")
+        print(f"load: {args.concurrency} clients (keep-alive), {args.duration:g} s per endpoint, "
+              f"{len(points)} random points in Mianyang; {os.cpu_count()} CPU cores shared by server and clients")
+        results = {}
+        for name, paths in (("/healthz", ["/healthz"]), ("/api/nearest", nearest_paths)):
+            results[name] = r = run_load(url, paths, concurrency=args.concurrency, duration_s=args.duration)
+            print(f"{name:14s} {r['requests']:7d} req  {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                  f"p90 {r['p90_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms  "
+                  f"errors {r['errors']}")
+        health, near = results["/healthz"], results["/api/nearest"]
+        ratio = near["rps"] / health["rps"] if health["rps"] else float("nan")
+        met = ratio >= TARGET_RATIO and near["p99_ms"] < TARGET_P99_MS
+        print(f"nearest/healthz throughput: {ratio:.0%} (target ≥ {TARGET_RATIO:.0%}); "
+              f"nearest p99 {near['p99_ms']:.1f} ms (target < {TARGET_P99_MS:g} ms): {'MET' if met else 'MISSED'}")
+        errors = health["errors"] + near["errors"]
+        if errors:
+            print(f"ERRORS: {errors} failed requests, e.g. {health['error_samples'] + near['error_samples']}")
+            return 1
+        print("zero errors")
+        return 0 if met or not args.strict else 2
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

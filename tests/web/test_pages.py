@@ -1,0 +1,371 @@
+"""Server-rendered pages: factory and config, offline assets, i18n, CSRF, staff forms,
+escaping, planner downloads. (Browser behaviour is in test_browser.py.)"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import folium
+import pytest
+from folium.plugins import MarkerCluster
+
+from app import create_app
+from planner.coords import wgs84_to_gcj02
+from webmap import assets
+from webmap.config import resolve_secret_key
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def csrf_token(client, path: str) -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token in {path}"
+    return match.group(1)
+
+
+def login(client, name: str, password: str):
+    token = csrf_token(client, "/admin/login")
+    return client.post("/admin/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+def edit_form(client, station_id: str) -> dict:
+    """The edit form's fields as a browser would submit them (checkboxes: checked ones)."""
+    html = client.get(f"/admin/stations/{station_id}").get_data(as_text=True)
+    form = html[html.index('id="station-form"'):html.index("</form>", html.index('id="station-form"'))]
+    data: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        value = _unescape(value.group(1)) if value else ""
+        if 'type="checkbox"' in tag:
+            if "checked" not in tag:
+                continue
+            value = value if 'value="' in tag else "on"
+        data.setdefault(name.group(1), []).append(value)
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', body) or re.search(r'<option value="([^"]*)"', body)
+        data[name] = [chosen.group(1)]
+    for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        data[name] = [_unescape(body)]
+    return data
+
+
+def _unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def post_form(client, path: str, data: dict):
+    from werkzeug.datastructures import MultiDict
+
+    items = [(k, v) for k, values in data.items() for v in (values if isinstance(values, list) else [values])]
+    return client.post(path, data=MultiDict(items))
+
+
+# ---------------------------------------------------------------------- factory, config
+def test_testing_flag_and_workspace(app):
+    assert app.testing
+    assert app.extensions["yizhan"].workspace.registry.count() == 23
+    import inspect
+
+    assert list(inspect.signature(create_app).parameters) == ["config"]
+    assert inspect.signature(create_app).parameters["config"].default is None
+
+
+def test_create_app_seeds_a_missing_registry_at_yizhan_db(tmp_path, workspace):
+    db = tmp_path / "sub" / "registry.sqlite"
+    app = create_app({"TESTING": True, "YIZHAN_DB": str(db), "TILES": None})
+    assert db.is_file()
+    assert app.extensions["yizhan"].workspace.registry.count() == 23
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_secret_key_is_never_a_fixed_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("YIZHAN_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="YIZHAN_SECRET_KEY"):
+        resolve_secret_key({}, tmp_path)
+    (tmp_path / "secret_key").write_text("from-the-instance-file\n")
+    assert resolve_secret_key({}, tmp_path) == "from-the-instance-file"
+    monkeypatch.setenv("YIZHAN_SECRET_KEY", "from-env")
+    assert resolve_secret_key({}, tmp_path) == "from-env"
+    assert resolve_secret_key({"SECRET_KEY": "mapping"}, tmp_path) == "mapping"
+    monkeypatch.delenv("YIZHAN_SECRET_KEY")
+    (tmp_path / "secret_key").unlink()
+    a, b = resolve_secret_key({"TESTING": True}, tmp_path), resolve_secret_key({"TESTING": True}, tmp_path)
+    assert a != b and len(a) >= 32
+
+
+def test_tiles_setting(monkeypatch):
+    from webmap.config import OSM_TILES, defaults
+
+    monkeypatch.delenv("YIZHAN_TILES", raising=False)
+    assert defaults()["TILES"] == OSM_TILES
+    monkeypatch.setenv("YIZHAN_TILES", "none")
+    assert defaults()["TILES"] is None
+    monkeypatch.setenv("YIZHAN_TILES", "https://{s}.tiles.example.org/{z}/{x}/{y}.png")
+    assert defaults()["TILES"].startswith("https://{s}.tiles.example.org")
+
+
+# ---------------------------------------------------------------------- offline assets
+def _absolute_refs(html: str) -> list[str]:
+    refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+    return [r for r in refs if r.startswith(("http:", "https:", "//"))]
+
+
+def test_pages_load_nothing_from_other_hosts(client, users):
+    login(client, *users["admin"])
+    for path in ("/", "/?lang=en", "/planner", "/admin/", "/admin/stations/MY-DH-01", "/admin/stations/new"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert _absolute_refs(r.get_data(as_text=True)) == [], path
+
+
+def test_vendor_whitelist(client):
+    r = client.get("/vendor/leaflet/leaflet.js")
+    assert r.status_code == 200 and b"Leaflet" in r.data[:500]
+    assert client.get("/vendor/jquery/jquery.min.js").status_code == 200
+    assert client.get("/vendor/leaflet/images/marker-icon.png").status_code == 200
+    for bad in ("/vendor/leaflet/../../../../etc/passwd", "/vendor/nope/x.js", "/vendor/leaflet/leaflet.js.map",
+                "/vendor/leaflet/leaflet-src.esm.js.map"):
+        assert client.get(bad).status_code == 404, bad
+
+
+def test_localize_refuses_unknown_folium_assets(app):
+    m = folium.Map(tiles=None)
+    MarkerCluster().add_to(m)
+    with app.test_request_context("/"), pytest.raises(KeyError, match="markerclusterjs"):
+        assets.localize(m)
+    # folium's class-level lists are untouched (new lists are assigned per element)
+    assert folium.Map.default_js[0][1].startswith("https://")
+
+
+# ---------------------------------------------------------------------- drivers' map
+def test_driver_page_is_chinese_by_default_and_english_on_request(client):
+    zh = client.get("/").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in zh and "示意数据，非官方" in zh and "定位我" in zh
+    en = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in en and "Illustrative data, not official" in en and "Locate me" in en
+    data = json.loads(re.search(r'<script type="application/json" id="yz-data">(.*?)</script>', en, re.S).group(1))
+    assert len(data["stations"]) == 23 and data["lang"] == "en"
+    assert data["t"]["road_km"] == "{km} km by road"
+    assert {"i", "n", "x", "y", "a", "na", "nb"} <= set(data["stations"][0])
+
+
+def test_driver_page_shows_a_saved_change_at_once(client, app):
+    registry = app.extensions["yizhan"].workspace.registry
+
+    def laundry_of(station_id):
+        html = client.get("/").get_data(as_text=True)
+        data = json.loads(re.search(r'id="yz-data">(.*?)</script>', html, re.S).group(1))
+        return "laundry" in next(s for s in data["stations"] if s["i"] == station_id)["a"]
+
+    assert not laundry_of("MY-DH-02")
+    registry.update("MY-DH-02", {"amenities": {"laundry": True}}, expected_version=1, actor="wang")
+    assert laundry_of("MY-DH-02")
+
+
+def test_banner_goes_away_with_verified_data(client, app):
+    from webmap.driver import uses_unverified_data
+
+    ws = app.extensions["yizhan"].workspace
+    assert uses_unverified_data(ws.region, ws.stations())
+    assert not uses_unverified_data(type("R", (), {"provenance": {}})(), [{"data_status": "verified"}])
+
+
+# ---------------------------------------------------------------------- escaping
+def test_station_text_is_escaped_in_every_server_page(client, app, users):
+    app.extensions["yizhan"].workspace.registry.update(
+        "MY-DH-01", {"name": XSS, "notes": XSS}, expected_version=1, actor="li")
+    login(client, *users["staff"])
+    for path in ("/", "/admin/", "/admin/stations/MY-DH-01", "/admin/stations/MY-DH-01/history", "/planner"):
+        html = client.get(path).get_data(as_text=True)
+        assert XSS not in html, path
+    planner = client.get("/planner").get_data(as_text=True)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in planner  # the folium popup/tooltip text, escaped
+    driver = client.get("/").get_data(as_text=True)
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in driver  # JSON in the page, '<' escaped
+
+
+# ---------------------------------------------------------------------- staff pages and CSRF
+@pytest.mark.parametrize("path", ["/admin/", "/admin/stations/MY-DH-01", "/admin/stations/new",
+                                  "/admin/stations/MY-DH-01/history"])
+def test_admin_pages_need_login(client, path):
+    r = client.get(path)
+    assert r.status_code == 302 and "/admin/login" in r.headers["Location"]
+
+
+def test_login_checks_password_and_redirects_safely(client, users):
+    name, password = users["staff"]
+    bad = login(client, name, "wrong")
+    assert bad.status_code == 401 and "用户名或密码错误" in bad.get_data(as_text=True)
+    token = csrf_token(client, "/admin/login")
+    r = client.post("/admin/login?next=//evil.example/", data={"username": name, "password": password,
+                                                               "csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/admin/"
+    assert "wang" in client.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/admin/login", {"username": "wang", "password": "staff-pass-1"}),
+        ("/admin/logout", {}),
+        ("/admin/stations/MY-DH-01", {"name": "x", "version": "1"}),
+        ("/admin/stations/new", {"id": "MY-NEW-1"}),
+        ("/admin/stations/MY-DH-01/retire", {"version": "1"}),
+        ("/planner", {"method": "kmeans", "k": "2"}),
+    ],
+)
+def test_every_form_post_needs_a_csrf_token(client, users, path, data):
+    login(client, *users["admin"])
+    r = client.post(path, data=data)
+    assert r.status_code == 400
+    assert "表单已过期" in r.get_data(as_text=True)
+
+
+def test_admin_list_search(client, users):
+    login(client, *users["staff"])
+    html = client.get("/admin/?q=DH-09").get_data(as_text=True)
+    assert html.count('data-id="MY-') == 1 and "MY-DH-09" in html
+    assert client.get("/admin/").get_data(as_text=True).count('data-id="MY-') == 23
+
+
+def test_edit_saves_only_changed_fields(client, app, users):
+    login(client, *users["staff"])
+    data = edit_form(client, "MY-DH-04")
+    data["amenity"] = data["amenity"] + ["laundry"]
+    data["hours"] = ["07:00-22:00"]
+    r = post_form(client, "/admin/stations/MY-DH-04", data)
+    assert r.status_code == 302
+    registry = app.extensions["yizhan"].workspace.registry
+    stored = registry.get("MY-DH-04")
+    assert stored["version"] == 2 and stored["amenities"]["laundry"] and stored["hours"] == "07:00-22:00"
+    changes = registry.history("MY-DH-04")[0]["changes"]
+    assert set(changes) == {"amenities.laundry", "hours"}
+    assert "已保存（版本 2）" in client.get("/admin/stations/MY-DH-04").get_data(as_text=True)
+
+
+def test_edit_validation_messages_in_the_users_language(client, app, users):
+    login(client, *users["staff"])
+    data = edit_form(client, "MY-DH-04")
+    data["hours"] = ["25:00-99:00"]
+    r = post_form(client, "/admin/stations/MY-DH-04", data)
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    zh_error = re.search(r'id="error-hours"[^>]*>([^<]+)<', html).group(1)
+    assert re.search(r"[\u4e00-\u9fff]", zh_error), zh_error  # Chinese rule from planner
+    data["lon"] = ["abc"]
+    en = post_form(client, "/admin/stations/MY-DH-04?lang=en", data).get_data(as_text=True)
+    assert re.search(r'id="error-lon"[^>]*>Must be a number\.<', en)
+    assert app.extensions["yizhan"].workspace.registry.get("MY-DH-04")["version"] == 1
+
+
+def test_stale_form_shows_conflict_and_writes_nothing(client, app, users):
+    login(client, *users["staff"])
+    data = edit_form(client, "MY-DH-04")
+    registry = app.extensions["yizhan"].workspace.registry
+    registry.update("MY-DH-04", {"hours": "06:00-22:00"}, expected_version=1, actor="li")
+    data["phone"] = ["0816-7654321"]
+    r = post_form(client, "/admin/stations/MY-DH-04", data)
+    assert r.status_code == 409
+    html = r.get_data(as_text=True)
+    assert 'id="conflict"' in html and "0816-7654321" in html and "06:00-22:00" in html
+    stored = registry.get("MY-DH-04")
+    assert stored["version"] == 2 and stored["phone"] != "0816-7654321"
+    # the conflict form carries the new version and only my edit on top of the stored record
+    again = edit_form_from_html(html)
+    assert again["version"] == ["2"] and again["hours"] == ["06:00-22:00"] and again["phone"] == ["0816-7654321"]
+
+
+def edit_form_from_html(html: str) -> dict:
+    form = html[html.index('id="station-form"'):html.index("</form>", html.index('id="station-form"'))]
+    out = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name and value:
+            out.setdefault(name.group(1), []).append(_unescape(value.group(1)))
+    return out
+
+
+def test_add_station_with_gcj02_location(client, app, users):
+    login(client, *users["staff"])
+    lon, lat = 104.74, 31.52
+    g_lon, g_lat = wgs84_to_gcj02(lon, lat)
+    token = csrf_token(client, "/admin/stations/new")
+    r = post_form(client, "/admin/stations/new", {
+        "csrf_token": token, "id": "my-new-01", "name": "新站", "kind": "service_area", "hours": "24h",
+        "data_status": "verified", "source": "field survey 2026", "lon": f"{g_lon:.7f}", "lat": f"{g_lat:.7f}",
+        "coord_sys": "gcj02", "amenity": ["parking", "shower"], "bay_count": ["4", ""], "bay_kw": ["600", ""],
+        "parking_bays": "30",
+    })
+    assert r.status_code == 302, re.findall(r'class="field-error"[^>]*>([^<]*)<', r.get_data(as_text=True))
+    stored = app.extensions["yizhan"].workspace.registry.get("MY-NEW-01")
+    assert stored["lon"] == pytest.approx(lon, abs=1e-5) and stored["lat"] == pytest.approx(lat, abs=1e-5)
+    assert stored["coord_sys"] == "gcj02" and stored["charging"]["total_kw"] == 2400
+    assert stored["amenities"]["shower"] and not stored["amenities"]["laundry"]
+    dup = post_form(client, "/admin/stations/new", {"csrf_token": token, "id": "MY-NEW-01", "name": "x",
+                                                     "kind": "town", "hours": "24h", "data_status": "verified",
+                                                     "source": "s", "lon": "104.7", "lat": "31.5"})
+    assert dup.status_code == 400 and 'id="error-id"' in dup.get_data(as_text=True)
+
+
+def test_retire_is_for_admins(client, app, users):
+    login(client, *users["staff"])
+    token = csrf_token(client, "/admin/stations/MY-DH-07")
+    assert "retire-form" not in client.get("/admin/stations/MY-DH-07").get_data(as_text=True)
+    assert client.post("/admin/stations/MY-DH-07/retire", data={"csrf_token": token, "version": "1"}).status_code == 403
+    client.post("/admin/logout", data={"csrf_token": token})
+    login(client, *users["admin"])
+    token = csrf_token(client, "/admin/stations/MY-DH-07")
+    r = client.post("/admin/stations/MY-DH-07/retire", data={"csrf_token": token, "version": "1"})
+    assert r.status_code == 302
+    registry = app.extensions["yizhan"].workspace.registry
+    assert registry.get("MY-DH-07")["status"] == "retired"
+    assert registry.history("MY-DH-07")[0]["actor"] == users["admin"][0]
+
+
+def test_history_page_shows_who_when_what(client, app, users):
+    app.extensions["yizhan"].workspace.registry.update(
+        "MY-DH-08", {"phone": "0816-999"}, expected_version=1, actor="li")
+    login(client, *users["staff"])
+    html = client.get("/admin/stations/MY-DH-08/history").get_data(as_text=True)
+    assert '<td class="actor">li</td>' in html and "0816-999" in html and "phone" in html
+
+
+# ---------------------------------------------------------------------- planners' page
+def test_planner_page_and_suggestion(client):
+    page = client.get("/planner")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "coverage-summary" in html and "flash-warning" not in html
+    token = csrf_token(client, "/planner")
+    r = client.post("/planner", data={"csrf_token": token, "method": "kmeans", "k": "2", "radius_km": "30"})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert html.count("<li>SUG-") + html.count("<li>NEW-") + len(re.findall(r'<ol id="sites"><li>', html)) >= 1
+    assert 'id="metrics"' in html
+    bad = client.post("/planner", data={"csrf_token": token, "method": "magic", "k": "2"})
+    assert bad.status_code == 400
+
+
+def test_planner_downloads(client):
+    geo = client.get("/planner/export/stations.geojson")
+    assert geo.status_code == 200 and "attachment" in geo.headers["Content-Disposition"]
+    assert len(json.loads(geo.data)["features"]) == 23
+    assert client.get("/planner/export/stations.gpkg").data[:15] == b"SQLite format 3"
+    csv = client.get("/planner/export/stations.csv").get_data(as_text=True)
+    assert csv.lstrip("\ufeff").startswith("id,") and len(csv.splitlines()) == 24  # BOM: opens right in Excel
+    assert client.get("/planner/export/stations.shp").status_code == 400
+    scenario = client.get("/planner/scenario.geojson?method=kmeans&k=2&radius_km=30")
+    assert scenario.status_code == 200 and len(json.loads(scenario.data)["features"]) == 2
+    report = client.get("/planner/report.html?method=kmeans&k=2&radius_km=30")
+    assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
+    assert report.data.lstrip()[:15].upper() == b"<!DOCTYPE HTML>"
+    assert io.BytesIO(report.data).getbuffer().nbytes > 1000
