@@ -15,7 +15,6 @@ Clustering runs in UTM 48N metres; every output coordinate is WGS-84.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -23,6 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from planner import settings
+from planner._validate import positive, whole_number
 from planner.errors import InfeasibleError, InputError
 
 SOURCES = ("anchor", "corridor", "kmeans", "dbscan")
@@ -85,7 +85,7 @@ def kmeans_centres(demand: pd.DataFrame, k: int, *, random_state: int = 0) -> pd
     from sklearn.cluster import KMeans
 
     lon, lat, w = _demand_arrays(demand)
-    k = _whole(k, "k")
+    k = whole_number(k, "k")
     x, y = _utm(lon, lat)
     xy = np.column_stack([x, y])
     distinct = len(np.unique(np.round(xy, 1), axis=0))
@@ -129,10 +129,10 @@ def dbscan_hotspots(demand: pd.DataFrame, *, eps_km: float = 3.0, min_weight: fl
     from sklearn.cluster import DBSCAN
 
     lon, lat, w = _demand_arrays(demand)
-    eps_km = _positive(eps_km, "eps_km")
+    eps_km = positive(eps_km, "eps_km")
     if min_weight is None:
-        min_weight = _positive(min_share, "min_share") * float(w.sum())
-    min_weight = _positive(min_weight, "min_weight")
+        min_weight = positive(min_share, "min_share") * float(w.sum())
+    min_weight = positive(min_weight, "min_weight")
     x, y = _utm(lon, lat)
     labels = DBSCAN(eps=eps_km * 1000.0, min_samples=1).fit(
         np.column_stack([x, y]), sample_weight=w / min_weight
@@ -197,7 +197,7 @@ def nearest_corridor(network, lon, lat, *, step_km: float = settings.CORRIDOR_ST
 
 def corridor_points(network, *, every_km: float = 10.0) -> pd.DataFrame:
     """A point every ``every_km`` along each corridor, from its start, plus its end."""
-    every_km = _positive(every_km, "every_km")
+    every_km = positive(every_km, "every_km")
     samples = network.corridor_samples(step_km=min(1.0, every_km))
     rows = []
     for ref, grp in samples.groupby("corridor", sort=False):
@@ -328,23 +328,3 @@ def finish_candidates(frames: list[pd.DataFrame], *, dedupe: bool = True):
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=settings.WGS84)
 
 
-def _whole(value, name: str) -> int:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a whole number, got {value!r}", fields={name: "must be a whole number"}) from None
-    if not math.isfinite(f) or f != int(f):
-        raise InputError(f"{name} must be a whole number, got {value!r}", fields={name: "must be a whole number"})
-    if f < 1:
-        raise InputError(f"{name} must be at least 1, got {value!r}", fields={name: "must be at least 1"})
-    return int(f)
-
-
-def _positive(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(f"{name} must be greater than 0, got {value!r}", fields={name: "must be greater than 0"})
-    return v

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from planner import settings
+from planner._validate import positive
 from planner.errors import InputError
 
 #: Why ``max_gap_km`` exists and how sure we are of it (DOMAIN.md §0, §6).
@@ -407,13 +408,13 @@ def corridor_coverage(
         ``uncovered_km, largest_gap_km, corridors, spacing, filters, max_gap_km,
         max_gap_note, max_drive_h`` and optionally ``samples``.
     """
-    radius_km = _positive(radius_km, "radius_km")
-    step_km = _positive(step_km, "step_km")
+    radius_km = positive(radius_km, "radius_km")
+    step_km = positive(step_km, "step_km")
     if step_km > 1.0:
         raise InputError(f"step_km must be at most 1 km (a sample at least every km), got {step_km}",
                          fields={"step_km": "must be in (0, 1]"})
-    max_gap_km = _positive(max_gap_km, "max_gap_km")
-    on_corridor_km = _positive(on_corridor_km, "on_corridor_km")
+    max_gap_km = positive(max_gap_km, "max_gap_km")
+    on_corridor_km = positive(on_corridor_km, "on_corridor_km")
     names, power = check_filters(amenities, min_power_kw)
     stations = _index_stations(index)
     mask = station_mask(stations, amenities=names, min_power_kw=power)
@@ -510,16 +511,6 @@ def corridor_coverage(
 def _finite_or_none(v, digits):
     v = float(v)
     return round(v, digits) if math.isfinite(v) else None
-
-
-def _positive(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(f"{name} must be greater than 0, got {value!r}", fields={name: "must be greater than 0"})
-    return v
 
 
 # ------------------------------------------------------------------ access from demand

@@ -39,6 +39,7 @@ from planner.coverage import (
     gap_lines,
     station_mask,
 )
+from planner._validate import positive, whole_number
 from planner.errors import InfeasibleError, InputError
 
 METHODS = ("kmeans", "p-median", "mclp", "lscp")
@@ -73,25 +74,7 @@ def _check_k(k, method: str) -> int | None:
             return None
         raise InputError(f"method {method!r} needs k, the number of new sites (a whole number ≥ 1)",
                          fields={"k": "required, a whole number ≥ 1"})
-    if isinstance(k, bool):
-        raise InputError(f"k must be a whole number ≥ 1, got {k!r}", fields={"k": "must be a whole number ≥ 1"})
-    try:
-        f = float(k)
-    except (TypeError, ValueError):
-        raise InputError(f"k must be a whole number ≥ 1, got {k!r}", fields={"k": "must be a whole number ≥ 1"}) from None
-    if not math.isfinite(f) or f != int(f) or f < 1:
-        raise InputError(f"k must be a whole number ≥ 1, got {k!r}", fields={"k": "must be a whole number ≥ 1"})
-    return int(f)
-
-
-def _check_positive(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(f"{name} must be greater than 0, got {value!r}", fields={name: "must be greater than 0"})
-    return v
+    return whole_number(k, "k")
 
 
 def _check_demand(demand) -> pd.DataFrame:
@@ -319,9 +302,9 @@ def suggest(
     t0 = time.perf_counter()
     method = _check_method(method)
     k = _check_k(k, method)
-    radius_km = _check_positive(radius_km, "radius_km")
+    radius_km = positive(radius_km, "radius_km")
     if max_gap_km is not None:
-        max_gap_km = _check_positive(max_gap_km, "max_gap_km")
+        max_gap_km = positive(max_gap_km, "max_gap_km")
     if cost not in COSTS:
         raise InputError(f"unknown cost {cost!r}; use one of {', '.join(COSTS)}", fields={"cost": f"one of {', '.join(COSTS)}"})
     names, power = check_filters(amenities, min_power_kw)

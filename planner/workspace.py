@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from planner import settings
+from planner._validate import non_negative, positive, whole_number
 from planner.errors import InputError
 
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
@@ -159,16 +160,6 @@ class Workspace:
             )
         return lon_w, lat_w
 
-    @staticmethod
-    def _check_k(k) -> int:
-        try:
-            k_int = int(k)
-        except (TypeError, ValueError):
-            raise InputError(f"k must be a whole number, got {k!r}", fields={"k": "must be a whole number"}) from None
-        if not 1 <= k_int <= 50:
-            raise InputError(f"k must be between 1 and 50, got {k_int}", fields={"k": "must be between 1 and 50"})
-        return k_int
-
     # ------------------------------------------------------------ questions
     def nearest(
         self,
@@ -183,9 +174,9 @@ class Workspace:
     ) -> dict:
         """The ``k`` nearest open stations by road from a point (CLI/API JSON shape)."""
         lon_w, lat_w = self.point(lon, lat, coords=coords)
-        k_int = self._check_k(k)
+        k_int = whole_number(k, "k", minimum=1, maximum=50)
         if min_power_kw is not None:
-            min_power_kw = _non_negative(min_power_kw, "min_power_kw")
+            min_power_kw = non_negative(min_power_kw, "min_power_kw")
         return self.index().nearest(
             lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at
         )
@@ -207,7 +198,7 @@ class Workspace:
         """Stations within ``detour_km`` of the road route between two points, in route order."""
         o = self.point(*orig, coords=coords, name="from")
         d = self.point(*dest, coords=coords, name="to")
-        detour = _non_negative(detour_km, "detour_km")
+        detour = non_negative(detour_km, "detour_km")
         if detour > 100:
             raise InputError(
                 f"detour_km must be at most 100, got {detour}", fields={"detour_km": "must be between 0 and 100"}
@@ -226,14 +217,14 @@ class Workspace:
         """Coverage of the corridors at road distance ``radius_km`` (CLI/API JSON shape)."""
         from planner.coverage import corridor_coverage
 
-        radius = _positive(radius_km, "radius_km")
+        radius = positive(radius_km, "radius_km")
         return corridor_coverage(
             self.network,
             self.index(),
             radius_km=radius,
-            max_gap_km=_positive(max_gap_km, "max_gap_km"),
+            max_gap_km=positive(max_gap_km, "max_gap_km"),
             amenities=tuple(amenities),
-            min_power_kw=None if min_power_kw is None else _non_negative(min_power_kw, "min_power_kw"),
+            min_power_kw=None if min_power_kw is None else non_negative(min_power_kw, "min_power_kw"),
             samples=samples,
         )
 
@@ -255,23 +246,3 @@ class Workspace:
         return suggest(
             self.region, self.network, self.stations(), method=method, k=k, radius_km=radius_km, **options
         )
-
-
-def _positive(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(f"{name} must be greater than 0, got {value!r}", fields={name: "must be greater than 0"})
-    return v
-
-
-def _non_negative(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
-    if not (math.isfinite(v) and v >= 0):
-        raise InputError(f"{name} must be 0 or more, got {value!r}", fields={name: "must be 0 or more"})
-    return v

@@ -113,8 +113,8 @@ def test_dbscan_finds_dense_heavy_hotspots():
 
 
 @pytest.mark.parametrize("call, exc, match", [
-    (lambda d, r, n: cand.kmeans_centres(d, 0), InputError, "k must be at least 1, got 0"),
-    (lambda d, r, n: cand.kmeans_centres(d, 2.5), InputError, "k must be a whole number, got 2.5"),
+    (lambda d, r, n: cand.kmeans_centres(d, 0), InputError, "k must be a whole number ≥ 1, got 0"),
+    (lambda d, r, n: cand.kmeans_centres(d, 2.5), InputError, "k must be a whole number ≥ 1, got 2.5"),
     (lambda d, r, n: cand.kmeans_centres(d.iloc[:3], 5), InfeasibleError, "k=5 clusters asked but the demand has only 3"),
     (lambda d, r, n: cand.kmeans_centres(d.assign(weight=0.0), 2), InputError, "demand is empty: 240 rows"),
     (lambda d, r, n: cand.dbscan_hotspots(d, eps_km=-1), InputError, "eps_km must be greater than 0, got -1"),
