@@ -10,6 +10,14 @@ Configuration is documented in :mod:`webmap.config`; the pages and the API live 
 
 from __future__ import annotations
 
+import os
+
+# A web server runs many request threads already; BLAS thread pools on top of them spin
+# and fight for the two cores (measured: /api/nearest needs ~1/3 more CPU per request
+# with OpenBLAS threads). Set before numpy is imported; an explicit setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 from collections.abc import Mapping
 from pathlib import Path
 

@@ -160,7 +160,7 @@ def run_load(url: str, paths: list[str], *, concurrency: int, duration_s: float)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start waitress)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", 16)),
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "16")),
                         help="waitress --threads when this script starts the server (Makefile: THREADS=16)")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint (default 10)")

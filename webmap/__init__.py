@@ -28,9 +28,11 @@ def init_app(app: Flask) -> None:
     workspace = app.config.get("WORKSPACE") or Workspace(
         region=app.config["REGION"], db_path=app.config.get("YIZHAN_DB"), create_db=True
     )
-    workspace.registry  # open (and seed, if new) now: a bad YIZHAN_DB fails at start, not on first request
+    # open (and seed, if new) now: a bad YIZHAN_DB fails at start, not on the first request
+    _ = workspace.registry
     app.extensions[EXTENSION] = AppState(workspace)
 
+    app.json.ensure_ascii = False  # Chinese names as UTF-8: half the bytes of \uXXXX escapes
     csrf.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -15,7 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from planner.errors import ConflictError, InputError
 from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS

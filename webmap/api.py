@@ -45,9 +45,8 @@ TRUE = {"1", "true", "yes", "on"}
 
 # ---------------------------------------------------------------------- helpers
 def _arg(name: str, default: str = "") -> str:
-    """A query parameter; ``in`` first, because MultiDict.get builds an exception per miss."""
-    args = request.args
-    return args[name] if name in args else default
+    """A query parameter (as given) or ``default``."""
+    return request.args.get(name, default)
 
 
 def _flag(name: str) -> bool:
@@ -109,7 +108,7 @@ def _if_match_version() -> int:
             "send If-Match with the version you read (the ETag of GET /api/stations/<id>) "
             "so that no one else's change is overwritten",
         )
-    value = raw[2:] if raw.startswith("W/") else raw
+    value = raw.removeprefix("W/")
     value = value.strip().strip('"')
     if not value.isdigit() or int(value) < 1:
         raise ApiError(

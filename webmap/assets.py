@@ -118,7 +118,7 @@ def render_parts(m) -> dict[str, str]:
     root.render()
     header = root.header.render()
     # folium's viewport meta disables zoom (user-scalable=no); our base template sets its own.
-    header = re.sub(r"<meta name=\"viewport\"[^>]*>", "", header, flags=re.S)
+    header = re.sub(r"<meta name=\"viewport\"[^>]*>", "", header, flags=re.DOTALL)
     header = header.replace('<meta http-equiv="content-type" content="text/html; charset=UTF-8" />', "")
     return {
         "header": header,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_wtf.csrf import ValidationError, validate_csrf
 
 from webmap.errors import ApiError
@@ -63,8 +63,6 @@ def login_required(action: str | None = None):
                 flash(t("login_required"), "warning")
                 return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
             if action is not None and not can(user, action):
-                from flask import abort
-
                 abort(403)
             return view(*args, **kwargs)
 

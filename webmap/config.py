@@ -66,7 +66,6 @@ def defaults() -> dict:
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a working day: staff keep a form open for long
-    cfg["JSON_AS_ASCII"] = False
     cfg["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024  # station edits are small
     return cfg
 

@@ -158,10 +158,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "csrf_failed": ("表单已过期或来源不明，请刷新页面后重试。", "The form expired or did not come from this site; reload the page and try again."),
     "conflict_title": ("保存冲突：别人已先保存了此站点", "Conflict: someone else saved this station first"),
     "conflict_text": (
-        "未覆盖任何数据。下表左侧是您的修改，右侧是当前存储的版本 {version}（{actor}，{at}）。"
-        "可在下方表单中核对后再次保存，或放弃您的修改。",
-        "Nothing was overwritten. Left: your changes; right: the stored version {version} ({actor}, {at}). "
-        "Review them in the form below and save again, or discard your changes.",
+        ("未覆盖任何数据。下表左侧是您的修改，右侧是当前存储的版本 {version}（{actor}，{at}）。"
+         "可在下方表单中核对后再次保存，或放弃您的修改。"),
+        ("Nothing was overwritten. Left: your changes; right: the stored version {version} ({actor}, {at}). "
+         "Review them in the form below and save again, or discard your changes."),
     ),
     "conflict_yours": ("您的值", "Your value"),
     "conflict_theirs": ("当前存储的值", "Stored value"),

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 
 from webmap.assets import localize
-from webmap.i18n import amenity_label, kind_label, t
+from webmap.i18n import kind_label, t
 
 #: Display simplification of county polygons, degrees (~200 m; the driver map is a sketch).
 COUNTY_TOLERANCE_DEG = 0.002
@@ -310,6 +310,3 @@ def planner_map(
     folium.LayerControl(collapsed=False).add_to(m)
     return localize(m, keep_jquery=True)
 
-
-def amenity_names(keys: Iterable[str], lang: str) -> str:
-    return "、".join(amenity_label(k, lang) for k in keys) if lang == "zh" else ", ".join(amenity_label(k, lang) for k in keys)

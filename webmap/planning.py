@@ -112,7 +112,7 @@ def _render(*, radius: float, suggestion: dict | None = None, params: dict | Non
         # on the page (and logged) instead of taking the whole planners' map down.
         try:
             return build()
-        except Exception as exc:  # noqa: BLE001 - logged with traceback below
+        except Exception as exc:
             log.exception("planner map: %s layer failed", what)
             problems.append(t("pl_unavailable", what=f"{what} ({type(exc).__name__}: {exc})"))
             return None

@@ -18,6 +18,10 @@ EXTENSION = "yizhan"
 class AppState:
     """What one app holds: its workspace and a small generation-keyed cache."""
 
+    #: Most entries kept (pages, coverage per radius, suggestions per parameters); the
+    #: oldest goes first, so query parameters cannot grow memory without bound.
+    MAX_ENTRIES = 64
+
     def __init__(self, workspace):
         self.workspace = workspace
         self._lock = threading.Lock()
@@ -30,7 +34,10 @@ class AppState:
             return hit[1]
         value = build()
         with self._lock:
+            self._cache.pop(key, None)
             self._cache[key] = (generation, value)
+            while len(self._cache) > self.MAX_ENTRIES:
+                self._cache.pop(next(iter(self._cache)))
         return value
 
 

@@ -29,6 +29,7 @@ from planner.siting import _validate as V
 from planner.siting import heuristics as H
 from planner.siting._highs import csc_from_coo, solve_mip
 from planner.siting._result import SitingResult, relative_gap
+from planner.siting.bnb import LagrangianBranchAndBound
 
 #: Relative tolerance under which two objective values count as equal for non-integer data.
 REL_TOL = 1e-9
@@ -279,89 +280,38 @@ class _PMedian:
         self.extra["upper_bound_heuristic"] = best_cost + self.constant
         self.extra["swaps"] = swaps
 
-        state = {"open": best_open, "cost": best_cost, "tried": set()}
-
-        def try_primal(chosen):
-            key = chosen.tobytes()
-            if key in state["tried"]:
-                return state["cost"]
-            state["tried"].add(key)
-            value = H.solution_cost(wc, floor, chosen)
-            if value < state["cost"] * (1 + 0.02):
-                cand, c2, _ = H.fast_interchange(wc, floor, chosen, deadline=self.deadline)
-                if c2 < state["cost"] - 1e-12 * abs(state["cost"]):
-                    state["open"], state["cost"] = cand, c2
-            return state["cost"]
-
-        # Lagrangian bound.
-        t = time.perf_counter()
-        lam0 = np.minimum(wc[:, best_open].min(axis=1), floor)
-        tol = self._tolerance(best_cost)
-        lower, lam, iters = H.lagrangian_bound(
+        bb = LagrangianBranchAndBound(
             wc,
             floor,
             p,
-            best_cost,
-            lam0=lam0,
-            target=best_cost - tol,
+            best_open=best_open,
+            best_cost=best_cost,
+            big=self.big,
+            tolerance=self._tolerance,
             deadline=self.deadline,
-            on_primal=try_primal,
         )
-        best_open, best_cost = state["open"], state["cost"]
-        self.timings["lagrangian"] = time.perf_counter() - t
-        self.extra["lagrangian_bound"] = lower + self.constant
-        self.extra["lagrangian_iterations"] = iters
-        tol = self._tolerance(best_cost)
-        if lower >= best_cost - tol:
-            return self._result(best_open, lower=max(lower, best_cost - tol), optimal=True, method="lagrangian")
-        if self.method == "heuristic" or self._out_of_time():
-            return self._result(best_open, lower=lower, optimal=False, method="heuristic+lagrangian")
-
-        # Reduction + MIP.
         t = time.perf_counter()
-        target = best_cost - tol
-        lower_exact, rho = H.lagrangian_value(wc, floor, p, lam)
-        lam = np.minimum(lam, floor)
-        slack_g = target - lower_exact
-        order = np.argsort(rho, kind="stable")
-        rho_p = rho[order[p - 1]]
-        rho_p1 = rho[order[p]] if p < m else np.inf
-        delta = np.maximum(rho - rho_p, 0.0)  # extra bound for forcing j open
-        col_alive = delta <= slack_g
-        in_chosen = np.zeros(m, dtype=bool)
-        in_chosen[order[:p]] = True
-        force_open = in_chosen & (rho_p1 - rho > slack_g)
-        reduced = np.maximum(wc - lam[:, None], 0.0) + delta[None, :]
-        pair_alive = (reduced <= slack_g) & col_alive[None, :] & (wc < floor[:, None])
-        has_fixed = floor < self.big
-        slack_alive = has_fixed & (np.maximum(floor - lam, 0.0) <= slack_g)
-        self.extra["mip_columns_alive"] = int(col_alive.sum())
-        self.extra["mip_columns_forced_open"] = int(force_open.sum())
-        self.extra["mip_pairs"] = int(pair_alive.sum())
-        rows_without = ~(pair_alive.any(axis=1) | slack_alive)
-        self.timings["reduction"] = time.perf_counter() - t
-        if rows_without.any() or int(col_alive.sum()) < p:
-            # No assignment of some row can be part of a better solution.
-            return self._result(best_open, lower=max(lower, target), optimal=True, method="lagrangian+reduction")
-
-        t = time.perf_counter()
-        builder = self._mip_radius if FORMULATION == "radius" else self._mip
-        outcome = builder(wc, floor, p, col_alive, force_open, pair_alive, slack_alive, best_open, target)
-        self.timings["mip"] = time.perf_counter() - t
-        self.extra["mip_status"] = outcome["status"]
-        self.extra["mip_nodes"] = outcome["nodes"]
-        if outcome["open"] is not None:
-            cost2 = H.solution_cost(wc, floor, outcome["open"])
-            if cost2 < best_cost:
-                best_open, best_cost = outcome["open"], cost2
-        if outcome["status"] in ("optimal", "infeasible", "objective_bound"):
-            tol = self._tolerance(best_cost)
-            proven = best_cost if self.integral else best_cost - tol
-            return self._result(best_open, lower=max(lower, proven), optimal=True, method="lagrangian+mip")
-        bound = lower
-        if outcome["bound"] is not None:
-            bound = max(lower, min(outcome["bound"], target))
-        return self._result(best_open, lower=bound, optimal=False, method="lagrangian+mip(time limit)")
+        lam0 = np.minimum(wc[:, best_open].min(axis=1), floor)
+        bb.run(lam0, max_nodes=1 if self.method == "heuristic" else None)
+        self.timings["branch_and_bound"] = time.perf_counter() - t
+        st = bb.stats
+        self.extra["bnb"] = {
+            "nodes": st.nodes,
+            "pruned": st.pruned,
+            "leaves": st.leaves,
+            "subgradient_iterations": st.iterations,
+            "max_depth": st.max_depth,
+            "improvements": len(st.improvements),
+        }
+        lower = bb.lower_bound
+        if bb.finished:
+            best = bb.best_cost
+            proven = best if self.integral else best - self._tolerance(best)
+            return self._result(bb.best_open, lower=proven, optimal=True, method="lagrangian-bnb")
+        tol = self._tolerance(bb.best_cost)
+        closed = lower >= bb.best_cost - tol
+        name = "heuristic+lagrangian" if self.method == "heuristic" else "lagrangian-bnb(time limit)"
+        return self._result(bb.best_open, lower=lower, optimal=closed, method=name)
 
     def _mip(self, wc, floor, p, col_alive, force_open, pair_alive, slack_alive, incumbent, target):
         """Classical formulation on the surviving pairs; only solutions below ``target``."""

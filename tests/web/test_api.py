@@ -136,6 +136,31 @@ def test_nearest_route_on_request(client):
     assert alone["route"] == coords
 
 
+def test_nearest_open_now_offers_only_open_stations(client, app):
+    import datetime as dt
+
+    from planner.stations import is_open
+    from webmap.api import CHINA_TZ
+
+    now = dt.datetime.now(CHINA_TZ).time()
+    stations = app.extensions["yizhan"].workspace.stations()
+    if any(abs((dt.datetime.combine(dt.date.today(), now) - dt.datetime.combine(dt.date.today(), t)).total_seconds()) < 90
+           for s in stations if s["hours"] != "24h" for t in _hour_edges(s["hours"])):
+        pytest.skip("a station opens or closes within a minute and a half of now")
+    expected = {s["id"] for s in stations if is_open(s["hours"], now)}
+    got = {x["id"] for x in client.get("/api/nearest?lon=104.7&lat=31.6&k=23&open_now=1").get_json()["results"]}
+    assert got == expected
+    assert len(expected) >= 17  # the 24 h stations at least
+
+
+def _hour_edges(hours: str):
+    import datetime as dt
+
+    for part in hours.split("-"):
+        h, m = part.split(":")
+        yield dt.time(int(h), int(m))
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -340,7 +365,7 @@ def test_concurrent_patches_one_wins_one_conflicts(live_server, tokens):
     bodies = [{"phone": "0816-000-111"}, {"hours": "05:00-23:00"}]
     threads = [
         threading.Thread(target=_patch, args=(live_server.url, "MY-DH-06", b),
-                         kwargs=dict(version=1, token=tokens["staff"], barrier=barrier, out=out))
+                         kwargs={"version": 1, "token": tokens["staff"], "barrier": barrier, "out": out})
         for b in bodies
     ]
     for t in threads:
@@ -350,7 +375,7 @@ def test_concurrent_patches_one_wins_one_conflicts(live_server, tokens):
     statuses = sorted(status for status, _body, _sent in out)
     assert statuses == [200, 409], out
     (won,) = [sent for status, _b, sent in out if status == 200]
-    (lost_body, lost) = [(b, sent) for status, b, sent in out if status == 409][0]
+    lost_body, lost = next((b, sent) for status, b, sent in out if status == 409)
     stored = registry.get("MY-DH-06")
     assert stored["version"] == 2
     field, value = next(iter(won.items()))

@@ -47,10 +47,10 @@ def edit_form(client, station_id: str) -> dict:
                 continue
             value = value if 'value="' in tag else "on"
         data.setdefault(name.group(1), []).append(value)
-    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.DOTALL):
         chosen = re.search(r'<option value="([^"]*)" selected', body) or re.search(r'<option value="([^"]*)"', body)
         data[name] = [chosen.group(1)]
-    for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+    for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.DOTALL):
         data[name] = [_unescape(body)]
     return data
 
@@ -151,7 +151,7 @@ def test_driver_page_is_chinese_by_default_and_english_on_request(client):
     assert '<html lang="zh-CN">' in zh and "示意数据，非官方" in zh and "定位我" in zh
     en = client.get("/?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in en and "Illustrative data, not official" in en and "Locate me" in en
-    data = json.loads(re.search(r'<script type="application/json" id="yz-data">(.*?)</script>', en, re.S).group(1))
+    data = json.loads(re.search(r'<script type="application/json" id="yz-data">(.*?)</script>', en, re.DOTALL).group(1))
     assert len(data["stations"]) == 23 and data["lang"] == "en"
     assert data["t"]["road_km"] == "{km} km by road"
     assert {"i", "n", "x", "y", "a", "na", "nb"} <= set(data["stations"][0])
@@ -162,7 +162,7 @@ def test_driver_page_shows_a_saved_change_at_once(client, app):
 
     def laundry_of(station_id):
         html = client.get("/").get_data(as_text=True)
-        data = json.loads(re.search(r'id="yz-data">(.*?)</script>', html, re.S).group(1))
+        data = json.loads(re.search(r'id="yz-data">(.*?)</script>', html, re.DOTALL).group(1))
         return "laundry" in next(s for s in data["stations"] if s["i"] == station_id)["a"]
 
     assert not laundry_of("MY-DH-02")
@@ -369,3 +369,13 @@ def test_planner_downloads(client):
     assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
     assert report.data.lstrip()[:15].upper() == b"<!DOCTYPE HTML>"
     assert io.BytesIO(report.data).getbuffer().nbytes > 1000
+
+
+def test_render_cache_is_bounded(app):
+    state = app.extensions["yizhan"]
+    for i in range(state.MAX_ENTRIES + 10):
+        state.cached(("radius", i), lambda i=i: i)
+    assert len(state._cache) == state.MAX_ENTRIES
+    assert state.cached(("radius", state.MAX_ENTRIES + 9), lambda: "rebuilt") == state.MAX_ENTRIES + 9
+    assert state.cached(("radius", 0), lambda: "rebuilt") == "rebuilt"  # the oldest went first
+    assert state.cached(("radius", 0), lambda: "again", generation=1) == "again"  # a new generation rebuilds
