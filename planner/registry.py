@@ -35,6 +35,7 @@ import json
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,7 @@ class Registry:
 
     def __init__(self, path: str | Path | None = None, *, create: bool = False):
         self.path = Path(path) if path is not None else settings.db_path()
+        self._reader = threading.local()
         self._open(create=create)
 
     def __repr__(self) -> str:
@@ -392,8 +394,17 @@ class Registry:
 
         User and token writes do not change it: they never change what drivers see.
         """
-        with self._transaction(write=False) as con:
+        # Asked on every request (the web app's cache check), so each thread keeps one
+        # connection open for it; in autocommit mode every SELECT sees the latest commit.
+        con = getattr(self._reader, "con", None)
+        if con is None:
+            con = self._reader.con = self._connect()
+        try:
             return int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        except sqlite3.Error as exc:
+            self._reader.con = None
+            con.close()
+            raise RegistryError(f"registry {self.path}: {exc}") from exc
 
     def history(self, station_id: str) -> list[dict]:
         """The audit trail of a station, newest first.
