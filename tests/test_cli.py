@@ -194,3 +194,24 @@ def test_nearest_random_points_against_independent_dijkstra(workspace):
         best = min(access + dist.get(int(n), np.inf) + a for n, a in zip(st_nodes, st_access))
         assert doc["results"][0]["road_km"] == pytest.approx(best / 1000, abs=1e-3)  # rounded to metres
         checked += 1
+
+
+def test_api_nearest_gives_the_cli_answer(run, tmp_path):
+    """`/api/nearest` and `nearest --json` answer the same question the same way."""
+    from app import create_app
+
+    db = tmp_path / "shared.sqlite"
+    client = create_app({"TESTING": True, "YIZHAN_DB": str(db)}).test_client()
+    rng = np.random.default_rng(11)
+    points = list(zip(rng.uniform(104.55, 105.05, 12), rng.uniform(31.3, 31.7, 12)))
+    from planner.region import load_region
+
+    points = [p for p in points if load_region().contains(*p)][:4]
+    assert len(points) == 4
+    for lon, lat in points:
+        code, out, err = run("nearest", "--lon", lon, "--lat", lat, "--k", 3, "--amenity", "laundry", "--json",
+                             db_path=db)
+        assert code == 0, err
+        api = client.get(f"/api/nearest?lon={lon}&lat={lat}&k=3&amenity=laundry")
+        assert api.status_code == 200
+        assert api.get_json() == json.loads(out)
