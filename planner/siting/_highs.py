@@ -86,9 +86,6 @@ def solve_mip(
     num_col = int(col_cost.shape[0])
     num_row = int(row_lower.shape[0])
     h = new_highs()
-    if os.environ.get("YIZHAN_HIGHS_LOG"):
-        h.setOptionValue("output_flag", True)
-        h.setOptionValue("log_to_console", True)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
     for key, value in (extra_options or {}).items():

@@ -1,4 +1,4 @@
-"""Vectorised p-median heuristics and the Lagrangian lower bound.
+"""Vectorised p-median heuristics: accelerated greedy and fast interchange.
 
 All functions work on a *reduced* problem in which weights are already folded into the
 matrix and the fixed (forced-open) columns have been folded into a per-row floor:
@@ -14,9 +14,8 @@ References
 ----------
 Whitaker (1983), "A fast algorithm for the greedy interchange for large-scale clustering
 and median location problems", INFOR 21(2). Resende & Werneck (2007), "A fast swap-based
-local search procedure for location problems", Annals of OR 150. Beasley (1993),
-"Lagrangean heuristics for location problems", EJOR 65. Cornuejols, Fisher & Nemhauser
-(1977), Management Science 23 (the Lagrangian relaxation of the assignment constraints).
+local search procedure for location problems", Annals of OR 150. Minoux (1978) for the
+lazy ("accelerated") greedy.
 """
 
 from __future__ import annotations
@@ -186,13 +185,12 @@ def fast_interchange(
             break
         profit, j_in, s_out = state.best_swap()
         if profit <= tol:
-            if swaps and swaps % 1 == 0:
-                # Confirm with exact bookkeeping before stopping.
-                state.refresh()
-                profit, j_in, s_out = state.best_swap()
-                if profit <= tol:
-                    break
-            else:
+            if swaps == 0:
+                break
+            # Confirm with fresh bookkeeping (no accumulated rounding) before stopping.
+            state.refresh()
+            profit, j_in, s_out = state.best_swap()
+            if profit <= tol:
                 break
         state.swap(j_in, s_out)
         swaps += 1
@@ -200,89 +198,3 @@ def fast_interchange(
             state.refresh()
     open_sorted = np.sort(state.open_list)
     return open_sorted, solution_cost(wc, floor, open_sorted), swaps
-
-
-def lagrangian_bound(
-    wc: np.ndarray,
-    floor: np.ndarray,
-    p: int,
-    upper: float,
-    *,
-    lam0: np.ndarray,
-    target: float,
-    deadline: float | None = None,
-    max_iter: int = 3000,
-    patience: int = 25,
-    f_min: float = 1e-4,
-    on_primal=None,
-    primal_every: int = 20,
-) -> tuple[float, np.ndarray, int]:
-    """Subgradient optimisation of the Lagrangian relaxation of the assignment rows.
-
-    ``L(lam) = sum_i lam_i + sum of the p smallest rho_j``,
-    ``rho_j = sum_i min(0, wc[i, j] - lam_i)``, with ``lam_i <= floor[i]`` (the floor is an
-    always-available assignment). Any ``lam`` gives a valid lower bound.
-
-    The step is Polyak's ``f (target - L) / |g|^2``; ``f`` halves after ``patience``
-    iterations without improvement. Stops when the best bound reaches ``target`` (nothing
-    better than the incumbent can exist), when ``f < f_min``, at ``max_iter`` or at the
-    deadline. ``on_primal(chosen)`` is called every ``primal_every`` iterations with the
-    Lagrangian's open set so the caller can try it as a solution; it returns the current
-    upper bound (which may have improved).
-
-    Returns (best bound, its multipliers, iterations).
-    """
-    n, m = wc.shape
-    lam = np.minimum(np.asarray(lam0, dtype=np.float64).copy(), floor)
-    buf = np.empty_like(wc)
-    best = -np.inf
-    best_lam = lam.copy()
-    f = 2.0
-    since = 0
-    it = 0
-    prev_dir = np.zeros(n)
-    for it in range(1, max_iter + 1):
-        np.subtract(wc, lam[:, None], out=buf)
-        np.minimum(buf, 0.0, out=buf)
-        rho = buf.sum(axis=0)
-        chosen = np.argpartition(rho, p - 1)[:p] if p < m else np.arange(m)
-        value = float(lam.sum() + rho[chosen].sum())
-        if best == -np.inf or value > best + 1e-12 * max(1.0, abs(best)):
-            best = value
-            best_lam = lam.copy()
-            since = 0
-        else:
-            since += 1
-            if since >= patience:
-                f *= 0.5
-                since = 0
-                lam = best_lam.copy()
-        if best >= target or f < f_min:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            break
-        if on_primal is not None and it % primal_every == 0:
-            upper = on_primal(np.sort(chosen))
-            if best >= target:
-                break
-        g = 1.0 - (wc[:, chosen] < lam[:, None]).sum(axis=1)
-        # No point raising lam above the floor.
-        g[(lam >= floor) & (g > 0)] = 0.0
-        direction = g + 0.3 * prev_dir
-        norm2 = float(direction @ direction)
-        if norm2 == 0.0:
-            # lam is a dual optimum of the relaxation.
-            break
-        step = f * (upper - value) / norm2
-        lam = np.minimum(lam + step * direction, floor)
-        prev_dir = direction
-    return best, best_lam, it
-
-
-def lagrangian_value(wc: np.ndarray, floor: np.ndarray, p: int, lam: np.ndarray) -> tuple[float, np.ndarray]:
-    """Exact ``L(lam)`` (lam clipped to the floor) and the ``rho`` vector."""
-    lam = np.minimum(lam, floor)
-    rho = np.minimum(wc - lam[:, None], 0.0).sum(axis=0)
-    m = wc.shape[1]
-    chosen = np.argpartition(rho, p - 1)[:p] if p < m else np.arange(m)
-    return float(lam.sum() + rho[chosen].sum()), rho

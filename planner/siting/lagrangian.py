@@ -44,6 +44,7 @@ class Subgradient:
 def evaluate(ct: np.ndarray, floor: np.ndarray, p: int, lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """``L(lam)`` (lam is clipped to the floor), ``rho`` and the chosen columns."""
     lam = np.minimum(lam, floor)
+    # Mixed float32/float64 promotes to float64: exact sums of the stored costs.
     rho = np.minimum(ct, lam).sum(axis=1) - lam.sum()
     m = ct.shape[0]
     chosen = np.argpartition(rho, p - 1)[:p] if p < m else np.arange(m)
@@ -68,6 +69,10 @@ def subgradient(
 ) -> Subgradient:
     """Maximise ``L(lam)`` by subgradient steps (Polyak step towards ``upper``).
 
+    ``ct`` may be float32 (iterations then run at single precision, twice as fast);
+    the returned bound is always re-evaluated exactly (float64 sums) at the best
+    multipliers, so it is valid for the costs stored in ``ct``.
+
     ``f`` halves after ``patience`` non-improving iterations (and the multipliers restart
     from the best); stops when the bound reaches ``target`` (nothing below the target
     can exist), when ``f < f_min``, after ``max_iter`` iterations or at the deadline.
@@ -75,60 +80,63 @@ def subgradient(
     (possibly improved) upper bound and target as a tuple.
     """
     m, n = ct.shape
-    lam = np.minimum(np.asarray(lam0, dtype=np.float64), floor)
+    dtype = ct.dtype
+    floor64 = np.asarray(floor, dtype=np.float64)
+    lam = np.minimum(np.asarray(lam0, dtype=np.float64), floor64)
     buf = np.empty_like(ct)
     best = -np.inf
     best_lam = lam
-    best_rho = np.zeros(m)
-    best_chosen = np.arange(min(p, m))
     ysum = np.zeros(m)
     weight = 0.0
     f = f0
     since = 0
     it = 0
+    # Leave room for the rounding of single-precision sums before declaring success.
+    slop = 0.0 if dtype == np.float64 else 1e-5 * (abs(upper) + 1.0)
     for it in range(1, max_iter + 1):
+        lam_c = lam.astype(dtype, copy=False)
         # sum_i min(0, c_ij - lam_i) = sum_i min(c_ij, lam_i) - sum_i lam_i
-        np.minimum(ct, lam, out=buf)
+        np.minimum(ct, lam_c, out=buf)
         lam_sum = float(lam.sum())
-        rho = buf.sum(axis=1) - lam_sum
+        rho = buf.sum(axis=1, dtype=np.float64) - lam_sum
         chosen = np.argpartition(rho, p - 1)[:p] if p < m else np.arange(m)
         value = lam_sum + float(rho[chosen].sum())
         ysum *= 0.9
         ysum[chosen] += 1.0
         weight = 0.9 * weight + 1.0
         if value > best:
-            improved = value - best > 1e-9 * max(1.0, abs(value))
-            best, best_lam, best_rho, best_chosen = value, lam, rho, chosen
-            if improved:
+            if value - best > 1e-9 * max(1.0, abs(value)):
                 since = 0
             else:
                 since += 1
+            best, best_lam = value, lam
         else:
             since += 1
         if since >= patience:
             f *= 0.5
             since = 0
             lam = best_lam
-        if best >= target or f < f_min:
+        if best >= target + slop or f < f_min:
             break
         if deadline is not None and time.perf_counter() > deadline:
             break
         if on_primal is not None and it % primal_every == 0:
             upper, target = on_primal(np.sort(chosen))
-            if best >= target:
+            if best >= target + slop:
                 break
-        g = 1.0 - (ct[chosen] < lam).sum(axis=0)
+        g = 1.0 - (ct[chosen] < lam_c).sum(axis=0)
         # Multipliers at the floor cannot usefully rise.
-        g[(lam >= floor) & (g > 0)] = 0.0
+        g[(lam >= floor64) & (g > 0)] = 0.0
         norm2 = float(g @ g)
         if norm2 == 0.0:
             break  # lam is optimal for the relaxation
         step = f * (max(upper, target) - value) / norm2
         if step <= 0:
             step = f * max(1e-6 * abs(value), 1e-9) / norm2
-        lam = np.minimum(lam + step * g, floor)
+        lam = np.minimum(lam + step * g, floor64)
     ybar = ysum / weight if weight > 0 else ysum
-    return Subgradient(best, best_lam, best_rho, ybar, it, best_chosen)
+    bound, rho, chosen = evaluate(ct, floor64, p, best_lam)
+    return Subgradient(bound, best_lam, rho, ybar, it, chosen)
 
 
 @dataclass

@@ -1,24 +1,29 @@
 """The p-median model: open p columns to minimise the demand-weighted cost to the nearest.
 
-Pipeline (all on a reduced problem; see :mod:`planner.siting.heuristics`):
+Pipeline (see :mod:`planner.siting.heuristics`, :mod:`planner.siting.lagrangian`,
+:mod:`planner.siting.bnb`):
 
-1. fold the fixed (existing) columns into a per-row floor and drop rows that no new column
-   can improve;
-2. upper bound: accelerated greedy, then fast interchange (Whitaker / Resende-Werneck);
-3. lower bound: Lagrangian relaxation of the assignment rows, subgradient optimisation,
-   with the Lagrangian's open sets tried as solutions on the way;
-4. reduction: reduced-cost tests remove every column and every (row, column) assignment
-   that cannot appear in a solution better than the incumbent;
-5. exact: a MIP of what is left (classical formulation on the surviving pairs) through
-   HiGHS, told to look only for solutions better than the incumbent.
+1. fold the fixed (existing) columns into a per-row floor (a row never pays more than
+   its nearest fixed column) and drop rows that no new column can improve;
+2. upper bound: accelerated greedy, then fast interchange (Whitaker 1983, with the
+   Resende-Werneck 2007 gain/loss/extra bookkeeping, vectorised);
+3. lower bound at the root: Lagrangian relaxation of the assignment rows by subgradient
+   optimisation, whose open sets are polished into solutions on the way;
+4. reduction: reduced-cost tests close columns, force columns open and delete (row,
+   column) pairs that cannot be part of a solution better than the incumbent;
+5. exact: if the reduced root problem is small and its LP gap tiny (typically large p),
+   a MIP of it in the radius formulation of Elloumi (2010) / Garcia, Labbe & Marin
+   (2011) is solved by HiGHS (built column-wise with numpy, one ``passModel`` call);
+   otherwise (typically small p, where the LP gap of pmed-like instances is ~1 %) a
+   Lagrangian branch-and-bound finishes the proof.
 
-If step 3 already shows that nothing better exists, step 5 is skipped. When a time limit
-stops the MIP, the incumbent is returned with the best proven bound and ``optimal=False``.
+Nothing is claimed optimal unless proven: integer data (all weight x cost integral) are
+solved exactly; otherwise within the relative tolerance ``REL_TOL``. When a time limit
+stops the search, the incumbent is returned with the best proven lower bound.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -31,12 +36,18 @@ from planner.siting._highs import csc_from_coo, solve_mip
 from planner.siting._result import SitingResult, relative_gap
 from planner.siting.bnb import LagrangianBranchAndBound
 
-#: Relative tolerance under which two objective values count as equal for non-integer data.
-REL_TOL = 1e-9
+#: Relative tolerance under which two objective values count as equal for non-integer data
+#: (integer data are solved exactly: a solution must be better by at least 1).
+REL_TOL = 1e-6
+#: Hand the reduced root problem to HiGHS when it has at most this many usable pairs and
+#: the root gap (relative) is below MIP_MAX_ROOT_GAP: then the LP is nearly tight and a MIP
+#: solver's cuts close it fast; otherwise the Lagrangian branch-and-bound goes on.
+MIP_MAX_PAIRS = 60_000
+MIP_MAX_ROOT_GAP = 1e-3
+#: ... or when at least this many columns remain to open (deep trees for the branch-and-bound).
+MIP_MIN_P = 30
 
 _METHODS = ("auto", "heuristic")
-FORMULATION = "radius"
-HIGHS_OPTIONS: dict = {}
 
 
 
@@ -78,9 +89,11 @@ def solve_p_median(
     SitingResult
         ``selected`` (sorted, fixed included), ``objective`` = sum over rows of
         weight x cost to the nearest selected column (recomputed from ``cost``),
-        ``lower_bound`` (proven), ``optimal``, ``gap``. ``extra`` holds
-        ``upper_bound_heuristic``, ``lagrangian_bound``, the reduced MIP size and timings,
-        ``tolerance`` (1 for integer data, where optimality is exact, else relative
+        ``lower_bound`` (proven), ``optimal``, ``gap``. ``extra`` holds ``greedy_cost``
+        and ``upper_bound_heuristic`` (before the exact phase), ``bnb`` (tree search
+        counters), ``root`` (size and bound of the reduced root problem), ``mip_status``
+        when HiGHS was used, ``timings_s``, ``p`` / ``n_fixed`` / ``n_new`` and
+        ``tolerance`` (1 for integer data, where optimality is exact, else the relative
         ``REL_TOL``).
 
     Raises
@@ -113,6 +126,8 @@ def solve_p_median(
     solver = _PMedian(C, w, p, fixed_idx, finite, deadline, method)
     res = solver.run()
     selected = sorted(int(j) for j in res["selected"])
+    if len(selected) != p or len(set(selected)) != p:
+        raise RuntimeError(f"internal error: p-median selected {len(selected)} columns for p={p}")
     objective = objective_value(C, w, selected)
     lower = res["lower_bound"]
     if lower is not None:
@@ -270,7 +285,6 @@ class _PMedian:
 
     def _solve(self, wc, floor, p):
         t = time.perf_counter()
-        m = wc.shape[1]
         wct = np.ascontiguousarray(wc.T)
         start = H.greedy(wc, floor, p, wct=wct)
         greedy_cost = H.solution_cost(wc, floor, start)
@@ -290,6 +304,9 @@ class _PMedian:
             tolerance=self._tolerance,
             deadline=self.deadline,
         )
+        self._wc, self._floor = wc, floor
+        if self.method != "heuristic":
+            bb.root_hook = self._root_hook
         t = time.perf_counter()
         lam0 = np.minimum(wc[:, best_open].min(axis=1), floor)
         bb.run(lam0, max_nodes=1 if self.method == "heuristic" else None)
@@ -304,67 +321,49 @@ class _PMedian:
             "improvements": len(st.improvements),
         }
         lower = bb.lower_bound
+        engine = "lagrangian+mip" if getattr(self, "_used_mip", False) else "lagrangian-bnb"
         if bb.finished:
             best = bb.best_cost
             proven = best if self.integral else best - self._tolerance(best)
-            return self._result(bb.best_open, lower=proven, optimal=True, method="lagrangian-bnb")
+            return self._result(bb.best_open, lower=proven, optimal=True, method=engine)
         tol = self._tolerance(bb.best_cost)
         closed = lower >= bb.best_cost - tol
-        name = "heuristic+lagrangian" if self.method == "heuristic" else "lagrangian-bnb(time limit)"
+        name = "heuristic+lagrangian" if self.method == "heuristic" else f"{engine}(time limit)"
         return self._result(bb.best_open, lower=lower, optimal=closed, method=name)
 
-    def _mip(self, wc, floor, p, col_alive, force_open, pair_alive, slack_alive, incumbent, target):
-        """Classical formulation on the surviving pairs; only solutions below ``target``."""
-        n, m = wc.shape
-        cols = np.nonzero(col_alive)[0]
-        pos = np.full(m, -1, dtype=np.int64)
-        pos[cols] = np.arange(len(cols))
-        n_y = len(cols)
-        pi, pj = np.nonzero(pair_alive)
-        n_x = len(pi)
-        si = np.nonzero(slack_alive)[0]
-        n_s = len(si)
-        num_col = n_y + n_x + n_s
-        x_ids = n_y + np.arange(n_x)
-        s_ids = n_y + n_x + np.arange(n_s)
-        # Rows: 0..n-1 assignment; n..n+n_x-1 links x_ij - y_j <= 0; last: cardinality.
-        link_ids = n + np.arange(n_x)
-        card = n + n_x
-        r = np.concatenate([pi, si, link_ids, link_ids, np.full(n_y, card)])
-        c = np.concatenate([x_ids, s_ids, x_ids, pos[pj], np.arange(n_y)])
-        v = np.concatenate([np.ones(n_x), np.ones(n_s), np.ones(n_x), -np.ones(n_x), np.ones(n_y)])
-        a_start, a_index, a_value = csc_from_coo(r, c, v, num_col)
-        col_cost = np.concatenate([np.zeros(n_y), wc[pi, pj], floor[si]])
-        col_lower = np.zeros(num_col)
-        col_lower[np.nonzero(force_open[cols])[0]] = 1.0
-        col_upper = np.ones(num_col)
-        integrality = np.zeros(num_col, dtype=np.int32)
-        integrality[:n_y] = 1
-        row_lower = np.concatenate([np.ones(n), np.full(n_x, -np.inf), [p]])
-        row_upper = np.concatenate([np.ones(n), np.zeros(n_x), [p]])
-        left = self._time_left()
-        out = solve_mip(
-            col_cost=col_cost,
-            col_lower=col_lower,
-            col_upper=col_upper,
-            integrality=integrality,
-            a_start=a_start,
-            a_index=a_index,
-            a_value=a_value,
-            row_lower=row_lower,
-            row_upper=row_upper,
-            time_limit_s=None if left is None else max(left, 0.05),
-            mip_rel_gap=0.0,
-            mip_abs_gap=(1.0 - 1e-6) if self.integral else max(REL_TOL * abs(target), 1e-12),
-            objective_bound=target + (1e-6 if self.integral else 0.0),
-            extra_options=HIGHS_OPTIONS,
+    def _root_hook(self, state):
+        """Solve the reduced root problem with HiGHS when it is small and nearly tight."""
+        usable = state.ct < state.floor[None, :]
+        n_pairs = int(usable.sum())
+        gap = (state.target - state.bound) / max(abs(state.target), 1e-12)
+        self.extra["root"] = {"bound": state.bound + self.constant, "usable_pairs": n_pairs, "columns": int(len(state.cols)), "rows": int(len(state.rows)), "p": int(state.p)}
+        if n_pairs > MIP_MAX_PAIRS or (gap > MIP_MAX_ROOT_GAP and state.p < MIP_MIN_P):
+            return None
+        self._used_mip = True
+        rows, cols = state.rows, state.cols
+        wc = self._wc[np.ix_(rows, cols)]
+        floor = self._floor[rows]
+        if state.opened:
+            floor = np.minimum(floor, self._wc[np.ix_(rows, np.asarray(state.opened))].min(axis=1))
+        slack_alive = state.floor < np.float32(self.big)
+        pair_alive = usable.T & (wc < floor[:, None])
+        m = len(cols)
+        t = time.perf_counter()
+        out = self._mip_radius(
+            wc, floor, state.p, np.ones(m, dtype=bool), np.zeros(m, dtype=bool), pair_alive, slack_alive, None, state.target - state.off
         )
-        self.extra["mip_size"] = {"columns": num_col, "rows": n + n_x + 1, "nonzeros": int(len(a_value))}
-        opened = None
-        if out.x is not None:
-            y = out.x[:n_y]
-            opened = np.sort(cols[np.argsort(-y)[:p]])
-        return {"status": out.status, "open": opened, "bound": out.dual_bound, "nodes": out.nodes}
+        self.timings["mip"] = time.perf_counter() - t
+        self.extra["mip_status"] = out["status"]
+        self.extra["mip_nodes"] = out["nodes"]
+        found = None
+        if out["open"] is not None:
+            found = np.concatenate([np.asarray(state.opened, dtype=np.int64), cols[out["open"]]])
+        if out["status"] in ("optimal", "infeasible", "objective_bound"):
+            return "done", found, None
+        bound = state.bound
+        if out["bound"] is not None:
+            bound = max(bound, out["bound"] + state.off)
+        return "stopped", found, bound
 
     def _mip_radius(self, wc, floor, p, col_alive, force_open, pair_alive, slack_alive, incumbent, target):
         """Radius (covering) formulation of Elloumi (2010) / Garcia, Labbe & Marin (2011)
@@ -455,7 +454,6 @@ class _PMedian:
             mip_rel_gap=0.0,
             mip_abs_gap=(1.0 - 1e-6) if self.integral else max(REL_TOL * abs(target), 1e-12),
             objective_bound=target + (1e-6 if self.integral else 0.0),
-            extra_options=HIGHS_OPTIONS,
         )
         self.extra["mip_size"] = {"columns": num_col, "rows": n_con + 1, "nonzeros": int(len(a_value))}
         opened = None
