@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -84,7 +85,7 @@ class Region:
         shapely.prepare(geom)
         return geom
 
-    @property
+    @functools.cached_property
     def bbox(self) -> tuple[float, float, float, float]:
         """``(min_lon, min_lat, max_lon, max_lat)`` of the boundary, WGS-84 degrees."""
         return tuple(float(v) for v in self.outline.bounds)  # type: ignore[return-value]
@@ -95,9 +96,9 @@ class Region:
             x, y = float(lon), float(lat)
         except (TypeError, ValueError):
             return False
-        if not (np.isfinite(x) and np.isfinite(y)):
+        if not (math.isfinite(x) and math.isfinite(y)):
             return False
-        x0, y0, x1, y1 = self.outline.bounds
+        x0, y0, x1, y1 = self.bbox
         if not (x0 <= x <= x1 and y0 <= y <= y1):
             return False
         return bool(shapely.intersects_xy(self.outline, x, y))
