@@ -215,3 +215,16 @@ def test_api_nearest_gives_the_cli_answer(run, tmp_path):
         api = client.get(f"/api/nearest?lon={lon}&lat={lat}&k=3&amenity=laundry")
         assert api.status_code == 200
         assert api.get_json() == json.loads(out)
+
+
+def test_suggest_json_stdout_is_one_document(tmp_path, workspace):
+    """HiGHS prints a banner from C; it must not land in `--json` output on a pipe."""
+    db = tmp_path / "lscp.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "planner", "--db", str(db), "suggest", "--method", "lscp", "--json"],
+        text=True, capture_output=True, cwd=ROOT, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["method"] == "lscp" and doc["after"]["uncovered_km"] == 0
+    assert len(doc["sites"]) == doc["k"] >= 1
