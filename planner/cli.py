@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import unicodedata
 from pathlib import Path
@@ -146,7 +147,12 @@ def cmd_access(args) -> int:
     if args.json:
         _dump(json.loads(table.to_json(orient="records", force_ascii=False)))
         return 0
-    print(table.to_string(index=False))
+    key = ["code", "name_zh"] if args.by == "county" else ["cell_id", "county"]
+    shown = table[key + ["demand_weight", "mean_drive_min", "p90_drive_min", "share_within_30_min",
+                         "share_within_60_min", "stations"]].round(2)
+    if args.by == "grid":  # worst-served cells first: where a grid manager looks
+        shown = shown[shown["demand_weight"] > 0].sort_values("mean_drive_min", ascending=False)
+    print(_table(shown.to_dict("records"), list(shown.columns)))
     return 0
 
 
@@ -397,3 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:
+        # stdout closed early (piped into `head`): not an error. Point stdout at devnull so
+        # the interpreter's final flush does not raise again (Python docs, "SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
