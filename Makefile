@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
-THREADS ?= 16
+# gunicorn: one process per core (each with its own GIL), two threads each.
+WORKERS ?= 2
+THREADS ?= 2
 
 .PHONY: run test setup setup-dev bench clean
 
@@ -33,7 +35,8 @@ instance/secret_key:
 run: setup instance/secret_key
 	$(BIN)/python -m planner init-db
 	@echo "Yizhan on http://$(HOST):$(PORT)/"
-	PORT=$(PORT) $(BIN)/waitress-serve --host=$(HOST) --port=$(PORT) --threads=$(THREADS) --call app:create_app
+	PORT=$(PORT) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
+		'app:create_app()'
 
 test: setup-dev
 	PYTHONPATH=$(CURDIR) $(BIN)/python -m pytest tests --nbmake notebooks -q

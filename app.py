@@ -1,8 +1,8 @@
-"""Yizhan web app: ``create_app`` builds the Flask app (``make run`` serves it with waitress).
+"""Yizhan web app: ``create_app`` builds the Flask app (``make run`` serves it with gunicorn).
 
 Run by hand::
 
-    YIZHAN_SECRET_KEY=... waitress-serve --port=5000 --threads=16 --call app:create_app
+    YIZHAN_SECRET_KEY=... gunicorn --bind 127.0.0.1:5000 --workers 2 --worker-class gthread --threads 2 'app:create_app()'
 
 Configuration is documented in :mod:`webmap.config`; the pages and the API live in
 :mod:`webmap` (blueprints ``driver``, ``planner``, ``admin``, ``api``).

@@ -1,11 +1,13 @@
 """HTTP load run: ``/api/nearest`` beside ``/healthz`` on the same server, same run.
 
-By default this starts the app the way ``make run`` does (waitress, ``--threads`` as in the
-Makefile, default 16) on 127.0.0.1 with a throw-away registry, then runs a bounded load
-of ``--concurrency`` clients (default 32; a thread pool, one keep-alive ``http.client``
-connection per client) for ``--duration`` seconds per endpoint (default 10 s):
+By default this starts the app the way ``make run`` does (gunicorn, ``--workers`` and
+``--threads`` as in the Makefile, 2 and 2) on 127.0.0.1 with a throw-away registry, then runs
+a bounded load of ``--concurrency`` clients (default 32) for ``--duration`` seconds per
+endpoint (default 10 s). The load comes from ``wrk`` (Debian package ``wrk``; C, so it leaves
+the two cores to the server) when installed, else from a Python thread pool with one
+keep-alive ``http.client`` connection per client (``--client python`` forces it):
 
-1. ``GET /healthz`` — the floor: routing, headers and waitress itself;
+1. ``GET /healthz`` — the floor: routing, headers and the WSGI server itself;
 2. ``GET /api/nearest?lon=&lat=&k=3`` — random points inside Mianyang (seeded).
 
 It prints requests/s and p50/p90/p99/max latency for each, the ratio of the two
@@ -15,8 +17,8 @@ makes a miss exit 2).
 
 Usage::
 
-    .venv/bin/python bench/http_nearest.py                      # start waitress, 16 threads
-    .venv/bin/python bench/http_nearest.py --threads 8 --duration 5
+    .venv/bin/python bench/http_nearest.py                      # start gunicorn as `make run`
+    .venv/bin/python bench/http_nearest.py --workers 1 --threads 8 --duration 5
     .venv/bin/python bench/http_nearest.py --url http://127.0.0.1:5000   # a running `make run`
 
 Only loopback targets are accepted: this is a load generator.
@@ -55,11 +57,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(*, threads: int, port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
-    """waitress-serve --call app:create_app, as `make run` starts it, on a temp registry."""
-    waitress = Path(sys.executable).with_name("waitress-serve")
-    cmd = [str(waitress) if waitress.exists() else "waitress-serve", "--host=127.0.0.1", f"--port={port}",
-           f"--threads={threads}", "--call", "app:create_app"]
+def start_server(*, workers: int, threads: int, port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    """gunicorn 'app:create_app()', as `make run` starts it, on a temp registry."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    cmd = [str(gunicorn) if gunicorn.exists() else "gunicorn", "--bind", f"127.0.0.1:{port}",
+           "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads), "app:create_app()"]
     env = dict(os.environ, YIZHAN_DB=str(workdir / "registry.sqlite"), YIZHAN_SECRET_KEY=secrets.token_hex(32),
                YIZHAN_TILES="none", PORT=str(port))
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
@@ -157,11 +159,50 @@ def run_load(url: str, paths: list[str], *, concurrency: int, duration_s: float)
     }
 
 
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines(os.getenv("YIZHAN_BENCH_PATHS")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1], {["Accept"] = "application/json"})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %f %f %f %f %f\\n", summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+def run_wrk(url: str, paths: list[str], *, concurrency: int, duration_s: float, workdir: Path) -> dict:
+    """The same load from ``wrk`` (C): ``concurrency`` keep-alive connections on 2 threads."""
+    script, listing = workdir / "paths.lua", workdir / "paths.txt"
+    script.write_text(WRK_SCRIPT, encoding="utf-8")
+    listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
+    cmd = ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, round(duration_s))}s", "-s", str(script), url + "/"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration_s + 60,
+                         env=dict(os.environ, YIZHAN_BENCH_PATHS=str(listing))).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    n, io_errors, status_errors, dur_us, p50, p90, p99, mx, mean = (float(v) for v in line.split()[1:])
+    return {
+        "requests": int(n), "errors": int(io_errors + status_errors),
+        "error_samples": [f"{int(status_errors)} non-2xx, {int(io_errors)} socket errors"] if io_errors + status_errors else [],
+        "rps": n / (dur_us / 1e6), "p50_ms": p50 / 1000, "p90_ms": p90 / 1000, "p99_ms": p99 / 1000,
+        "max_ms": mx / 1000, "mean_ms": mean / 1000,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start waitress)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "16")),
-                        help="waitress --threads when this script starts the server (Makefile: THREADS=16)")
+    parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start gunicorn as `make run`)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")),
+                        help="gunicorn --workers when this script starts the server (Makefile: WORKERS=2)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "2")),
+                        help="gunicorn --threads per worker (Makefile: THREADS=2)")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator: wrk if installed (auto), or Python threads")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint (default 10)")
     parser.add_argument("--points", type=int, default=5000, help="distinct random query points")
@@ -178,20 +219,30 @@ def main(argv: list[str] | None = None) -> int:
             url = args.url.rstrip("/")
             where = f"{url} (running server)"
         else:
-            proc, url = start_server(threads=args.threads, port=free_port(), workdir=workdir)
-            where = f"{url}: waitress-serve --threads={args.threads} --call app:create_app (as `make run`)"
+            proc, url = start_server(workers=args.workers, threads=args.threads, port=free_port(), workdir=workdir)
+            where = (f"{url}: gunicorn --workers {args.workers} --worker-class gthread --threads {args.threads} "
+                     "'app:create_app()' (as `make run`)")
+        use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+        if args.client == "wrk" and not shutil.which("wrk"):
+            parser.error("--client wrk: wrk is not installed (apt-get install wrk)")
         points = region_points(args.points)
         nearest_paths = [f"/api/nearest?lon={x}&lat={y}&k=3" for x, y in points]
-        # warm-up: the first nearest call builds the road network and the station index
-        with urllib.request.urlopen(url + nearest_paths[0], timeout=120) as r:
-            r.read()
+        # warm-up: every worker answers a few requests before the clock starts
+        for path in nearest_paths[:20]:
+            with urllib.request.urlopen(url + path, timeout=120) as r:
+                r.read()
 
         print(f"server: {where}")
-        print(f"load: {args.concurrency} clients (keep-alive), {args.duration:g} s per endpoint, "
+        print(f"load: {'wrk' if use_wrk else 'Python threads'}, {args.concurrency} clients (keep-alive), "
+              f"{args.duration:g} s per endpoint, "
               f"{len(points)} random points in Mianyang; {os.cpu_count()} CPU cores shared by server and clients")
         results = {}
         for name, paths in (("/healthz", ["/healthz"]), ("/api/nearest", nearest_paths)):
-            results[name] = r = run_load(url, paths, concurrency=args.concurrency, duration_s=args.duration)
+            if use_wrk:
+                r = run_wrk(url, paths, concurrency=args.concurrency, duration_s=args.duration, workdir=workdir)
+            else:
+                r = run_load(url, paths, concurrency=args.concurrency, duration_s=args.duration)
+            results[name] = r
             print(f"{name:14s} {r['requests']:7d} req  {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
                   f"p90 {r['p90_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms  "
                   f"errors {r['errors']}")

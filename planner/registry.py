@@ -16,7 +16,7 @@ Design
   changes)`` in the same transaction; ``changes`` holds ``{field: {"before", "after"}}``
   (amenities and field_status per key, e.g. ``"amenities.shower"``).
 * **Connections.** A new ``sqlite3`` connection per operation (safe from any thread, e.g.
-  Flask/waitress workers); WAL journal so readers never block the writer.
+  Flask/gunicorn workers); WAL journal so readers never block the writer.
 * **Users.** ``users`` (name, role staff|admin, password hash from
   :func:`werkzeug.security.generate_password_hash`, created_at) and ``tokens`` (only the
   SHA-256 of each bearer token is stored).

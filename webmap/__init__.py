@@ -47,8 +47,9 @@ def init_app(app: Flask) -> None:
     workspace = app.config.get("WORKSPACE") or Workspace(
         region=app.config["REGION"], db_path=app.config.get("YIZHAN_DB"), create_db=True
     )
-    # open (and seed, if new) now: a bad YIZHAN_DB fails at start, not on the first request
-    _ = workspace.registry
+    # Open (and seed, if new) the registry and build the road network and station index now:
+    # a bad YIZHAN_DB fails at start, and the first driver does not wait for the precompute.
+    workspace.index()
     app.extensions[EXTENSION] = AppState(workspace)
 
     app.request_class = YizhanRequest
