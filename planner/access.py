@@ -34,7 +34,9 @@ from planner.stations import AMENITIES, is_open
 __all__ = ["NearestIndex", "nearest_source_per_node"]
 
 
-def nearest_source_per_node(csr: Any, sources: Sequence[int], *, directed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def nearest_source_per_node(
+    csr: Any, sources: Sequence[int], *, directed: bool = True, symmetric: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance from every node to its nearest source, and which source (multi-source Dijkstra).
 
     One call of ``scipy.sparse.csgraph.dijkstra(..., indices=sources, min_only=True,
@@ -50,6 +52,10 @@ def nearest_source_per_node(csr: Any, sources: Sequence[int], *, directed: bool 
         Node ids of the sources (stations); duplicates allowed.
     directed
         ``False`` treats every edge as two-way.
+    symmetric
+        The caller knows ``csr`` equals its transpose (every road two-way at the same cost,
+        as built by :meth:`RoadNetwork.from_corridors`): skip building the transpose, which
+        costs about a fifth of the run on a million-node graph. Not checked.
 
     Returns
     -------
@@ -64,7 +70,7 @@ def nearest_source_per_node(csr: Any, sources: Sequence[int], *, directed: bool 
         raise InputError("sources is empty; give at least one source node", fields={"sources": "non-empty"})
     if src.min() < 0 or src.max() >= n:
         raise InputError(f"sources must be node ids in 0..{n - 1}", fields={"sources": f"0..{n - 1}"})
-    graph = csr.T if directed else csr
+    graph = csr.T if directed and not symmetric else csr
     dist, _, origin = dijkstra(graph, directed=directed, indices=src, min_only=True, return_predecessors=True)
     # position of each source node in `sources` (first wins); slot n stands for "none"
     lookup = np.full(n + 1, -1, dtype=np.int64)

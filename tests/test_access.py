@@ -284,6 +284,16 @@ def test_nearest_source_per_node_undirected_and_errors(net):
         nearest_source_per_node(net.length_csr, [net.n_nodes])
 
 
+def test_symmetric_flag_gives_the_same_answer_on_a_two_way_graph(net):
+    """The corridor graph is two-way: skipping the transpose must not change anything."""
+    assert (net.length_csr != net.length_csr.T).nnz == 0
+    sources = [0, net.n_nodes // 2, net.n_nodes - 1]
+    d1, w1 = nearest_source_per_node(net.length_csr, sources)
+    d2, w2 = nearest_source_per_node(net.length_csr, sources, symmetric=True)
+    np.testing.assert_array_equal(d1, d2)
+    np.testing.assert_array_equal(w1, w2)
+
+
 def test_unreachable_station_route_raises():
     net = RoadNetwork.from_osm_xml(DATA / "small_town.osm", retain_all=True)
     ids = {int(o): i for i, o in enumerate(net.node_osmid)}
