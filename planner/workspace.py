@@ -96,10 +96,17 @@ class Workspace:
             return RoadNetwork.load(self.network_path)
         return RoadNetwork.from_corridors(self.region.corridors)
 
-    @property
-    def uses_illustrative_data(self) -> bool:
-        """True while any station or layer in use is not verified (the UI shows a banner)."""
-        return any(s.get("data_status") != "verified" for s in self.stations())
+    def uses_illustrative_data(self, stations: list[dict] | None = None) -> bool:
+        """True while any station or layer in use is not verified (the UI shows a banner).
+
+        ``stations`` (default: the registry's open ones) replace the embedded station layer,
+        so a registry of verified records clears the station part of the banner.
+        """
+        stations = self.stations() if stations is None else stations
+        layers = {k: v for k, v in self.region.provenance.items() if k != "stations"}
+        return any(s.get("data_status") != "verified" for s in stations) or any(
+            (p or {}).get("data_status", "verified") != "verified" for p in layers.values()
+        )
 
     def stations(self, *, include_retired: bool = False) -> list[dict]:
         """Station records from the registry (open ones unless ``include_retired``)."""

@@ -54,16 +54,8 @@ def page_data(ws, lang: str) -> dict:
         "detour_km": current_app.config["ALONG_DETOUR_KM"],
         "bounds": region_bounds(ws.region),
         "api": {"nearest": url_for("api.nearest"), "along": url_for("api.along_route")},
-        "illustrative": uses_unverified_data(ws.region, stations),
+        "illustrative": ws.uses_illustrative_data(stations),
     }
-
-
-def uses_unverified_data(region, stations: list[dict]) -> bool:
-    """True while any station or embedded layer is ``approximate`` or ``illustrative``."""
-    if any(s.get("data_status") != "verified" for s in stations):
-        return True
-    provenance = getattr(region, "provenance", None) or {}
-    return any((p or {}).get("data_status", "verified") != "verified" for p in provenance.values())
 
 
 @bp.get("/")

@@ -25,7 +25,6 @@ from flask import Blueprint, current_app, render_template, request, send_file
 from planner import settings
 from planner.errors import InputError
 from webmap.assets import add_nonce, render_parts
-from webmap.driver import uses_unverified_data
 from webmap.i18n import METHOD_LABELS, METRIC_LABELS, get_lang, label, t
 from webmap.maps import planner_map
 from webmap.security import csp_nonce
@@ -149,7 +148,7 @@ def _render(*, radius: float, suggestion: dict | None = None, params: dict | Non
         errors=errors or {},
         problems=problems,
         formats=tuple(FORMATS),
-        illustrative=uses_unverified_data(ws.region, stations),
+        illustrative=ws.uses_illustrative_data(stations),
     ), status
 
 

@@ -170,12 +170,19 @@ def test_driver_page_shows_a_saved_change_at_once(client, app):
     assert laundry_of("MY-DH-02")
 
 
-def test_banner_goes_away_with_verified_data(client, app):
-    from webmap.driver import uses_unverified_data
-
+def test_banner_follows_the_data_status(client, app):
     ws = app.extensions["yizhan"].workspace
-    assert uses_unverified_data(ws.region, ws.stations())
-    assert not uses_unverified_data(type("R", (), {"provenance": {}})(), [{"data_status": "verified"}])
+    assert ws.uses_illustrative_data()
+    # verified stations alone do not clear it while the embedded layers are illustrative ...
+    assert ws.uses_illustrative_data([{"data_status": "verified"}])
+    # ... and the embedded station layer does not count once the registry replaces it
+    saved = ws.region.provenance
+    try:
+        ws.region.provenance = {"stations": {"data_status": "illustrative"}, "counties": {"data_status": "verified"}}
+        assert not ws.uses_illustrative_data([{"data_status": "verified"}])
+        assert ws.uses_illustrative_data([{"data_status": "verified"}, {"data_status": "approximate"}])
+    finally:
+        ws.region.provenance = saved
 
 
 # ---------------------------------------------------------------------- escaping
