@@ -54,6 +54,7 @@ def init_app(app: Flask) -> None:
 
     app.request_class = YizhanRequest
     app.json.ensure_ascii = False  # Chinese names as UTF-8: half the bytes of \uXXXX escapes
+    app.json.sort_keys = False  # keep the documented field order (origin, then results)
     csrf.init_app(app)
     security.init_app(app)
     errors.init_app(app)

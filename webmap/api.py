@@ -44,50 +44,49 @@ TRUE = {"1", "true", "yes", "on"}
 
 
 # ---------------------------------------------------------------------- helpers
-def _arg(name: str, default: str = "") -> str:
-    """A query parameter (as given) or ``default``."""
-    return request.args.get(name, default)
+class Query:
+    """The request's query parameters, read once (each ``request`` access costs a proxy lookup)."""
 
+    def __init__(self, args):
+        self.args = args
 
-def _flag(name: str) -> bool:
-    return _arg(name).strip().lower() in TRUE
+    def arg(self, name: str, default: str = "") -> str:
+        """A query parameter (as given) or ``default``."""
+        return self.args.get(name, default)
 
+    def flag(self, name: str) -> bool:
+        return self.arg(name).strip().lower() in TRUE
 
-def _amenities() -> list[str]:
-    """``amenity=shower&amenity=laundry`` or ``amenity=shower,laundry`` (validated by planner)."""
-    out: list[str] = []
-    if "amenity" not in request.args:
+    def amenities(self) -> list[str]:
+        """``amenity=shower&amenity=laundry`` or ``amenity=shower,laundry`` (validated by planner)."""
+        out: list[str] = []
+        if "amenity" not in self.args:
+            return out
+        for value in self.args.getlist("amenity"):
+            out.extend(part.strip() for part in value.split(",") if part.strip())
         return out
-    for value in request.args.getlist("amenity"):
-        out.extend(part.strip() for part in value.split(",") if part.strip())
-    return out
 
+    def optional(self, name: str) -> str | None:
+        return self.arg(name).strip() or None
 
-def _optional(name: str) -> str | None:
-    value = _arg(name).strip()
-    return value or None
+    def required(self, name: str) -> str:
+        value = self.arg(name).strip()
+        if not value:
+            raise InputError(f"query parameter {name!r} is required", fields={name: "required"})
+        return value
 
+    def lonlat_pair(self, name: str) -> tuple[str, str]:
+        """``from=104.75,31.55`` → ("104.75", "31.55"); numbers are checked by the Workspace."""
+        value = self.required(name)
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise InputError(
+                f"{name} must be 'LON,LAT' (longitude first), got {value!r}", fields={name: "must be LON,LAT"}
+            )
+        return parts[0], parts[1]
 
-def _required(name: str) -> str:
-    value = _arg(name).strip()
-    if not value:
-        raise InputError(f"query parameter {name!r} is required", fields={name: "required"})
-    return value
-
-
-def _lonlat_pair(name: str) -> tuple[str, str]:
-    """``from=104.75,31.55`` → ("104.75", "31.55"); numbers are checked by the Workspace."""
-    value = _required(name)
-    parts = [p.strip() for p in value.split(",")]
-    if len(parts) != 2 or not all(parts):
-        raise InputError(
-            f"{name} must be 'LON,LAT' (longitude first), got {value!r}", fields={name: "must be LON,LAT"}
-        )
-    return parts[0], parts[1]
-
-
-def _open_at():
-    return dt.datetime.now(CHINA_TZ).time() if _flag("open_now") else None
+    def open_at(self):
+        return dt.datetime.now(CHINA_TZ).time() if self.flag("open_now") else None
 
 
 def _station_response(record: dict, status: int = 200):
@@ -143,7 +142,7 @@ def healthz():
 @bp.get("/api/stations")
 def stations():
     ws = get_workspace()
-    records = ws.stations(include_retired=_flag("include_retired"))
+    records = ws.stations(include_retired=Query(request.args).flag("include_retired"))
     response = jsonify(feature_collection(records))
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -164,18 +163,17 @@ def station_history(station_id: str):
 @bp.get("/api/nearest")
 def nearest():
     ws = get_workspace()
-    lon, lat = _required("lon"), _required("lat")
-    coords = _arg("coords", "wgs84")
+    q = Query(request.args)
     result = ws.nearest(
-        lon,
-        lat,
-        k=_arg("k", "3"),
-        amenities=_amenities(),
-        min_power_kw=_optional("min_power_kw"),
-        coords=coords,
-        open_at=_open_at(),
+        q.required("lon"),
+        q.required("lat"),
+        k=q.arg("k", "3"),
+        amenities=q.amenities(),
+        min_power_kw=q.optional("min_power_kw"),
+        coords=q.arg("coords", "wgs84"),
+        open_at=q.open_at(),
     )
-    if _flag("route") and result.get("results"):
+    if q.flag("route") and result.get("results"):
         origin = result["origin"]
         first = result["results"][0]["id"]
         result["route"] = {"station": first, "coordinates": ws.route(origin["lon"], origin["lat"], first)}
@@ -185,19 +183,21 @@ def nearest():
 @bp.get("/api/route")
 def route():
     ws = get_workspace()
-    station_id = _required("station")
-    coords = ws.route(_required("lon"), _required("lat"), station_id, coords=_arg("coords", "wgs84"))
+    q = Query(request.args)
+    station_id = q.required("station")
+    coords = ws.route(q.required("lon"), q.required("lat"), station_id, coords=q.arg("coords", "wgs84"))
     return jsonify(station=station_id, route=coords)
 
 
 @bp.get("/api/along-route")
 def along_route():
     ws = get_workspace()
+    q = Query(request.args)
     result = ws.along_route(
-        _lonlat_pair("from"),
-        _lonlat_pair("to"),
-        detour_km=_arg("detour_km", "5"),
-        coords=_arg("coords", "wgs84"),
+        q.lonlat_pair("from"),
+        q.lonlat_pair("to"),
+        detour_km=q.arg("detour_km", "5"),
+        coords=q.arg("coords", "wgs84"),
     )
     return jsonify(result)
 
@@ -205,11 +205,12 @@ def along_route():
 @bp.get("/api/coverage")
 def coverage():
     ws = get_workspace()
+    q = Query(request.args)
     result = ws.coverage(
-        radius_km=_arg("radius_km", str(settings.DEFAULT_RADIUS_KM)),
-        amenities=_amenities(),
-        min_power_kw=_optional("min_power_kw"),
-        samples=_flag("samples"),
+        radius_km=q.arg("radius_km", str(settings.DEFAULT_RADIUS_KM)),
+        amenities=q.amenities(),
+        min_power_kw=q.optional("min_power_kw"),
+        samples=q.flag("samples"),
     )
     return jsonify(result)
 
@@ -226,7 +227,7 @@ def patch_station(station_id: str):
     if retiring and not can(user, "retire"):
         raise ApiError(403, "forbidden", f"only admins may retire a station; {user['name']!r} is {user['role']}")
     # lon/lat may be given as Amap shows them: ?coords=gcj02, or "coord_sys" in the body.
-    coords = _arg("coords") or (
+    coords = Query(request.args).arg("coords") or (
         changes.get("coord_sys") if "lon" in changes and isinstance(changes.get("coord_sys"), str) else "wgs84"
     )
     coords = check_coord_system(coords)
