@@ -280,7 +280,7 @@ def cmd_users(args) -> int:
 
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
-    from planner.workspace import COORD_SYSTEMS
+    from planner.coords import COORD_SYSTEMS
 
     p = argparse.ArgumentParser(
         prog="python -m planner",

@@ -13,7 +13,6 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -21,9 +20,8 @@ from pathlib import Path
 
 from planner import settings
 from planner._validate import non_negative, positive, whole_number
+from planner.coords import to_wgs84
 from planner.errors import InputError
-
-COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 
 
 class Workspace:
@@ -135,28 +133,8 @@ class Workspace:
     # ------------------------------------------------------------- checks
     def point(self, lon, lat, *, coords: str = "wgs84", name: str = "point") -> tuple[float, float]:
         """Validate a typed point, convert it to WGS-84 and check it lies in the region."""
-        from planner.coords import to_wgs84
-
-        if coords not in COORD_SYSTEMS:
-            raise InputError(
-                f"unknown coordinate system {coords!r}; use one of {', '.join(COORD_SYSTEMS)}",
-                fields={"coords": f"must be one of {', '.join(COORD_SYSTEMS)}"},
-            )
-        try:
-            lon_f, lat_f = float(lon), float(lat)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"{name}: lon and lat must be numbers, got lon={lon!r}, lat={lat!r}",
-                fields={"lon": "must be a number", "lat": "must be a number"},
-            ) from None
-        bad = {}
-        if not (math.isfinite(lon_f) and -180 <= lon_f <= 180):
-            bad["lon"] = f"must be a finite longitude in [-180, 180], got {lon!r}"
-        if not (math.isfinite(lat_f) and -90 <= lat_f <= 90):
-            bad["lat"] = f"must be a finite latitude in [-90, 90], got {lat!r}"
-        if bad:
-            raise InputError(f"{name}: coordinates out of range ({'; '.join(bad.values())})", fields=bad)
-        lon_w, lat_w = to_wgs84(lon_f, lat_f, coords)
+        lon, lat = (_typed_number(v) for v in (lon, lat))  # query strings arrive as text
+        lon_w, lat_w = to_wgs84(lon, lat, coords)  # InputError (with Chinese rules) for bad numbers or names
         if not self.region.contains(lon_w, lat_w):
             x0, y0, x1, y1 = self.region.bbox
             raise InputError(
@@ -253,3 +231,13 @@ class Workspace:
         return suggest(
             self.region, self.network, self.stations(), method=method, k=k, radius_km=radius_km, **options
         )
+
+
+def _typed_number(value):
+    """A number typed as text (``"104.75"``) as a float; anything else unchanged for the checks."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
