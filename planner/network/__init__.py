@@ -43,6 +43,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from planner.errors import InfeasibleError, InputError
+from planner.projection import project, unproject
 from planner.settings import UTM48N, WGS84
 
 __all__ = [
@@ -244,7 +245,11 @@ class RoadNetwork:
             raise InputError("a road network needs at least one node", fields={"nodes": "non-empty"})
         if not (np.isfinite(self.node_lon).all() and np.isfinite(self.node_lat).all()):
             raise InputError("node coordinates must be finite numbers", fields={"nodes": "finite lon/lat"})
-        x, y = _to_utm(self.node_lon, self.node_lat)
+        # TODO(region CRS): the projected CRS becomes a constructor argument (default: the UTM
+        # zone of the nodes' centre, planner.projection.utm_crs_for); every measurement in this
+        # class then goes through self.project / self.unproject.
+        self.crs: str = UTM48N
+        x, y = self.project(self.node_lon, self.node_lat)
         self.node_x = np.ascontiguousarray(x, dtype=np.float64)
         self.node_y = np.ascontiguousarray(y, dtype=np.float64)
 
@@ -324,6 +329,14 @@ class RoadNetwork:
     def _edge_lookup(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Position of (u, v) in the CSR entries (pairs must exist)."""
         return np.searchsorted(self._csr_keys, np.asarray(u, dtype=np.int64) * self.n_nodes + np.asarray(v, dtype=np.int64))
+
+    def project(self, lon: Any, lat: Any) -> tuple[Any, Any]:
+        """WGS-84 → metres in this network's own CRS (:attr:`crs`)."""
+        return project(lon, lat, self.crs)
+
+    def unproject(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """Metres in this network's CRS → WGS-84 lon/lat."""
+        return unproject(x, y, self.crs)
 
     @property
     def tree(self) -> cKDTree:
