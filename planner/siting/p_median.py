@@ -129,9 +129,13 @@ def solve_p_median(
     if len(selected) != p or len(set(selected)) != p:
         raise RuntimeError(f"internal error: p-median selected {len(selected)} columns for p={p}")
     objective = objective_value(C, w, selected)
+    # Every row pays at least its cheapest column: a valid bound even when the time limit
+    # stopped the search before the Lagrangian produced one.
+    keep = w > 0
+    trivial = float(np.sum(w[keep] * C[keep].min(axis=1))) if keep.any() else 0.0
     lower = res["lower_bound"]
-    if lower is not None:
-        lower = min(float(lower), objective)
+    lower = trivial if lower is None or not np.isfinite(lower) else max(float(lower), trivial)
+    lower = min(lower, objective)
     optimal = bool(res["optimal"])
     if optimal:
         lower = objective if lower is None else lower
