@@ -297,3 +297,21 @@ def test_a_range_and_its_complement_never_agree(start, end, at):
     a = f"{start[0]:02d}:{start[1]:02d}"
     b = f"{end[0]:02d}:{end[1]:02d}"
     assert is_open(f"{a}-{b}", at) != is_open(f"{b}-{a}", at)
+
+
+def test_validating_a_station_loads_no_demand_and_no_analysis_layers():
+    """Validation needs the boundary and counties only: no demand simulation, no grid, no network."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, planner.region as R\n"
+        "from planner.stations import validate_station\n"
+        "rec = json.load(open('geodata/mianyang/stations.json', encoding='utf-8'))[0]\n"
+        "validate_station(rec)\n"
+        "assert R._embedded_demand.cache_info().currsize == 0, 'demand was generated'\n"
+        "assert R._load_cached.cache_info().currsize == 0, 'the whole region was loaded'\n"
+        "assert 'planner.network' not in sys.modules and 'planner.demand' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
