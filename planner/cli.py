@@ -254,7 +254,10 @@ def cmd_import_gps(args) -> int:
     from planner.demand import import_gps_stops
     from planner.io import write_layers
 
-    gdf = import_gps_stops(args.file, coords=args.coords, min_stop_min=args.min_stop_min)
+    from planner.region import region_outline
+
+    gdf = import_gps_stops(args.file, coords=args.coords, min_stop_min=args.min_stop_min,
+                           region=region_outline(args.region))
     write_layers({"demand": gdf}, args.out)
     print(f"{int(gdf['weight'].sum())} stop events in {len(gdf)} cells → {args.out}")
     return 0

@@ -223,7 +223,8 @@ def import_gps_stops(
     resolution : int
         H3 resolution of the output cells (default 8; 9 for ~0.1 km² cells).
     region : Region, optional
-        Region whose boundary filters the stops; default ``load_region("mianyang")``.
+        Region whose boundary filters the stops (required), e.g.
+        ``planner.region.region_outline("mianyang")``.
 
     Returns
     -------
@@ -270,10 +271,9 @@ def import_gps_stops(
     rename = {orig: low for orig, low in zip(header.columns, found)}
     usecols = [orig for orig, low in zip(header.columns, found) if low in GPS_COLUMNS]
 
-    if region is None:
-        from planner.region import load_region
-
-        region = load_region()
+    if region is None or not hasattr(region, "contains_many"):
+        raise InputError("import_gps_stops needs the region whose boundary filters the stops "
+                         "(e.g. planner.region.region_outline('mianyang'))", fields={"region": "a Region"})
     totals = pd.DataFrame({"size": pd.Series(dtype=float), "sum": pd.Series(dtype=float)})
     offsets: dict[tuple[int, int], tuple[float, float]] = {}
     report = {"rows": 0, "kept": 0, "short_stops": 0, "outside_region": 0, "chunks": 0}
