@@ -291,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--region", default=settings.DEFAULT_REGION, help="embedded region (default: %(default)s)")
     p.add_argument("--db", default=None, help="registry file (default: $YIZHAN_DB or %s)" % settings.DEFAULT_DB_PATH)
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="count", default=0,
+                      help="log progress to stderr (-v: INFO, -vv: DEBUG; default: $YIZHAN_LOG_LEVEL or WARNING)")
+    loud.add_argument("-q", "--quiet", action="store_true", help="log errors only")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, fn, help_):
@@ -394,10 +398,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+    import time
+
+    from planner import log as yizhan_log
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    yizhan_log.configure("ERROR" if args.quiet else ("DEBUG" if args.verbose > 1 else "INFO" if args.verbose else None))
+    started = time.perf_counter()
     try:
-        return args.fn(args)
+        status = args.fn(args)
+        logging.getLogger("planner.cli").info("%s done in %.2f s", args.command, time.perf_counter() - started)
+        return status
     except YizhanError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for field, rule in exc.fields.items():
