@@ -23,8 +23,13 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.app-installed
 
-setup: $(VENV)/.app-installed
-setup-dev: $(VENV)/.dev-installed
+# The project itself, editable: `python -m planner`, notebooks and scripts work from any directory.
+$(VENV)/.project-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.app-installed $(VENV)/.project-installed
+setup-dev: $(VENV)/.dev-installed $(VENV)/.project-installed
 
 # A random secret key for the session cookie, kept in instance/ (never a fixed default).
 instance/secret_key:
@@ -39,7 +44,7 @@ run: setup instance/secret_key
 		'app:create_app()'
 
 test: setup-dev
-	PYTHONPATH=$(CURDIR) $(BIN)/python -m pytest tests --nbmake notebooks -q
+	$(BIN)/python -m pytest tests --nbmake notebooks -q
 
 bench: setup-dev
 	$(BIN)/pip install -q -r bench/requirements.txt

@@ -61,5 +61,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     else:
         app.config.from_mapping(config)
     app.config["SECRET_KEY"] = webconfig.resolve_secret_key(app.config, app.instance_path)
+    if config is None:  # a served app logs request lines at INFO unless $YIZHAN_LOG_LEVEL says otherwise
+        from planner import log as yizhan_log
+
+        yizhan_log.configure(default="INFO")
     webmap.init_app(app)
     return app

@@ -32,7 +32,15 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from planner.errors import InputError
+
+class UnknownRegionError(ValueError):
+    """An unknown region name; ``fields`` says which names exist (``planner`` turns it into an InputError)."""
+
+    def __init__(self, message: str, *, fields: dict[str, str]):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
 
 #: Regions shipped with Yizhan.
 REGIONS: tuple[str, ...] = ("mianyang",)
@@ -52,12 +60,12 @@ def check_region(name: object) -> str:
 
     Raises
     ------
-    InputError
+    UnknownRegionError
         For an unknown name; the message lists the available regions.
     """
     key = name.strip().lower() if isinstance(name, str) else None
     if key not in REGIONS:
-        raise InputError(
+        raise UnknownRegionError(
             f"unknown region {name!r}; available regions: {', '.join(REGIONS)}",
             fields={"region": f"must be one of {', '.join(REGIONS)}"},
         )
@@ -69,13 +77,15 @@ def region_dir(name: str = "mianyang") -> Path:
     return _HERE / check_region(name)
 
 
-def load_layers(name: str = "mianyang") -> dict[str, gpd.GeoDataFrame | list | dict]:
+def load_layers(name: str = "mianyang", layers: tuple[str, ...] | None = None) -> dict[str, gpd.GeoDataFrame | list | dict]:
     """Load the embedded layers of a region.
 
     Parameters
     ----------
     name : str
         Region name, one of :data:`REGIONS` (default ``"mianyang"``).
+    layers : tuple of str, optional
+        Only these layers (names as in the result); default all.
 
     Returns
     -------
@@ -86,17 +96,34 @@ def load_layers(name: str = "mianyang") -> dict[str, gpd.GeoDataFrame | list | d
 
     Raises
     ------
-    InputError
+    UnknownRegionError
         For an unknown region name (lists the available ones).
     """
     folder = region_dir(name)
-    layers: dict[str, gpd.GeoDataFrame | list | dict] = {}
-    for layer, filename in VECTOR_LAYERS.items():
-        gdf = gpd.read_file(folder / filename)
-        layers[layer] = gdf.set_crs("EPSG:4326", allow_override=True) if gdf.crs is None else gdf.to_crs("EPSG:4326")
-    layers["stations"] = json.loads((folder / "stations.json").read_text(encoding="utf-8"))
-    layers["provenance"] = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
-    return layers
+    wanted = (*VECTOR_LAYERS, "stations", "provenance") if layers is None else tuple(layers)
+    unknown = sorted(set(wanted) - {*VECTOR_LAYERS, "stations", "provenance"})
+    if unknown:
+        raise ValueError(f"unknown layer(s) {unknown}; layers are {', '.join(VECTOR_LAYERS)}, stations, provenance")
+    out: dict[str, gpd.GeoDataFrame | list | dict] = {}
+    for layer in wanted:
+        if layer in VECTOR_LAYERS:
+            out[layer] = _read_geojson(folder / VECTOR_LAYERS[layer])
+        else:
+            out[layer] = json.loads((folder / f"{layer}.json").read_text(encoding="utf-8"))
+    return out
 
 
-__all__ = ["REGIONS", "VECTOR_LAYERS", "check_region", "load_layers", "region_dir"]
+def _read_geojson(path: Path) -> gpd.GeoDataFrame:
+    """A GeoJSON file (RFC 7946: WGS-84 lon/lat) as a GeoDataFrame, read with json + shapely.
+
+    The embedded files are small; this skips GDAL's start-up (~0.1 s), which matters for
+    validating one station record in a fresh process.
+    """
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    features = doc.get("features", [])
+    columns = list(dict.fromkeys(k for f in features for k in (f.get("properties") or {})))
+    gdf = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326", columns=[*columns, "geometry"])
+    return gdf[[*columns, "geometry"]]
+
+
+__all__ = ["REGIONS", "UnknownRegionError", "VECTOR_LAYERS", "check_region", "load_layers", "region_dir"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from planner import settings
 from planner.errors import InputError, YizhanError
+from planner.provenance import label, text_line
 
 EXIT_INPUT = 2
 
@@ -42,7 +43,8 @@ def _json_default(obj):
 def _workspace(args, **kw):
     from planner.workspace import Workspace
 
-    return Workspace(region=args.region, db_path=args.db, network_path=getattr(args, "network", None), **kw)
+    return Workspace(region=args.region, db_path=args.db, network_path=getattr(args, "network", None),
+                     demand_path=getattr(args, "demand", None), grid_path=getattr(args, "grid", None), **kw)
 
 
 def _width(text: str) -> int:
@@ -133,17 +135,20 @@ def cmd_coverage(args) -> int:
     )
     if result["gaps"]:
         print(_table(result["gaps"], ["corridor", "name_zh", "from_km", "to_km", "length_km"]))
+    print(text_line(result["data_status"]))
     return 0
 
 
 def cmd_access(args) -> int:
     ws = _workspace(args)
     gdf = ws.grid_access(by=args.by, amenities=args.amenity, min_power_kw=args.min_power_kw)
+    status = ws.data_status(layers=("grid" if args.by == "grid" else "counties", "demand", "corridors"))
     if args.out:
         from planner.io import write_layers
 
-        write_layers({f"access_{args.by}": gdf}, args.out)
+        write_layers({f"access_{args.by}": gdf}, args.out, provenance=label(status))
     table = gdf.drop(columns="geometry")
+    table["inputs_data_status"] = status
     if args.json:
         _dump(json.loads(table.to_json(orient="records", force_ascii=False)))
         return 0
@@ -153,6 +158,7 @@ def cmd_access(args) -> int:
     if args.by == "grid":  # worst-served cells first: where a grid manager looks
         shown = shown[shown["demand_weight"] > 0].sort_values("mean_drive_min", ascending=False)
     print(_table(shown.to_dict("records"), list(shown.columns)))
+    print(text_line(status))
     return 0
 
 
@@ -181,6 +187,7 @@ def cmd_suggest(args) -> int:
             "uncovered_km", "largest_gap_km"]
     print(_table([{"metric": k, "before": result["before"].get(k), "after": result["after"].get(k)} for k in keys],
                  ["metric", "before", "after"]))
+    print(text_line(result["data_status"]))
     return 0
 
 
@@ -254,7 +261,10 @@ def cmd_import_gps(args) -> int:
     from planner.demand import import_gps_stops
     from planner.io import write_layers
 
-    gdf = import_gps_stops(args.file, coords=args.coords, min_stop_min=args.min_stop_min)
+    from planner.region import region_outline
+
+    gdf = import_gps_stops(args.file, coords=args.coords, min_stop_min=args.min_stop_min,
+                           region=region_outline(args.region))
     write_layers({"demand": gdf}, args.out)
     print(f"{int(gdf['weight'].sum())} stop events in {len(gdf)} cells → {args.out}")
     return 0
@@ -288,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--region", default=settings.DEFAULT_REGION, help="embedded region (default: %(default)s)")
     p.add_argument("--db", default=None, help="registry file (default: $YIZHAN_DB or %s)" % settings.DEFAULT_DB_PATH)
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="count", default=0,
+                      help="log progress to stderr (-v: INFO, -vv: DEBUG; default: $YIZHAN_LOG_LEVEL or WARNING)")
+    loud.add_argument("-q", "--quiet", action="store_true", help="log errors only")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, fn, help_):
@@ -299,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--amenity", action="append", default=[], metavar="A",
                         help="only stations with this amenity (repeatable), e.g. shower, laundry, secure_parking")
         sp.add_argument("--min-power-kw", type=float, default=None, help="only stations with a charger of at least this power")
+
+    def inputs(sp):
+        sp.add_argument("--demand", default=None, metavar="FILE",
+                        help="real demand points (.gpkg/.geojson/.csv, e.g. from import-gps) instead of the embedded ones")
+        sp.add_argument("--grid", default=None, metavar="FILE",
+                        help="real service-grid polygons (.gpkg/.geojson) instead of the embedded cells")
 
     def network(sp):
         sp.add_argument("--network", default=None, help="a network saved by import-osm (default: the region's corridors)")
@@ -323,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
 
     sp = add("coverage", cmd_coverage, "coverage and gaps along the freight corridors")
+    inputs(sp)
     sp.add_argument("--radius-km", type=float, default=settings.DEFAULT_RADIUS_KM,
                     help="a corridor point is covered when a station is within this road distance (default: %(default)s km)")
     sp.add_argument("--max-gap-km", type=float, default=settings.MAX_GAP_KM,
@@ -333,12 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
 
     sp = add("access", cmd_access, "demand-weighted drive time to the nearest station per grid cell or county")
+    inputs(sp)
     sp.add_argument("--by", choices=("grid", "county"), default="grid")
     sp.add_argument("--out", help="write the table with geometry to a .gpkg/.geojson/.csv")
     filters(sp)
     sp.add_argument("--json", action="store_true")
 
     sp = add("suggest", cmd_suggest, "suggest new station sites (existing stations stay open)")
+    inputs(sp)
     sp.add_argument("--method", required=True, choices=("kmeans", "p-median", "mclp", "lscp"))
     sp.add_argument("--k", type=int, default=None, help="number of new sites (optional for lscp)")
     sp.add_argument("--radius-km", type=float, default=settings.DEFAULT_RADIUS_KM,
@@ -391,10 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+    import time
+
+    from planner import log as yizhan_log
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    yizhan_log.configure("ERROR" if args.quiet else ("DEBUG" if args.verbose > 1 else "INFO" if args.verbose else None))
+    started = time.perf_counter()
     try:
-        return args.fn(args)
+        status = args.fn(args)
+        logging.getLogger("planner.cli").info("%s done in %.2f s", args.command, time.perf_counter() - started)
+        return status
     except YizhanError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for field, rule in exc.fields.items():

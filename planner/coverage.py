@@ -682,6 +682,7 @@ def export_coverage(network, index, result: dict, path):
 
     path = Path(path)
     layers = coverage_layers(network, index, result)
+    provenance = {k: result[k] for k in ("data_status", "notice") if k in result} or None
     if path.suffix.lower() == ".gpkg":
-        return write_layers(layers, path)
-    return write_layers({"gaps": layers["gaps"]}, path)
+        return write_layers(layers, path, provenance=provenance)
+    return write_layers({"gaps": layers["gaps"]}, path, provenance=provenance)

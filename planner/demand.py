@@ -223,7 +223,8 @@ def import_gps_stops(
     resolution : int
         H3 resolution of the output cells (default 8; 9 for ~0.1 km² cells).
     region : Region, optional
-        Region whose boundary filters the stops; default ``load_region("mianyang")``.
+        Region whose boundary filters the stops (required), e.g.
+        ``planner.region.region_outline("mianyang")``.
 
     Returns
     -------
@@ -270,10 +271,9 @@ def import_gps_stops(
     rename = {orig: low for orig, low in zip(header.columns, found)}
     usecols = [orig for orig, low in zip(header.columns, found) if low in GPS_COLUMNS]
 
-    if region is None:
-        from planner.region import load_region
-
-        region = load_region()
+    if region is None or not hasattr(region, "contains_many"):
+        raise InputError("import_gps_stops needs the region whose boundary filters the stops "
+                         "(e.g. planner.region.region_outline('mianyang'))", fields={"region": "a Region"})
     totals = pd.DataFrame({"size": pd.Series(dtype=float), "sum": pd.Series(dtype=float)})
     offsets: dict[tuple[int, int], tuple[float, float]] = {}
     report = {"rows": 0, "kept": 0, "short_stops": 0, "outside_region": 0, "chunks": 0}
@@ -467,3 +467,75 @@ def _check_resolution(resolution) -> None:
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 0 <= resolution <= 15:
         raise InputError(f"resolution must be a whole number from 0 to 15, got {resolution!r}",
                          fields={"resolution": "whole number 0-15"})
+
+
+def read_demand(path: str | Path, *, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a demand layer written by ``python -m planner import-gps`` (or made by hand).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.gpkg``, ``.geojson``/``.json`` (points, any declared CRS) or ``.csv`` with ``lon``,
+        ``lat`` (WGS-84) and ``weight`` columns.
+    layer : str, optional
+        Layer of a GeoPackage (default: ``demand`` if present, else the first).
+
+    Returns
+    -------
+    GeoDataFrame
+        :data:`DEMAND_COLUMNS`, EPSG:4326; missing ``cell_id``/``kind``/``data_status``/
+        ``source`` are filled (status ``approximate``: observed or imported, not verified).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, no ``weight``, non-point geometry, or weights that are
+        negative or not numbers; the message names what to fix.
+    """
+    import pyogrio
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"demand file {path} does not exist; write one with `python -m planner import-gps`",
+                         fields={"demand": "file not found"})
+    try:
+        if path.suffix.lower() == ".csv":
+            table = pd.read_csv(path, encoding="utf-8-sig")
+            missing = [c for c in ("lon", "lat") if c not in table.columns]
+            if missing:
+                raise InputError(f"demand CSV {path} lacks column(s) {', '.join(missing)}; expected lon, lat, weight",
+                                 fields={c: "missing column" for c in missing})
+            gdf = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(pd.to_numeric(table["lon"], errors="coerce"),
+                                                                       pd.to_numeric(table["lat"], errors="coerce")),
+                                   crs=WGS84)
+        else:
+            if layer is None and path.suffix.lower() == ".gpkg":
+                names = [name for name, _ in pyogrio.list_layers(path)]
+                layer = "demand" if "demand" in names else None
+            gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except InputError:
+        raise
+    except Exception as exc:  # GDAL/pandas raise many types for unreadable input
+        raise InputError(f"cannot read demand file {path}: {exc}", fields={"demand": "unreadable"}) from None
+    if gdf.crs is None:
+        raise InputError(f"demand file {path} declares no CRS; save it with one (e.g. EPSG:4326)",
+                         fields={"demand": "no CRS"})
+    gdf = gdf.to_crs(WGS84)
+    if "weight" not in gdf.columns:
+        raise InputError(f"demand file {path} has no 'weight' column (stop events or trucks per point)",
+                         fields={"weight": "missing column"})
+    if len(gdf) == 0 or not (gdf.geometry.geom_type == "Point").all():
+        raise InputError(f"demand file {path} must hold points (one per demand location)", fields={"demand": "points"})
+    weight = pd.to_numeric(gdf["weight"], errors="coerce")
+    bad = ~(np.isfinite(weight) & (weight >= 0)) | ~np.isfinite(gdf.geometry.x) | ~np.isfinite(gdf.geometry.y)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"demand file {path}, row {row + 1}: weight and position must be finite numbers, weight >= 0",
+                         fields={"weight": ">= 0"})
+    gdf["weight"] = weight.astype(float)
+    gdf["lon"], gdf["lat"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+    defaults = {"cell_id": None, "kind": "imported", "data_status": "approximate", "source": f"imported from {path.name}"}
+    for col, value in defaults.items():
+        if col not in gdf.columns:
+            gdf[col] = value
+    return gdf[list(DEMAND_COLUMNS)].reset_index(drop=True)

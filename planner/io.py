@@ -618,7 +618,8 @@ def _read_gpkg_items(path: Path) -> list[tuple[str, dict]]:
 
 
 # ---------------------------------------------------------------------- layers
-def write_layers(layers: Mapping[str, Any], path: str | Path, *, fmt: str | None = None) -> Path:
+def write_layers(layers: Mapping[str, Any], path: str | Path, *, fmt: str | None = None,
+                 provenance: Mapping[str, Any] | None = None) -> Path:
     """Write analysis layers (GeoDataFrames or DataFrames) to GeoPackage, GeoJSON or CSV.
 
     Parameters
@@ -631,6 +632,10 @@ def write_layers(layers: Mapping[str, Any], path: str | Path, *, fmt: str | None
         ``fmt``. GeoPackage holds one layer per key; GeoJSON and CSV hold exactly one layer.
         CSV writes points as ``lon``/``lat`` columns and other geometries as WKT in
         ``geometry``, UTF-8 with BOM. An existing file is replaced whole.
+    provenance
+        ``{"data_status", "notice"}`` of the result the layers come from: every layer gets an
+        ``inputs_data_status`` column, and a GeoPackage also a ``provenance`` table, so a file
+        computed from illustrative inputs says so wherever it is opened.
 
     Raises
     ------
@@ -671,7 +676,12 @@ def write_layers(layers: Mapping[str, Any], path: str | Path, *, fmt: str | None
                 frame[col] = frame[col].map(
                     lambda v: json.dumps(sorted(v) if isinstance(v, set) else v, ensure_ascii=False)
                     if isinstance(v, (dict, list, tuple, set)) else v)
+        if provenance is not None:
+            frame["inputs_data_status"] = provenance.get("data_status")
         prepared[name] = frame
+    if provenance is not None and kind == "gpkg":
+        prepared["provenance"] = pd.DataFrame([{"data_status": provenance.get("data_status"),
+                                                "notice": provenance.get("notice") or ""}])
 
     with _atomic(path) as tmp:
         if kind == "gpkg":

@@ -27,6 +27,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from planner.errors import InputError
 from planner.settings import DEFAULT_REGION, WGS84
 
 #: Seed of the embedded demand layer (same seed, same layer).
@@ -75,8 +76,24 @@ class Region:
     anchors: gpd.GeoDataFrame = field(repr=False)
     stations: list[dict] = field(repr=False)
     grid: gpd.GeoDataFrame = field(repr=False)
-    demand: gpd.GeoDataFrame = field(repr=False)
     provenance: dict = field(repr=False, default_factory=dict)
+    #: The demand layer once made (see :attr:`demand`); pass one to use your own.
+    demand_layer: gpd.GeoDataFrame | None = field(repr=False, default=None)
+
+    @property
+    def demand(self) -> gpd.GeoDataFrame:
+        """Weighted demand points; the embedded layer is generated on first use, not at load.
+
+        Loading a region (e.g. to validate a station's location) never pays for the
+        30,000-event demand simulation; analyses that need demand do, once per process.
+        """
+        if self.demand_layer is None:
+            self.demand_layer = _embedded_demand(self.name).copy()
+        return self.demand_layer
+
+    @demand.setter
+    def demand(self, value: gpd.GeoDataFrame) -> None:
+        self.demand_layer = value
 
     @functools.cached_property
     def outline(self) -> BaseGeometry:
@@ -146,9 +163,7 @@ def load_region(name: str = DEFAULT_REGION) -> Region:
     InputError
         For an unknown region name (lists the available ones).
     """
-    from geodata import check_region
-
-    cached = _load_cached(check_region(name))
+    cached = _load_cached(_region_name(name))
     return Region(
         name=cached.name,
         boundary=cached.boundary.copy(),
@@ -157,20 +172,44 @@ def load_region(name: str = DEFAULT_REGION) -> Region:
         anchors=cached.anchors.copy(),
         stations=copy.deepcopy(cached.stations),
         grid=cached.grid.copy(),
-        demand=cached.demand.copy(),
         provenance=copy.deepcopy(cached.provenance),
     )
 
 
 @functools.lru_cache(maxsize=4)
+def region_outline(name: str = DEFAULT_REGION) -> Region:
+    """A light region for location checks: boundary and counties only, nothing generated.
+
+    The other layers are empty; use :func:`load_region` for analyses. Cached per process
+    (treat it as read-only).
+    """
+    layers = load_layers_subset(_region_name(name), ("boundary", "counties", "provenance"))
+    empty = layers["boundary"].iloc[:0]
+    return Region(name=_region_name(name), boundary=layers["boundary"], counties=layers["counties"],
+                  corridors=empty, anchors=empty, stations=[], grid=empty, provenance=layers["provenance"],
+                  demand_layer=empty)
+
+
+def load_layers_subset(name: str, layers: tuple[str, ...]) -> dict:
+    from geodata import load_layers
+
+    return load_layers(name, layers)
+
+
+def _region_name(name) -> str:
+    from geodata import UnknownRegionError, check_region
+
+    try:
+        return check_region(name)
+    except UnknownRegionError as exc:
+        raise InputError(exc.message, fields=exc.fields) from None
+
+
+@functools.lru_cache(maxsize=4)
 def _load_cached(name: str) -> Region:
     from geodata import load_layers
-    from planner.demand import generate_demand
 
     layers = load_layers(name)
-    demand = generate_demand(
-        layers["boundary"], layers["corridors"], layers["anchors"], n_events=DEMAND_EVENTS, seed=DEMAND_SEED
-    )
     return Region(
         name=name,
         boundary=layers["boundary"],
@@ -179,9 +218,17 @@ def _load_cached(name: str) -> Region:
         anchors=layers["anchors"],
         stations=layers["stations"],
         grid=layers["grid"],
-        demand=demand,
         provenance=layers["provenance"],
     )
 
 
-__all__ = ["DEMAND_EVENTS", "DEMAND_SEED", "Region", "load_region"]
+@functools.lru_cache(maxsize=4)
+def _embedded_demand(name: str) -> gpd.GeoDataFrame:
+    """The seeded demand layer of an embedded region (made once per process)."""
+    from planner.demand import generate_demand
+
+    cached = _load_cached(_region_name(name))
+    return generate_demand(cached.boundary, cached.corridors, cached.anchors, n_events=DEMAND_EVENTS, seed=DEMAND_SEED)
+
+
+__all__ = ["DEMAND_EVENTS", "DEMAND_SEED", "Region", "load_region", "region_outline"]

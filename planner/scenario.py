@@ -41,6 +41,7 @@ from planner.coverage import (
 )
 from planner._validate import positive, whole_number
 from planner.errors import InfeasibleError, InputError
+from planner.provenance import label, worst
 
 METHODS = ("kmeans", "p-median", "mclp", "lscp")
 COSTS = ("road_km", "drive_min")
@@ -48,11 +49,6 @@ COSTS = ("road_km", "drive_min")
 METRIC_KEYS = (
     "mean_drive_min", "p90_drive_min", "share_within_30_min", "share_within_60_min",
     "covered_km", "uncovered_km", "largest_gap_km",
-)
-ILLUSTRATIVE_NOTICE = (
-    "Illustrative data, not official / 示意数据，非官方. Station locations, demand and "
-    "grid cells of the embedded Mianyang region are placed by Yizhan for demonstration "
-    "(see geodata/PROVENANCE.md); verified facts keep their source keys."
 )
 _UNREACHABLE = 1e9
 
@@ -369,23 +365,20 @@ def suggest(
         "gap_lines": {"before": gap_lines(cov_before), "after": gap_lines(cov_after)},
         "existing": [{"id": s["id"], "name": s.get("name"), "lon": s["lon"], "lat": s["lat"],
                       "data_status": s.get("data_status")} for s in existing],
-        "data_status": _data_status(region, stations),
-        "notice": ILLUSTRATIVE_NOTICE,
+        **label(_data_status(region, stations)),
         "runtime_s": round(time.perf_counter() - t0, 3),
     }
     return result
 
 
 def _data_status(region, stations) -> str:
-    statuses = {s.get("data_status") for s in stations}
+    """Worst status of the stations, the demand points and the region layers a scenario uses."""
+    statuses = [s.get("data_status") for s in stations]
     dem = getattr(region, "demand", None)
     if dem is not None and "data_status" in getattr(dem, "columns", ()):
-        statuses |= set(dem["data_status"].dropna().unique())
-    if "illustrative" in statuses:
-        return "illustrative"
-    if "approximate" in statuses:
-        return "approximate"
-    return "verified"
+        statuses += list(dem["data_status"].dropna().unique())
+    statuses += [(region.provenance.get(name) or {}).get("data_status", "verified") for name in ("corridors", "grid")]
+    return worst(statuses)
 
 
 def _site_record(row, *, source: str | None = None) -> dict:
@@ -617,7 +610,8 @@ def export_scenario(result: dict, path) -> Path:
     from planner.io import write_layers
 
     layers = scenario_layers(result)
+    provenance = {k: result[k] for k in ("data_status", "notice") if k in result} or None
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gpkg":
-        return write_layers(layers, path)
-    return write_layers({"sites": layers["sites"]}, path)
+        return write_layers(layers, path, provenance=provenance)
+    return write_layers({"sites": layers["sites"]}, path, provenance=provenance)

@@ -303,12 +303,12 @@ def _region(name: str = "mianyang"):
 @functools.lru_cache(maxsize=4)
 def _load_region_cached(name: str):
     try:
-        from planner.region import load_region
+        from planner.region import region_outline
     except ImportError:
         return None
     _LOADING.active = True
     try:
-        return load_region(name)
+        return region_outline(name)
     except (YizhanError, OSError, ImportError, KeyError, ValueError, RuntimeError):
         return None
     finally:

@@ -39,6 +39,11 @@ class Workspace:
     network_path : str or Path, optional
         A road network saved by ``python -m planner import-osm``; by default the
         network is built from the region's corridors.
+    demand_path, grid_path : str or Path, optional
+        Real demand points (e.g. written by ``python -m planner import-gps``, read with
+        :func:`planner.demand.read_demand`) and real service-grid polygons
+        (:func:`planner.grid.read_grid`) that replace the region's embedded layers; their
+        status (``approximate``/``verified``) replaces the embedded ``illustrative`` one.
     """
 
     def __init__(
@@ -48,11 +53,15 @@ class Workspace:
         db_path: str | Path | None = None,
         create_db: bool = True,
         network_path: str | Path | None = None,
+        demand_path: str | Path | None = None,
+        grid_path: str | Path | None = None,
     ):
         self.region_name = region
         self.db_path = Path(db_path) if db_path is not None else settings.db_path()
         self.create_db = create_db
         self.network_path = Path(network_path) if network_path is not None else None
+        self.demand_path = Path(demand_path) if demand_path is not None else None
+        self.grid_path = Path(grid_path) if grid_path is not None else None
         self._lock = threading.Lock()
         self._index = None
         self._index_generation = None
@@ -61,9 +70,23 @@ class Workspace:
     @cached_property
     def region(self):
         """The embedded region (:class:`planner.region.Region`)."""
+        from planner.provenance import worst
         from planner.region import load_region
 
-        return load_region(self.region_name)
+        region = load_region(self.region_name)
+        if self.demand_path is not None:
+            from planner.demand import read_demand
+
+            region.demand = read_demand(self.demand_path)
+            region.provenance["demand"] = {"data_status": worst(region.demand["data_status"]),
+                                           "source": f"imported from {self.demand_path.name}"}
+        if self.grid_path is not None:
+            from planner.grid import read_grid
+
+            region.grid = read_grid(self.grid_path, counties=region.counties)
+            region.provenance["grid"] = {"data_status": worst(region.grid["data_status"]),
+                                         "source": f"imported from {self.grid_path.name}"}
+        return region
 
     @cached_property
     def registry(self):
@@ -105,6 +128,15 @@ class Workspace:
         return any(s.get("data_status") != "verified" for s in stations) or any(
             (p or {}).get("data_status", "verified") != "verified" for p in layers.values()
         )
+
+    def data_status(self, *, layers: Iterable[str] = ("corridors",), stations: list[dict] | None = None) -> str:
+        """The worst ``data_status`` of the stations in use and of the region ``layers`` a result uses."""
+        from planner.provenance import worst
+
+        stations = self.stations() if stations is None else stations
+        statuses = [s.get("data_status") for s in stations]
+        statuses += [(self.region.provenance.get(name) or {}).get("data_status", "verified") for name in layers]
+        return worst(statuses)
 
     def stations(self, *, include_retired: bool = False) -> list[dict]:
         """Station records from the registry (open ones unless ``include_retired``)."""
@@ -202,8 +234,10 @@ class Workspace:
         """Coverage of the corridors at road distance ``radius_km`` (CLI/API JSON shape)."""
         from planner.coverage import corridor_coverage
 
+        from planner.provenance import label
+
         radius = positive(radius_km, "radius_km")
-        return corridor_coverage(
+        result = corridor_coverage(
             self.network,
             self.index(),
             radius_km=radius,
@@ -212,6 +246,8 @@ class Workspace:
             min_power_kw=None if min_power_kw is None else non_negative(min_power_kw, "min_power_kw"),
             samples=samples,
         )
+        result.update(label(self.data_status(layers=("corridors",))))
+        return result
 
     def grid_access(self, *, by: str = "grid", amenities: Iterable[str] = (), min_power_kw: float | None = None):
         """Demand-weighted access per service grid cell (``by="grid"``) or county."""

@@ -109,7 +109,7 @@ def test_check_lonlat_rejects_bad_values(lon, lat, bad):
 
 
 def test_check_lonlat_accepts_numpy_scalars():
-    np = pytest.importorskip("numpy")
+    import numpy as np
     assert check_lonlat(np.float64(104.5), np.int64(31)) == (104.5, 31.0)
 
 

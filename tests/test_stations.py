@@ -186,9 +186,8 @@ def test_english_county_name_is_accepted_as_consistent():
     assert clean["county_name"] == "北川羌族自治县"
 
 
-def test_point_inside_bbox_but_outside_boundary_is_rejected_when_region_is_available():
-    if not region_available():
-        pytest.skip("planner.region not available: only the bounding box is checked")
+def test_point_inside_bbox_but_outside_boundary_is_rejected():
+    assert region_available()
     # The bounding box's south-west corner lies in Deyang/Chengdu, not Mianyang.
     assert not inside_mianyang(103.80, 30.75)
     err = problems(make_record(lon=103.80, lat=30.75))
@@ -207,19 +206,14 @@ def test_bbox_is_always_checked():
 def test_missing_county_is_derived_from_location_or_reported():
     record = make_record(lon=104.757, lat=31.455)  # Fucheng seat
     del record["county"]
-    if county_for_location(104.757, 31.455) is None:
-        err = problems(record)
-        assert "county" in err.fields and "510703" in err.fields["county"]
-    else:
-        clean = validate_station(record)
-        assert clean["county"] in ("510703", "510704")  # the city centre straddles both
-        assert clean["county_name"] == COUNTIES[clean["county"]][0]
+    assert county_for_location(104.757, 31.455) is not None
+    clean = validate_station(record)
+    assert clean["county"] in ("510703", "510704")  # the city centre straddles both
+    assert clean["county_name"] == COUNTIES[clean["county"]][0]
 
 
 def test_seed_stations_validate():
     path = ROOT / "geodata" / "mianyang" / "stations.json"
-    if not path.exists():
-        pytest.skip("embedded stations not built yet")
     records = json.loads(path.read_text(encoding="utf-8"))
     clean = [validate_station(r) for r in records]
     assert len(clean) == 23
@@ -303,3 +297,21 @@ def test_a_range_and_its_complement_never_agree(start, end, at):
     a = f"{start[0]:02d}:{start[1]:02d}"
     b = f"{end[0]:02d}:{end[1]:02d}"
     assert is_open(f"{a}-{b}", at) != is_open(f"{b}-{a}", at)
+
+
+def test_validating_a_station_loads_no_demand_and_no_analysis_layers():
+    """Validation needs the boundary and counties only: no demand simulation, no grid, no network."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, planner.region as R\n"
+        "from planner.stations import validate_station\n"
+        "rec = json.load(open('geodata/mianyang/stations.json', encoding='utf-8'))[0]\n"
+        "validate_station(rec)\n"
+        "assert R._embedded_demand.cache_info().currsize == 0, 'demand was generated'\n"
+        "assert R._load_cached.cache_info().currsize == 0, 'the whole region was loaded'\n"
+        "assert 'planner.network' not in sys.modules and 'planner.demand' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

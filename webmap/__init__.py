@@ -13,7 +13,10 @@ Views call ``planner``; they hold no SQL and no geometry.
 
 from __future__ import annotations
 
-from flask import Flask, Request, request
+import logging
+import time
+
+from flask import Flask, Request, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import ImmutableMultiDict
 
@@ -81,6 +84,21 @@ def init_app(app: Flask) -> None:
             "csp_nonce": csp_nonce,
             "current_user": current_user(),
         }
+
+    request_log = logging.getLogger("webmap.requests")
+
+    @app.before_request
+    def _start_clock():
+        g.yizhan_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        # Path only: query strings carry drivers' positions, which the log does not keep.
+        if request_log.isEnabledFor(logging.INFO):
+            started = g.get("yizhan_started")
+            ms = (time.perf_counter() - started) * 1000 if started is not None else float("nan")
+            request_log.info("%s %s %d %.1f ms", request.method, request.path, response.status_code, ms)
+        return response
 
     @app.after_request
     def _remember_lang(response):

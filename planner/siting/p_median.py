@@ -24,6 +24,7 @@ stops the search, the incumbent is returned with the best proven lower bound.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -35,6 +36,8 @@ from planner.siting import heuristics as H
 from planner.siting._highs import csc_from_coo, solve_mip
 from planner.siting._result import SitingResult, relative_gap
 from planner.siting.bnb import LagrangianBranchAndBound
+
+log = logging.getLogger(__name__)
 
 #: Relative tolerance under which two objective values count as equal for non-integer data
 #: (integer data are solved exactly: a solution must be better by at least 1).
@@ -129,9 +132,13 @@ def solve_p_median(
     if len(selected) != p or len(set(selected)) != p:
         raise RuntimeError(f"internal error: p-median selected {len(selected)} columns for p={p}")
     objective = objective_value(C, w, selected)
+    # Every row pays at least its cheapest column: a valid bound even when the time limit
+    # stopped the search before the Lagrangian produced one.
+    keep = w > 0
+    trivial = float(np.sum(w[keep] * C[keep].min(axis=1))) if keep.any() else 0.0
     lower = res["lower_bound"]
-    if lower is not None:
-        lower = min(float(lower), objective)
+    lower = trivial if lower is None or not np.isfinite(lower) else max(float(lower), trivial)
+    lower = min(lower, objective)
     optimal = bool(res["optimal"])
     if optimal:
         lower = objective if lower is None else lower
@@ -144,6 +151,9 @@ def solve_p_median(
     extra["n_fixed"] = len(fixed_idx)
     extra["n_new"] = p - len(fixed_idx)
     extra["tolerance"] = 1.0 if res["integral"] else REL_TOL
+    log.info("p-median %dx%d, p=%d (%d fixed): objective %.6g, lower bound %s, %s in %.2f s (%s)",
+             n_rows, n_cols, p, len(fixed_idx), objective, "none" if lower is None else f"{lower:.6g}",
+             "optimal" if optimal else "not proven optimal", time.perf_counter() - started, res["method"])
     return SitingResult(
         selected=selected,
         objective=objective,
@@ -292,6 +302,8 @@ class _PMedian:
         self.timings["heuristic"] = time.perf_counter() - t
         self.extra["greedy_cost"] = greedy_cost + self.constant
         self.extra["upper_bound_heuristic"] = best_cost + self.constant
+        log.debug("p-median heuristics: greedy %.6g, interchange %.6g (%d swaps)", greedy_cost + self.constant,
+                  best_cost + self.constant, swaps)
         self.extra["swaps"] = swaps
 
         bb = LagrangianBranchAndBound(

@@ -88,8 +88,8 @@ def live_server_tiles(fresh_workspace):
 # ------------------------------------------------------------------ Playwright
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian chromium at {CHROMIUM} (apt-get install chromium)")
+    if not CHROMIUM.exists():  # a missing browser must fail the suite, not hide it (.ci/run installs it)
+        pytest.fail(f"browser tests need Debian chromium at {CHROMIUM} (apt-get install --no-install-recommends chromium)")
     return {
         **browser_type_launch_args,
         "executable_path": str(CHROMIUM),
