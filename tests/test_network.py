@@ -9,7 +9,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from scipy.sparse.csgraph import connected_components, dijkstra
 from shapely.geometry import LineString
 
@@ -19,6 +19,7 @@ from planner.network import TRUCK_SPEED_KMH, RoadNetwork, parse_maxspeed
 DATA = Path(__file__).resolve().parent / "data"
 SMALL_TOWN = DATA / "small_town.osm"
 TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
+GEOD = Geod(ellps="WGS84")
 HUB = (104.78, 31.56)  # Zhangjiaping-like hub shared by three corridors
 
 
@@ -58,6 +59,10 @@ def osm_node(network: RoadNetwork, osmid: int) -> int:
     hits = np.flatnonzero(network.node_osmid == osmid)
     assert hits.size == 1, f"OSM node {osmid} not in the network"
     return int(hits[0])
+
+
+def geodesic_m(lon1, lat1, lon2, lat2) -> float:
+    return float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
 
 
 def straight_m(network: RoadNetwork, u, v) -> np.ndarray:
@@ -259,7 +264,10 @@ def test_osm_oneway_kept(town):
     assert L[n[11], n[14]] > 0 and L[n[14], n[11]] == 0
     # oneway=yes residential 2 -> 13 -> 10
     d = dijkstra(L)
-    assert d[n[20], n[23]] == pytest.approx(straight_m(town, n[20], n[23]), rel=1e-9)
+    # a straight motorway: its length is the geodesic between its ends (WGS-84 ellipsoid)
+    ends = [n[20], n[23]]
+    assert d[n[20], n[23]] == pytest.approx(geodesic_m(town.node_lon[ends[0]], town.node_lat[ends[0]],
+                                                       town.node_lon[ends[1]], town.node_lat[ends[1]]), rel=1e-6)
     assert d[n[23], n[20]] > 1.5 * d[n[20], n[23]]  # must leave the motorway and loop back
     n13 = osm_node(town, 13)
     assert L[n[2], n13] > 0 and L[n13, n[2]] == 0 and L[n13, n[10]] > 0 and L[n[10], n13] == 0
@@ -331,10 +339,14 @@ def test_from_graph_undirected_and_projected():
     net = RoadNetwork.from_graph(G)
     assert net.n_nodes == 3 and net.n_edges == 4
     d = dijkstra(net.length_csr)
-    assert d[0, 2] == pytest.approx(1500.0, rel=1e-6) and d[2, 0] == pytest.approx(1500.0, rel=1e-6)
+    # lengths are geodesic: the 1000 m + 500 m drawn in UTM 48N, measured on the ellipsoid
+    lon, lat = net.node_lon, net.node_lat
+    expect = geodesic_m(lon[0], lat[0], lon[1], lat[1]) + geodesic_m(lon[1], lat[1], lon[2], lat[2])
+    assert d[0, 2] == pytest.approx(expect, rel=1e-9) and d[2, 0] == pytest.approx(expect, rel=1e-9)
+    assert d[0, 2] == pytest.approx(1500.0, rel=2e-3)  # UTM scale near the central meridian
     assert net.node_lon[0] == pytest.approx(104.7)
     t = dijkstra(net.time_csr)
-    assert t[0, 1] == pytest.approx(1000 / (70 / 3.6), rel=1e-6)
+    assert t[0, 1] == pytest.approx(geodesic_m(lon[0], lat[0], lon[1], lat[1]) / (70 / 3.6), rel=1e-9)
     with pytest.raises(InputError, match="x/y"):
         H = nx.MultiDiGraph()
         H.add_edge(1, 2)
