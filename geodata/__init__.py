@@ -17,6 +17,13 @@ stations   list of station records (``stations.json``)
 provenance dict: layer -> {data_status, source, licence, notes}
 ========== ================================================================
 
+Each region also declares, in ``<name>/region.json`` (:func:`load_region_file`), how it is
+measured and where its edge lies: ``crs`` (a projected CRS, or null to use the UTM zone of
+its centre), ``timezone`` (IANA name, e.g. ``Asia/Shanghai``), ``study_area`` (the layer
+whose outline is the study area: ``boundary``) and ``context_km`` (the band around it).
+
+This package reads files only and imports nothing from :mod:`planner`.
+
 Examples
 --------
 >>> from geodata import load_layers
@@ -32,8 +39,6 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from planner.errors import InputError
-
 #: Regions shipped with Yizhan.
 REGIONS: tuple[str, ...] = ("mianyang",)
 #: Vector layers of every region, by name -> file in the region folder.
@@ -44,7 +49,18 @@ VECTOR_LAYERS: dict[str, str] = {
     "anchors": "anchors.geojson",
     "grid": "grid.geojson",
 }
+#: Keys of ``region.json``.
+REGION_FILE_KEYS: tuple[str, ...] = ("name", "crs", "timezone", "study_area", "context_km")
 _HERE = Path(__file__).resolve().parent
+
+
+class UnknownRegionError(ValueError):
+    """An unknown region name (``fields`` says which names exist; the planner turns it into
+    its ``InputError``)."""
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message)
+        self.fields = fields
 
 
 def check_region(name: object) -> str:
@@ -52,12 +68,12 @@ def check_region(name: object) -> str:
 
     Raises
     ------
-    InputError
+    UnknownRegionError
         For an unknown name; the message lists the available regions.
     """
     key = name.strip().lower() if isinstance(name, str) else None
     if key not in REGIONS:
-        raise InputError(
+        raise UnknownRegionError(
             f"unknown region {name!r}; available regions: {', '.join(REGIONS)}",
             fields={"region": f"must be one of {', '.join(REGIONS)}"},
         )
@@ -86,7 +102,7 @@ def load_layers(name: str = "mianyang") -> dict[str, gpd.GeoDataFrame | list | d
 
     Raises
     ------
-    InputError
+    UnknownRegionError
         For an unknown region name (lists the available ones).
     """
     folder = region_dir(name)
@@ -99,4 +115,19 @@ def load_layers(name: str = "mianyang") -> dict[str, gpd.GeoDataFrame | list | d
     return layers
 
 
-__all__ = ["REGIONS", "VECTOR_LAYERS", "check_region", "load_layers", "region_dir"]
+def load_region_file(name: str = "mianyang") -> dict:
+    """The region's declaration (``<name>/region.json``): ``crs``, ``timezone``,
+    ``study_area``, ``context_km`` and notes, as stored (checked by :mod:`planner.region`)."""
+    return json.loads((region_dir(name) / "region.json").read_text(encoding="utf-8"))
+
+
+__all__ = [
+    "REGIONS",
+    "REGION_FILE_KEYS",
+    "VECTOR_LAYERS",
+    "UnknownRegionError",
+    "check_region",
+    "load_layers",
+    "load_region_file",
+    "region_dir",
+]
