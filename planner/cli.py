@@ -100,7 +100,7 @@ def cmd_stations(args) -> int:
 
 def cmd_nearest(args) -> int:
     ws = _workspace(args)
-    open_at = dt.datetime.now().time() if args.open_now else None
+    open_at = ws.now().time() if args.open_now else None  # the region's clock, not the machine's
     result = ws.nearest(
         args.lon, args.lat, k=args.k, amenities=args.amenity, min_power_kw=args.min_power_kw,
         coords=args.coords, open_at=open_at,
@@ -123,7 +123,7 @@ def cmd_coverage(args) -> int:
     if args.out:
         from planner.coverage import export_coverage
 
-        export_coverage(ws.network, ws.index(), result, args.out)
+        export_coverage(ws.network, ws.index(), result, args.out, study_area=ws.region)
     if args.json:
         _dump(result)
         return 0

@@ -92,6 +92,8 @@ class Region:
         IANA time zone of the region (``"Asia/Shanghai"``); :meth:`now` needs it.
     context_km : float
         Width of the context band around the study area, km (default 50).
+    name_zh, name_en : str, optional
+        Display names (``绵阳市``, ``Mianyang``) for messages.
     """
 
     name: str
@@ -106,6 +108,8 @@ class Region:
     crs: str | None = None
     timezone: str | None = None
     context_km: float = DEFAULT_CONTEXT_KM
+    name_zh: str | None = None
+    name_en: str | None = None
 
     def __post_init__(self) -> None:
         if self.crs is None:
@@ -288,6 +292,8 @@ def load_region(name: str = DEFAULT_REGION, *, context_km: float | None = None) 
         crs=cached.crs,
         timezone=cached.timezone,
         context_km=cached.context_km if context_km is None else context_km,
+        name_zh=cached.name_zh,
+        name_en=cached.name_en,
     )
 
 
@@ -323,6 +329,8 @@ def _load_cached(name: str) -> Region:
         crs=crs,
         timezone=declared.get("timezone"),
         context_km=declared.get("context_km", DEFAULT_CONTEXT_KM),
+        name_zh=declared.get("name_zh"),
+        name_en=declared.get("name_en"),
     )
 
 

@@ -92,7 +92,7 @@ class Workspace:
 
         if self.network_path is not None:
             return RoadNetwork.load(self.network_path)
-        return RoadNetwork.from_corridors(self.region.corridors)
+        return RoadNetwork.from_corridors(self.region.corridors, crs=self.region.crs)
 
     def uses_illustrative_data(self, stations: list[dict] | None = None) -> bool:
         """True while any station or layer in use is not verified (the UI shows a banner).
@@ -130,19 +130,29 @@ class Workspace:
                 self._index_generation = generation
             return self._index
 
+    def now(self) -> dt.datetime:
+        """The current local time in the region (its time zone), for every "open now"."""
+        return self.region.now()
+
     # ------------------------------------------------------------- checks
     def point(self, lon, lat, *, coords: str = "wgs84", name: str = "point") -> tuple[float, float]:
-        """Validate a typed point, convert it to WGS-84 and check it lies in the region."""
+        """Validate a typed point, convert it to WGS-84 and check it lies in the region's study
+        area or its context band (a driver just across the boundary is answered)."""
         lon, lat = (_typed_number(v) for v in (lon, lat))  # query strings arrive as text
         lon_w, lat_w = to_wgs84(lon, lat, coords)  # InputError (with Chinese rules) for bad numbers or names
-        if not self.region.contains(lon_w, lat_w):
-            x0, y0, x1, y1 = self.region.bbox
-            raise InputError(
-                f"{name} ({lon_w:.5f}, {lat_w:.5f}) is outside the {self.region_name} region "
-                f"(lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}); check the order (lon first) "
-                "and the coordinate system (--coords gcj02 for points copied from Amap)",
-                fields={"lon": "outside the region", "lat": "outside the region"},
+        region = self.region
+        if not region.in_band(lon_w, lat_w):
+            x0, y0, x1, y1 = region.band_bbox
+            label = region.name_en or region.name
+            err = InputError(
+                f"{name} ({lon_w:.5f}, {lat_w:.5f}) is more than {region.context_km:g} km outside {label} "
+                f"(answers reach lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}); check the order (lon first) "
+                "and the coordinate system (GCJ-02 for points copied from Amap)",
+                fields={"lon": "outside the region and its context band", "lat": "outside the region and its context band"},
             )
+            zh = f"距{region.name_zh or label}超过 {region.context_km:g} 公里，超出服务范围；请检查经纬度顺序和坐标系（高德坐标为 GCJ-02）"
+            err.fields_zh = {"lon": zh, "lat": zh}  # type: ignore[attr-defined]
+            raise err
         return lon_w, lat_w
 
     # ------------------------------------------------------------ questions
@@ -211,6 +221,7 @@ class Workspace:
             amenities=tuple(amenities),
             min_power_kw=None if min_power_kw is None else non_negative(min_power_kw, "min_power_kw"),
             samples=samples,
+            study_area=self.region,
         )
 
     def grid_access(self, *, by: str = "grid", amenities: Iterable[str] = (), min_power_kw: float | None = None):
