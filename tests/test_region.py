@@ -219,7 +219,7 @@ def test_external_station_is_supply_but_not_the_citys(workspace, region, fresh_w
     net = workspace.network
     before = corridor_coverage(net, NearestIndex(net, own), study_area=region)
     after = corridor_coverage(net, NearestIndex(net, with_ext), study_area=region)
-    # supply: it closes the gap of the Xichang–Mianyang corridor at the eastern boundary
+    # supply: it closes the gap of the Xichong–Mianyang expressway at the eastern boundary
     assert after["uncovered_km"] < before["uncovered_km"] - 4.0
     assert any(g["corridor"] == "XiMian" for g in before["gaps"])
     assert not any(g["corridor"] == "XiMian" for g in after["gaps"])
