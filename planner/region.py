@@ -142,15 +142,22 @@ class Region:
     @functools.cached_property
     def band(self) -> BaseGeometry:
         """The study area with its context band: the outline buffered by :attr:`context_km`
-        in the region's CRS (prepared, WGS-84)."""
+        in the region's CRS (prepared, WGS-84).
+
+        Buffering the full outline 50 km out takes ~1.5 s, so the outline is first simplified
+        by 2 % of the width and the buffer padded by that tolerance plus the arc's chord
+        error: the band holds every point within ``context_km`` of the study area and reaches
+        at most ~3 % farther (~30 ms).
+        """
         if self.context_km == 0:
             return self.outline
-        buffered = (
-            gpd.GeoSeries([self.outline], crs=WGS84).to_crs(self.crs).buffer(self.context_km * 1000.0, quad_segs=4)
-            .simplify(self.context_km * 5.0)  # 0.5 % of the width: smooth arcs, fewer vertices
-            .to_crs(WGS84).iloc[0]
-        )
-        geom = shapely.union(buffered, self.outline)
+        width = self.context_km * 1000.0
+        tol = 0.02 * width
+        quad = 8
+        pad = tol + width * (1.0 - math.cos(math.pi / (4 * quad)))
+        local = gpd.GeoSeries([self.outline], crs=WGS84).to_crs(self.crs).iloc[0]
+        buffered = shapely.buffer(shapely.simplify(local, tol), width + pad, quad_segs=quad)
+        geom = shapely.union(gpd.GeoSeries([buffered], crs=self.crs).to_crs(WGS84).iloc[0], self.outline)
         shapely.prepare(geom)
         return geom
 

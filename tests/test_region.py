@@ -154,6 +154,21 @@ def test_context_band_is_fifty_km(region):
     assert mask.tolist() == [True, False, False]
 
 
+def test_band_holds_every_point_within_its_width(region):
+    """Random points around the region: within 50 km of the boundary (exact, in the region's
+    CRS) always in the band; beyond 51.5 km (3 %) never."""
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = region.band_bbox
+    lon, lat = rng.uniform(x0 - 0.2, x1 + 0.2, 3000), rng.uniform(y0 - 0.2, y1 + 0.2, 3000)
+    outline = gpd.GeoSeries([region.outline], crs="EPSG:4326").to_crs(region.crs).iloc[0]
+    x, y = region_project(region, lon, lat)
+    d_km = shapely.distance(outline, shapely.points(x, y)) / 1000.0
+    inside = region.in_band_many(lon, lat)
+    assert inside[d_km <= 50.0].all()
+    assert not inside[d_km > 51.5].any()
+    assert (d_km <= 50.0).sum() > 500 and (d_km > 51.5).sum() > 200  # both kinds were drawn
+
+
 def test_driver_just_outside_the_boundary_gets_answers(workspace, tmp_path, capsys):
     doc = workspace.nearest(*OUTSIDE, k=3)
     assert len(doc["results"]) == 3
