@@ -157,7 +157,8 @@ FIELDS: tuple[str, ...] = (
 )
 #: Fields a new record must give; the others have :data:`DEFAULTS` or are derived.
 REQUIRED: tuple[str, ...] = ("id", "name", "lon", "lat", "kind", "hours", "data_status", "source")
-#: Values used for optional fields left out of a new record (``as_of`` defaults to today, UTC;
+#: Values used for optional fields left out of a new record (``as_of`` defaults to today in the
+#: region's time zone;
 #: ``amenities`` to all false; ``charging`` to no bays). A field given as null must be nullable
 #: (``name_en``, ``corridor``, ``address``, ``phone``, ``daily_trucks``, ``notes``; null
 #: ``amenities``/``charging``/``field_status`` mean empty): leave a field out to get its default.
@@ -355,6 +356,16 @@ def inside_region(lon: float, lat: float, *, external: bool = False) -> bool:
     if region is None:
         return in_mianyang_bbox(lon, lat)
     return bool(region.in_band(lon, lat) if external else region.contains(lon, lat))
+
+
+def _today() -> dt.date:
+    """Today's date in the region's time zone (UTC only while the region cannot load)."""
+    region = _region()
+    if region is not None and region.timezone:
+        return region.now().date()
+    from planner.clock import utcnow
+
+    return utcnow().date()
 
 
 def _region_labels() -> tuple[str, str, float]:
@@ -669,7 +680,7 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
         out["amenities"] = {key: False for key in AMENITIES}
     if "charging" not in out:
         out["charging"] = _charging_record([], False)
-    out.setdefault("as_of", dt.datetime.now(dt.timezone.utc).date().isoformat())
+    out.setdefault("as_of", _today().isoformat())
     return {f: out[f] for f in FIELDS}
 
 

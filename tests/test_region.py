@@ -252,3 +252,12 @@ def test_external_station_is_supply_but_not_the_citys(workspace, region, fresh_w
     res = fresh_workspace.suggest(method="p-median", k=2, radius_km=30.0, time_limit_s=30)
     assert res["filters"]["existing_stations"] == 23 and res["filters"]["external_stations"] == 1
     assert res["before"]["stations"] == 23
+
+
+def test_default_as_of_is_the_regions_date(frozen):
+    """At 19:57Z on 1 December it is already 2 December in Mianyang."""
+    record = {k: v for k, v in EXTERNAL.items()}
+    frozen(NIGHT)
+    assert validate_station(record)["as_of"] == "2026-12-02"
+    frozen(MORNING - dt.timedelta(hours=12))  # 2026-12-01T14:00Z = 22:00 in Beijing
+    assert validate_station(record)["as_of"] == "2026-12-01"
