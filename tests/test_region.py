@@ -190,20 +190,19 @@ def test_coverage_counts_only_the_study_area(workspace, region):
     assert inside["counted"] == "study_area"
     assert inside["corridor_km"] + inside["outside_study_area_km"] == pytest.approx(everywhere["corridor_km"], abs=0.01)
     assert inside["outside_study_area_km"] > 50  # the corridors run on into the neighbours
-    # every counted gap lies inside: its midpoint sample is in the study area
-    samples = {(s["corridor_idx"], s["km"]): s for s in inside["samples"]}
+    # every counted gap lies inside the study area (its samples, away from a crossing)
     by_corridor: dict[int, list] = {}
     for s in inside["samples"]:
         by_corridor.setdefault(s["corridor_idx"], []).append(s)
     for g in inside["gaps"]:
         rows = [s for s in by_corridor[g["corridor_idx"]] if g["from_km"] + 0.3 <= s["km"] <= g["to_km"] - 0.3]
-        assert all(s["in_study_area"] for s in rows), g
-    # uncovered samples outside the study area are not counted (the reported bug: 52 of 107)
-    outside_uncovered = [s for s in everywhere["samples"] if s["road_km"] is None or s["road_km"] > 30
-                         and not region.contains(s["lon"], s["lat"])]
-    assert outside_uncovered, "the embedded corridors leave the city uncovered: the test needs some"
-    assert inside["uncovered_km"] < everywhere["uncovered_km"]
-    assert len(samples) == len(everywhere["samples"])
+        assert rows and all(s["in_study_area"] for s in rows), g
+    # uncovered samples outside the study area (the reported bug: 52 of 107) are not counted
+    outside_uncovered = [s for s in everywhere["samples"]
+                         if (s["road_km"] is None or s["road_km"] > 30) and not region.contains(s["lon"], s["lat"])]
+    assert len(outside_uncovered) > 20, "the embedded corridors leave the city uncovered: the test needs some"
+    assert inside["uncovered_km"] < everywhere["uncovered_km"] - 20
+    assert len(inside["samples"]) == len(everywhere["samples"])
 
 
 @pytest.mark.parametrize("method, k", [("lscp", None), ("p-median", 3), ("mclp", 3), ("kmeans", 4)])
