@@ -260,3 +260,17 @@ def test_default_as_of_is_the_regions_date(frozen):
     assert validate_station(record)["as_of"] == "2026-12-02"
     frozen(MORNING - dt.timedelta(hours=12))  # 2026-12-01T14:00Z = 22:00 in Beijing
     assert validate_station(record)["as_of"] == "2026-12-01"
+
+
+def test_http_answers_in_the_band_and_says_why_beyond_it(fresh_workspace):
+    from app import create_app
+
+    client = create_app({"TESTING": True, "WORKSPACE": fresh_workspace}).test_client()
+    ok = client.get(f"/api/nearest?lon={OUTSIDE[0]}&lat={OUTSIDE[1]}&k=2")
+    assert ok.status_code == 200 and len(ok.get_json()["results"]) == 2
+    route = client.get(f"/api/along-route?from={OUTSIDE[0]},{OUTSIDE[1]}&to=104.75,31.78")
+    assert route.status_code == 200 and route.get_json()["stations"]
+    far = client.get("/api/nearest?lon=104.066&lat=30.657")
+    assert far.status_code == 400
+    err = far.get_json()["error"]
+    assert err["code"] and "50 km outside Mianyang" in err["message"] and set(err["fields"]) == {"lon", "lat"}
