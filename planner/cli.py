@@ -190,11 +190,12 @@ def cmd_import_osm(args) -> int:
     net = RoadNetwork.from_osm_xml(args.file)
     out = Path(args.out or Path(args.file).with_suffix(".network.gpkg"))
     net.save(out)
-    summary = {"file": str(args.file), "out": str(out), "nodes": int(net.n_nodes), "edges": int(net.length_csr.nnz)}
+    summary = {"file": str(args.file), "out": str(out), "nodes": int(net.n_nodes), "edges": int(net.length_csr.nnz),
+               "crs": net.crs}  # measured in the extract's own UTM zone; lengths geodesic
     if args.json:
         _dump(summary)
     else:
-        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges → {out}")
+        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges, measured in {net.crs} → {out}")
         print(f"use it with: python -m planner nearest --network {out} --lon … --lat …")
     return 0
 
