@@ -172,9 +172,12 @@ class Workspace:
         k_int = whole_number(k, "k", minimum=1, maximum=50)
         if min_power_kw is not None:
             min_power_kw = non_negative(min_power_kw, "min_power_kw")
-        return self.index().nearest(
+        result = self.index().nearest(
             lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at
         )
+        # a driver in the context band is answered; say so (False: outside the city, within the band)
+        result["origin"]["in_study_area"] = bool(self.region.contains(lon_w, lat_w))
+        return result
 
     def route(self, lon, lat, station_id: str, *, coords: str = "wgs84") -> list[tuple[float, float]]:
         """Road route from a point to a station, as (lon, lat) pairs."""

@@ -171,7 +171,8 @@ def test_band_holds_every_point_within_its_width(region):
 
 def test_driver_just_outside_the_boundary_gets_answers(workspace, tmp_path, capsys):
     doc = workspace.nearest(*OUTSIDE, k=3)
-    assert len(doc["results"]) == 3
+    assert len(doc["results"]) == 3 and doc["origin"]["in_study_area"] is False
+    assert workspace.nearest(104.757, 31.455, k=1)["origin"]["in_study_area"] is True
     assert all(r["road_km"] >= r["straight_km"] for r in doc["results"])
     code = main(["--db", str(tmp_path / "b.sqlite"), "nearest", "--lon", str(OUTSIDE[0]), "--lat", str(OUTSIDE[1]), "--json"])
     out, err = capsys.readouterr()
