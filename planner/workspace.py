@@ -39,6 +39,9 @@ class Workspace:
     network_path : str or Path, optional
         A road network saved by ``python -m planner import-osm``; by default the
         network is built from the region's corridors.
+    context_km : float, optional
+        Width of the region's context band, km (default: the region file's, 50 km for
+        Mianyang): how far outside the study area drivers' questions are answered.
     """
 
     def __init__(
@@ -48,11 +51,13 @@ class Workspace:
         db_path: str | Path | None = None,
         create_db: bool = True,
         network_path: str | Path | None = None,
+        context_km: float | None = None,
     ):
         self.region_name = region
         self.db_path = Path(db_path) if db_path is not None else settings.db_path()
         self.create_db = create_db
         self.network_path = Path(network_path) if network_path is not None else None
+        self.context_km = context_km
         self._lock = threading.Lock()
         self._index = None
         self._index_generation = None
@@ -63,7 +68,7 @@ class Workspace:
         """The embedded region (:class:`planner.region.Region`)."""
         from planner.region import load_region
 
-        return load_region(self.region_name)
+        return load_region(self.region_name, context_km=self.context_km)
 
     @cached_property
     def registry(self):

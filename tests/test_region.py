@@ -150,6 +150,11 @@ def test_context_band_is_fifty_km(region):
     assert _outside_km(region, *chengdu) > 50 and not region.in_band(*chengdu) and region.zone_of(*chengdu) is None
     narrow = load_region(context_km=10)
     assert narrow.context_km == 10 and not narrow.in_band(*OUTSIDE)
+    from planner.workspace import Workspace
+
+    ws = Workspace(db_path="/nonexistent/never-created.sqlite", context_km=10)
+    with pytest.raises(InputError, match="more than 10 km outside"):
+        ws.point(*OUTSIDE)
     mask = region.in_band_many([OUTSIDE[0], chengdu[0], np.nan], [OUTSIDE[1], chengdu[1], 31.0])
     assert mask.tolist() == [True, False, False]
 
