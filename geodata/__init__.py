@@ -17,6 +17,13 @@ stations   list of station records (``stations.json``)
 provenance dict: layer -> {data_status, source, licence, notes}
 ========== ================================================================
 
+Each region also declares, in ``<name>/region.json`` (:func:`load_region_file`), how it is
+measured and where its edge lies: ``crs`` (a projected CRS, or null to use the UTM zone of
+its centre), ``timezone`` (IANA name, e.g. ``Asia/Shanghai``), ``study_area`` (the layer
+whose outline is the study area: ``boundary``) and ``context_km`` (the band around it).
+
+This package reads files only and imports nothing from :mod:`planner`.
+
 Examples
 --------
 >>> from geodata import load_layers
@@ -32,16 +39,6 @@ from pathlib import Path
 
 import geopandas as gpd
 
-
-class UnknownRegionError(ValueError):
-    """An unknown region name; ``fields`` says which names exist (``planner`` turns it into an InputError)."""
-
-    def __init__(self, message: str, *, fields: dict[str, str]):
-        super().__init__(message)
-        self.message = message
-        self.fields = fields
-
-
 #: Regions shipped with Yizhan.
 REGIONS: tuple[str, ...] = ("mianyang",)
 #: Vector layers of every region, by name -> file in the region folder.
@@ -52,7 +49,19 @@ VECTOR_LAYERS: dict[str, str] = {
     "anchors": "anchors.geojson",
     "grid": "grid.geojson",
 }
+#: Keys of ``region.json``.
+REGION_FILE_KEYS: tuple[str, ...] = ("name", "crs", "timezone", "study_area", "context_km")
 _HERE = Path(__file__).resolve().parent
+
+
+class UnknownRegionError(ValueError):
+    """An unknown region name (``fields`` says which names exist; the planner turns it into
+    its ``InputError``)."""
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
 
 
 def check_region(name: object) -> str:
@@ -126,4 +135,19 @@ def _read_geojson(path: Path) -> gpd.GeoDataFrame:
     return gdf[[*columns, "geometry"]]
 
 
-__all__ = ["REGIONS", "UnknownRegionError", "VECTOR_LAYERS", "check_region", "load_layers", "region_dir"]
+def load_region_file(name: str = "mianyang") -> dict:
+    """The region's declaration (``<name>/region.json``): ``crs``, ``timezone``,
+    ``study_area``, ``context_km`` and notes, as stored (checked by :mod:`planner.region`)."""
+    return json.loads((region_dir(name) / "region.json").read_text(encoding="utf-8"))
+
+
+__all__ = [
+    "REGIONS",
+    "REGION_FILE_KEYS",
+    "VECTOR_LAYERS",
+    "UnknownRegionError",
+    "check_region",
+    "load_layers",
+    "load_region_file",
+    "region_dir",
+]

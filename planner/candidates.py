@@ -10,7 +10,13 @@ Three families, each recorded in a ``source`` column:
 * ``anchor``: the known service areas, parking areas and logistics hubs of the region
   (``region.anchors``), where the national spec prefers to reuse existing facilities.
 
-Clustering runs in UTM 48N metres; every output coordinate is WGS-84.
+Clustering runs in metres of a projected CRS (``crs=``: the network's, else the UTM zone of
+the demand's centre); every output coordinate is WGS-84.
+
+Study area: with ``within`` (the region: ``contains_many``) every candidate lies inside the
+study area. Anchors outside it are left out, corridor points outside it dropped, and cluster
+centres snapped to the nearest network node *inside* it, so no new site is placed in a
+neighbour's territory (where neighbours' stations count as external supply instead).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from planner import settings
 from planner._validate import positive, whole_number
 from planner.errors import InfeasibleError, InputError
+from planner.projection import check_crs, crs_for_extent, project, unproject
 
 SOURCES = ("anchor", "corridor", "kmeans", "dbscan")
 #: Anchor kinds that make sense as a station site (DOMAIN.md §6: SA, logistics park, work zone …).
@@ -33,18 +40,30 @@ _PREFIX = {"anchor": "AN", "corridor": "CO", "kmeans": "KM", "dbscan": "DB"}
 COLUMNS = ["id", "source", "name", "lon", "lat", "node", "snap_m", "corridor", "corridor_km", "weight"]
 
 
-def _utm(lon, lat):
-    from planner.coverage import _to_utm
+def _crs(crs, lon, lat) -> str:
+    """The projected CRS to cluster in: ``crs`` checked, else the UTM zone of the points' centre."""
+    return check_crs(crs) if crs is not None else crs_for_extent(lon, lat)
 
-    return _to_utm(lon, lat)
+
+def _xy(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = project(np.asarray(lon, float), np.asarray(lat, float), crs)
+    return np.asarray(x, float), np.asarray(y, float)
 
 
-def _lonlat(x, y):
-    from pyproj import Transformer
-
-    tr = Transformer.from_crs(settings.UTM48N, settings.WGS84, always_xy=True)
-    lon, lat = tr.transform(np.asarray(x, float), np.asarray(y, float))
+def _lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = unproject(np.asarray(x, float), np.asarray(y, float), crs)
     return np.asarray(lon, float), np.asarray(lat, float)
+
+
+def inside_study_area(within, lon, lat) -> np.ndarray:
+    """Which points lie in the study area (all without ``within``)."""
+    lon = np.atleast_1d(np.asarray(lon, float))
+    if within is None:
+        return np.ones(lon.shape, dtype=bool)
+    contains_many = getattr(within, "contains_many", None)
+    if contains_many is None:
+        raise InputError("within must be a Region (or have contains_many(lons, lats))", fields={"within": "a Region"})
+    return np.asarray(contains_many(lon, np.atleast_1d(np.asarray(lat, float))), dtype=bool)
 
 
 def _demand_arrays(demand: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,7 +83,7 @@ def _demand_arrays(demand: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
     return lon[ok], lat[ok], w[ok]
 
 
-def kmeans_centres(demand: pd.DataFrame, k: int, *, random_state: int = 0) -> pd.DataFrame:
+def kmeans_centres(demand: pd.DataFrame, k: int, *, random_state: int = 0, crs: str | None = None) -> pd.DataFrame:
     """Weighted k-means centres of the demand points.
 
     Parameters
@@ -75,6 +94,8 @@ def kmeans_centres(demand: pd.DataFrame, k: int, *, random_state: int = 0) -> pd
         Number of clusters, 1 ≤ k ≤ number of distinct demand points.
     random_state : int
         Seed of the k-means++ initialisation.
+    crs : str, optional
+        Projected CRS to cluster in (the network's); default the UTM zone of the demand.
 
     Returns
     -------
@@ -86,7 +107,8 @@ def kmeans_centres(demand: pd.DataFrame, k: int, *, random_state: int = 0) -> pd
 
     lon, lat, w = _demand_arrays(demand)
     k = whole_number(k, "k")
-    x, y = _utm(lon, lat)
+    crs = _crs(crs, lon, lat)
+    x, y = _xy(lon, lat, crs)
     xy = np.column_stack([x, y])
     distinct = len(np.unique(np.round(xy, 1), axis=0))
     if k > distinct:
@@ -98,7 +120,7 @@ def kmeans_centres(demand: pd.DataFrame, k: int, *, random_state: int = 0) -> pd
     # one thread: on small inputs OpenMP start-up costs ~40x the work itself (2-core machine)
     with threadpool_limits(1):
         labels = model.fit_predict(xy, sample_weight=w)
-    clon, clat = _lonlat(model.cluster_centers_[:, 0], model.cluster_centers_[:, 1])
+    clon, clat = _lonlat(model.cluster_centers_[:, 0], model.cluster_centers_[:, 1], crs)
     weights = np.bincount(labels, weights=w, minlength=k)
     points = np.bincount(labels, minlength=k)
     out = pd.DataFrame({"lon": clon, "lat": clat, "weight": weights, "points": points})
@@ -106,7 +128,7 @@ def kmeans_centres(demand: pd.DataFrame, k: int, *, random_state: int = 0) -> pd
 
 
 def dbscan_hotspots(demand: pd.DataFrame, *, eps_km: float = 3.0, min_weight: float | None = None,
-                    min_share: float = 0.02) -> pd.DataFrame:
+                    min_share: float = 0.02, crs: str | None = None) -> pd.DataFrame:
     """Stop hotspots: DBSCAN clusters of demand with point weights.
 
     A core point has at least ``min_weight`` demand within ``eps_km`` (weights go in
@@ -120,6 +142,8 @@ def dbscan_hotspots(demand: pd.DataFrame, *, eps_km: float = 3.0, min_weight: fl
         Weight a neighbourhood needs to be dense; default ``min_share`` of the total.
     min_share : float
         Used when ``min_weight`` is None.
+    crs : str, optional
+        Projected CRS to cluster in (the network's); default the UTM zone of the demand.
 
     Returns
     -------
@@ -133,7 +157,8 @@ def dbscan_hotspots(demand: pd.DataFrame, *, eps_km: float = 3.0, min_weight: fl
     if min_weight is None:
         min_weight = positive(min_share, "min_share") * float(w.sum())
     min_weight = positive(min_weight, "min_weight")
-    x, y = _utm(lon, lat)
+    crs = _crs(crs, lon, lat)
+    x, y = _xy(lon, lat, crs)
     labels = DBSCAN(eps=eps_km * 1000.0, min_samples=1).fit(
         np.column_stack([x, y]), sample_weight=w / min_weight
     ).labels_
@@ -150,23 +175,35 @@ def dbscan_hotspots(demand: pd.DataFrame, *, eps_km: float = 3.0, min_weight: fl
     if not rows:
         return pd.DataFrame(columns=["lon", "lat", "weight", "points"])
     arr = np.array(rows, dtype=float)
-    clon, clat = _lonlat(arr[:, 0], arr[:, 1])
+    clon, clat = _lonlat(arr[:, 0], arr[:, 1], crs)
     out = pd.DataFrame({"lon": clon, "lat": clat, "weight": arr[:, 2], "points": arr[:, 3].astype(int)})
     return out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def snap_sites(network, lon, lat) -> pd.DataFrame:
+def snap_sites(network, lon, lat, *, within=None) -> pd.DataFrame:
     """Snap points to the nearest network node; ``lon, lat`` become the node's.
 
-    Returns a DataFrame ``lon, lat, node, snap_m, corridor, corridor_km`` where
-    ``corridor`` is the ref of the nearest corridor sample (None when the network has
-    no corridor samples, e.g. an OSM network).
+    With ``within`` (the region), only nodes inside its study area are used, so a site
+    never lands outside it. Returns a DataFrame ``lon, lat, node, snap_m, corridor,
+    corridor_km`` where ``corridor`` is the ref of the nearest corridor sample (None when
+    the network has no corridor samples, e.g. an OSM network).
     """
     lon = np.atleast_1d(np.asarray(lon, float))
     lat = np.atleast_1d(np.asarray(lat, float))
     if lon.size == 0:
         return pd.DataFrame(columns=["lon", "lat", "node", "snap_m", "corridor", "corridor_km"])
-    nodes, snap_m = network.snap_many(lon, lat)
+    if within is None:
+        nodes, snap_m = network.snap_many(lon, lat)
+    else:
+        from scipy.spatial import cKDTree
+
+        allowed = np.flatnonzero(inside_study_area(within, network.node_lon, network.node_lat))
+        if allowed.size == 0:
+            raise InfeasibleError("no road network node lies inside the study area; no site can be placed",
+                                  fields={"within": "study area with network nodes"})
+        x, y = _xy(lon, lat, network.crs)
+        snap_m, j = cKDTree(np.column_stack([network.node_x[allowed], network.node_y[allowed]])).query(np.column_stack([x, y]))
+        nodes = allowed[j]
     nodes = np.asarray(nodes, dtype=np.int64)
     out = pd.DataFrame({
         "lon": np.asarray(network.node_lon, float)[nodes],
@@ -189,8 +226,8 @@ def nearest_corridor(network, lon, lat, *, step_km: float = settings.CORRIDOR_ST
     except (AttributeError, NotImplementedError, InputError):
         n = len(np.atleast_1d(lon))
         return np.full(n, None, dtype=object), np.full(n, np.nan)
-    sx, sy = _utm(samples["lon"], samples["lat"])
-    x, y = _utm(lon, lat)
+    sx, sy = _xy(samples["lon"], samples["lat"], network.crs)
+    x, y = _xy(lon, lat, network.crs)
     _, j = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([x, y]))
     return samples["corridor"].to_numpy(dtype=object)[j], samples["km"].to_numpy(float)[j]
 
@@ -226,6 +263,7 @@ def candidate_sites(
     anchor_kinds: Iterable[str] = ANCHOR_KINDS,
     random_state: int = 0,
     dedupe: bool = True,
+    within=None,
 ):
     """Candidate sites from anchors, corridor points and clusters of demand.
 
@@ -250,6 +288,9 @@ def candidate_sites(
         Seed of k-means.
     dedupe : bool
         Keep one candidate per network node, preferring anchor > corridor > kmeans > dbscan.
+    within : planner.region.Region or False, optional
+        Keep every candidate inside this study area (default: ``region`` itself when it has
+        ``contains_many``; ``False`` allows candidates anywhere).
 
     Returns
     -------
@@ -262,13 +303,20 @@ def candidate_sites(
     if bad or not sources:
         raise InputError(f"unknown candidate source(s) {bad or sources!r}; use any of {', '.join(SOURCES)}",
                          fields={"sources": f"must be among {', '.join(SOURCES)}"})
+    if within is None:
+        within = region if hasattr(region, "contains_many") else None
+    elif within is False:
+        within = None
     frames = []
     if "anchor" in sources and getattr(region, "anchors", None) is not None and len(region.anchors):
         kinds = set(anchor_kinds)
         a = region.anchors[region.anchors["kind"].isin(kinds)] if "kind" in region.anchors.columns else region.anchors
         if len(a):
             pts = a.geometry.to_crs(settings.WGS84)
-            snapped = snap_sites(network, pts.x.to_numpy(), pts.y.to_numpy())
+            inside = inside_study_area(within, pts.x.to_numpy(), pts.y.to_numpy())  # a neighbour's service area is not ours
+            a, pts = a[inside], pts[inside]
+        if len(a):
+            snapped = snap_sites(network, pts.x.to_numpy(), pts.y.to_numpy(), within=within)
             name_col = "name_zh" if "name_zh" in a.columns else ("name" if "name" in a.columns else None)
             snapped["name"] = a[name_col].to_numpy(dtype=object) if name_col else None
             snapped["anchor_id"] = a["id"].astype(str).to_numpy() if "id" in a.columns else None
@@ -277,6 +325,7 @@ def candidate_sites(
             frames.append(snapped)
     if "corridor" in sources:
         cp = corridor_points(network, every_km=every_km)
+        cp = cp[inside_study_area(within, cp["lon"].to_numpy(), cp["lat"].to_numpy())].reset_index(drop=True)
         cp["snap_m"] = 0.0
         cp["name"] = [f"{r} K{km:.0f}" for r, km in zip(cp["corridor"], cp["corridor_km"])]
         cp["source"] = "corridor"
@@ -285,17 +334,17 @@ def candidate_sites(
     demand = getattr(region, "demand", None)
     if "kmeans" in sources and demand is not None and len(demand):
         k = n_clusters if n_clusters is not None else max(1, len(getattr(region, "counties", [])) or 8)
-        centres = kmeans_centres(demand, k, random_state=random_state)
-        frames.append(_clustered(network, centres, "kmeans"))
+        centres = kmeans_centres(demand, k, random_state=random_state, crs=network.crs)
+        frames.append(_clustered(network, centres, "kmeans", within))
     if "dbscan" in sources and demand is not None and len(demand):
-        spots = dbscan_hotspots(demand, eps_km=dbscan_eps_km, min_share=dbscan_min_share)
+        spots = dbscan_hotspots(demand, eps_km=dbscan_eps_km, min_share=dbscan_min_share, crs=network.crs)
         if len(spots):
-            frames.append(_clustered(network, spots, "dbscan"))
+            frames.append(_clustered(network, spots, "dbscan", within))
     return finish_candidates(frames, dedupe=dedupe)
 
 
-def _clustered(network, centres: pd.DataFrame, source: str) -> pd.DataFrame:
-    snapped = snap_sites(network, centres["lon"].to_numpy(), centres["lat"].to_numpy())
+def _clustered(network, centres: pd.DataFrame, source: str, within=None) -> pd.DataFrame:
+    snapped = snap_sites(network, centres["lon"].to_numpy(), centres["lat"].to_numpy(), within=within)
     snapped["weight"] = centres["weight"].to_numpy(float)
     snapped["source"] = source
     snapped["name"] = None

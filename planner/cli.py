@@ -102,7 +102,7 @@ def cmd_stations(args) -> int:
 
 def cmd_nearest(args) -> int:
     ws = _workspace(args)
-    open_at = dt.datetime.now().time() if args.open_now else None
+    open_at = ws.now().time() if args.open_now else None  # the region's clock, not the machine's
     result = ws.nearest(
         args.lon, args.lat, k=args.k, amenities=args.amenity, min_power_kw=args.min_power_kw,
         coords=args.coords, open_at=open_at,
@@ -125,7 +125,7 @@ def cmd_coverage(args) -> int:
     if args.out:
         from planner.coverage import export_coverage
 
-        export_coverage(ws.network, ws.index(), result, args.out)
+        export_coverage(ws.network, ws.index(), result, args.out, study_area=ws.region)
     if args.json:
         _dump(result)
         return 0
@@ -197,11 +197,12 @@ def cmd_import_osm(args) -> int:
     net = RoadNetwork.from_osm_xml(args.file)
     out = Path(args.out or Path(args.file).with_suffix(".network.gpkg"))
     net.save(out)
-    summary = {"file": str(args.file), "out": str(out), "nodes": int(net.n_nodes), "edges": int(net.length_csr.nnz)}
+    summary = {"file": str(args.file), "out": str(out), "nodes": int(net.n_nodes), "edges": int(net.length_csr.nnz),
+               "crs": net.crs}  # measured in the extract's own UTM zone; lengths geodesic
     if args.json:
         _dump(summary)
     else:
-        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges → {out}")
+        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges, measured in {net.crs} → {out}")
         print(f"use it with: python -m planner nearest --network {out} --lon … --lat …")
     return 0
 

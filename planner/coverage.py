@@ -16,6 +16,13 @@ steps can later be partitioned (dask-geopandas) without changing their meaning:
 Distances are road distances: network shortest paths (``RoadNetwork.length_csr``)
 plus the straight access legs at either end, as :class:`planner.access.NearestIndex`
 defines them. Off-network legs are driven at :data:`planner.settings.ACCESS_SPEED_KMH`.
+
+Study area and supply: every station in the index is supply, including neighbours'
+stations in the context band (``kind`` ``external``), so a corridor stretch near the
+boundary is covered by a station across it. Metrics are counted inside the study area
+only (``study_area=``: the region, or any object with ``contains_many``): corridor km,
+gaps and spacing stretches outside it are left out, and the city's station counts
+(``eligible_stations``) leave external stations out (``external_stations`` counts them).
 """
 
 from __future__ import annotations
@@ -127,11 +134,19 @@ def station_mask(stations: Sequence[dict], *, amenities: Iterable[str] = (), min
     return out
 
 
+def _is_external(station: dict) -> bool:
+    from planner.stations import is_external
+
+    return is_external(station)
+
+
 def _filters_doc(stations, mask, names, power) -> dict:
+    external = np.array([_is_external(s) for s in stations], dtype=bool)
     return {
         "amenities": list(names),
         "min_power_kw": power,
-        "eligible_stations": int(mask.sum()),
+        "eligible_stations": int((mask & ~external).sum()),  # the city's own: external never counted
+        "external_stations": int((mask & external).sum()),  # neighbours' stations counted as supply
         "station_ids": [str(s.get("id")) for s, m in zip(stations, mask) if m],
     }
 
@@ -240,17 +255,60 @@ def _crossing(k_in: float, d_in: float, k_out: float, d_out: float, radius: floa
     return k_in + min(max(t, 0.0), 1.0) * (k_out - k_in)
 
 
-def largest_spacing(station_km: Iterable[float], length_km: float) -> tuple[float, float, float]:
+def largest_spacing(station_km: Iterable[float], length_km: float,
+                    within: Sequence[tuple[float, float]] | None = None) -> tuple[float, float, float]:
     """Largest distance along a corridor between consecutive stations, ends included.
 
-    Returns ``(spacing_km, from_km, to_km)``; with no station it is the whole corridor.
+    ``within`` (km intervals, e.g. the study area's stretches of the corridor) keeps only
+    the spacings that overlap one of them. Returns ``(spacing_km, from_km, to_km)``; with no
+    station it is the whole corridor.
     """
     points = sorted({0.0, float(length_km), *(min(max(float(k), 0.0), float(length_km)) for k in station_km)})
     best = (0.0, 0.0, 0.0)
     for a, b in zip(points[:-1], points[1:]):
+        if within is not None and not any(lo < b and a < hi for lo, hi in within):
+            continue
         if b - a > best[0]:
             best = (b - a, a, b)
     return best
+
+
+def inside_intervals(km: np.ndarray, inside: np.ndarray) -> list[tuple[float, float]]:
+    """Stretches ``(from_km, to_km)`` of a corridor inside the study area, from per-node flags.
+
+    ``km`` are consecutive node positions along the corridor (sorted), ``inside`` whether
+    each node lies in the study area; a crossing is placed midway between an inside and an
+    outside node (nodes are at most a segment, 250 m by default, apart).
+    """
+    km = np.asarray(km, float)
+    inside = np.asarray(inside, dtype=bool)
+    out: list[tuple[float, float]] = []
+    n = km.size
+    i = 0
+    while i < n:
+        if not inside[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and inside[j + 1]:
+            j += 1
+        a = km[0] if i == 0 else 0.5 * (km[i - 1] + km[i])
+        b = km[-1] if j == n - 1 else 0.5 * (km[j] + km[j + 1])
+        if b > a:
+            out.append((float(a), float(b)))
+        i = j + 1
+    return out
+
+
+def clip_intervals(pieces: Iterable[tuple[float, float]], within: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The parts of ``pieces`` inside ``within`` (both lists of km intervals)."""
+    out = []
+    for a, b in pieces:
+        for lo, hi in within:
+            x, y = max(a, lo), min(b, hi)
+            if y > x:
+                out.append((x, y))
+    return out
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -324,17 +382,28 @@ def _corridor_speeds(network, samples: pd.DataFrame) -> dict:
     return out
 
 
-def _to_utm(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    from pyproj import Transformer
+def _study_flags(network, study_area, lon, lat) -> np.ndarray:
+    """Which points lie in the study area (all of them without one)."""
+    lon = np.asarray(lon, float)
+    if study_area is None:
+        return np.ones(lon.shape, dtype=bool)
+    contains_many = getattr(study_area, "contains_many", None)
+    if contains_many is None:
+        raise InputError("study_area must be a Region (or have contains_many(lons, lats))",
+                         fields={"study_area": "a Region"})
+    return np.asarray(contains_many(lon, np.asarray(lat, float)), dtype=bool)
 
-    tr = _to_utm.tr  # type: ignore[attr-defined]
-    if tr is None:
-        tr = _to_utm.tr = Transformer.from_crs(settings.WGS84, settings.UTM48N, always_xy=True)  # type: ignore[attr-defined]
-    x, y = tr.transform(np.asarray(lon, float), np.asarray(lat, float))
-    return np.asarray(x, float), np.asarray(y, float)
 
-
-_to_utm.tr = None  # type: ignore[attr-defined]
+def _study_intervals(network, study_area, key: str) -> dict:
+    """Per corridor key: its km stretches inside the study area (None: no study area)."""
+    if study_area is None:
+        return {}
+    full = network.corridor_samples(step_km=1e-6)  # every node, in order
+    flags = _study_flags(network, study_area, full["lon"].to_numpy(), full["lat"].to_numpy())
+    out = {}
+    for k, idx in full.groupby(key, sort=False).indices.items():
+        out[k] = inside_intervals(full["km"].to_numpy()[idx], flags[idx])
+    return out
 
 
 def corridor_samples_with_access(network, index, *, step_km: float = settings.CORRIDOR_STEP_KM,
@@ -368,6 +437,7 @@ def corridor_coverage(
     min_power_kw: float | None = None,
     samples: bool = False,
     on_corridor_km: float = ON_CORRIDOR_KM,
+    study_area=None,
 ) -> dict:
     """Coverage of every corridor at road distance ``radius_km`` (the ``coverage --json`` shape).
 
@@ -393,6 +463,11 @@ def corridor_coverage(
     on_corridor_km : float
         For spacing, a station lies on a corridor when within this straight distance
         of one of its samples, km.
+    study_area : planner.region.Region, optional
+        Count only the corridor stretches inside its study area (``contains_many``): corridor
+        km, gaps, per-corridor figures and spacing stretches outside it are left out (they
+        are reported as ``outside_study_area_km``). Stations anywhere in the index count as
+        supply. Default: count everything.
 
     Notes
     -----
@@ -422,10 +497,12 @@ def corridor_coverage(
 
     speeds = _corridor_speeds(network, table)
     key = "corridor_idx" if "corridor_idx" in table.columns else "corridor"
-    sx, sy = _to_utm(table["lon"], table["lat"])
+    inside_by_key = _study_intervals(network, study_area, key)
+    sx, sy = (np.asarray(v, float) for v in network.project(table["lon"].to_numpy(float), table["lat"].to_numpy(float)))
     eligible = [s for s, m in zip(stations, mask) if m]
     if eligible:
-        stx, sty = _to_utm([s["lon"] for s in eligible], [s["lat"] for s in eligible])
+        stx, sty = (np.asarray(v, float) for v in network.project(np.array([float(s["lon"]) for s in eligible]),
+                                                                  np.array([float(s["lat"]) for s in eligible])))
     else:
         stx = sty = np.zeros(0)
 
@@ -433,6 +510,7 @@ def corridor_coverage(
     per_corridor: list[dict] = []
     spacing: list[dict] = []
     corridor_km = 0.0
+    outside_km = 0.0
     for ckey, grp in table.groupby(key, sort=False):
         ref = grp["corridor"].iloc[0]
         ident = {"corridor": str(ref)}
@@ -441,9 +519,16 @@ def corridor_coverage(
         if "name_zh" in grp.columns and isinstance(grp["name_zh"].iloc[0], str):
             ident["name_zh"] = grp["name_zh"].iloc[0]
         km = grp["km"].to_numpy(float)
-        length = float(km.max()) if km.size else 0.0
-        corridor_km += length
+        full_length = float(km.max()) if km.size else 0.0
+        within = inside_by_key.get(ckey) if study_area is not None else None
         found = profile_gaps(km, grp["road_km"].to_numpy(float), radius_km)
+        if within is not None:
+            length = float(sum(b - a for a, b in within))
+            found = clip_intervals(found, within)
+        else:
+            length = full_length
+        corridor_km += length
+        outside_km += full_length - length
         gap_len = 0.0
         for a, b in found:
             gaps.append({**ident, "from_km": round(a, 3), "to_km": round(b, 3), "length_km": round(b - a, 3)})
@@ -462,12 +547,12 @@ def corridor_coverage(
             nearest = d2.argmin(axis=1)
             near_m = np.sqrt(d2[np.arange(len(eligible)), nearest])
             on_km = [float(km[j]) for j, dm in zip(nearest, near_m) if dm <= on_corridor_km * 1000.0]
-        largest, a, b = largest_spacing(on_km, length)
+        largest, a, b = largest_spacing(on_km, full_length, within)
         speed = speeds.get(ckey)
         drive_limit_km = settings.MAX_CONTINUOUS_DRIVE_H * speed if speed else None
         spacing.append({
             **ident,
-            "length_km": round(length, 3),
+            "length_km": round(full_length, 3),
             "stations_on_corridor": len(on_km),
             "largest_spacing_km": round(largest, 3),
             "from_km": round(a, 3),
@@ -497,12 +582,17 @@ def corridor_coverage(
         "max_drive_h": settings.MAX_CONTINUOUS_DRIVE_H,
         "filters": _filters_doc(stations, mask, names, power),
     }
+    if study_area is not None:
+        result["outside_study_area_km"] = round(outside_km, 3)
+        result["counted"] = "study_area"
+        table["in_study_area"] = _study_flags(network, study_area, table["lon"].to_numpy(), table["lat"].to_numpy())
     if samples:
         result["samples"] = [
             {"corridor": str(r.corridor), **({"corridor_idx": int(r.corridor_idx)} if key == "corridor_idx" else {}),
              "km": round(float(r.km), 3), "lon": round(float(r.lon), 6),
              "lat": round(float(r.lat), 6), "road_km": _finite_or_none(r.road_km, 3),
-             "drive_min": _finite_or_none(r.drive_min, 2), "station_id": r.station_id}
+             "drive_min": _finite_or_none(r.drive_min, 2), "station_id": r.station_id,
+             **({"in_study_area": bool(r.in_study_area)} if study_area is not None else {})}
             for r in table.itertuples(index=False)
         ]
     return result
@@ -602,7 +692,8 @@ def zone_access(zones, demand, network, index, *, key: str, amenities: Iterable[
             "share_within_30_min", "share_within_60_min", "mean_road_km"]
     stats = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
 
-    stations = [s for s in _index_stations(index) if s.get("status", "open") == "open"]
+    # the city's own stations only: a neighbour's (external) station is supply, not ours to count
+    stations = [s for s in _index_stations(index) if s.get("status", "open") == "open" and not _is_external(s)]
     st = gpd.GeoDataFrame({"id": [str(s["id"]) for s in stations]},
                           geometry=gpd.points_from_xy([s["lon"] for s in stations], [s["lat"] for s in stations]),
                           crs=settings.WGS84)
@@ -650,7 +741,7 @@ def gap_lines(cov: dict) -> list[dict]:
     return out
 
 
-def coverage_layers(network, index, result: dict) -> dict:
+def coverage_layers(network, index, result: dict, *, study_area=None) -> dict:
     """A coverage result as GIS layers: ``gaps`` (lines), ``samples`` (points with
     ``road_km``, ``drive_min``, ``covered``), ``spacing`` and ``corridors`` (tables)."""
     import geopandas as gpd
@@ -661,7 +752,8 @@ def coverage_layers(network, index, result: dict) -> dict:
         f = cov.get("filters") or {}
         cov = corridor_coverage(network, index, radius_km=cov["radius_km"], step_km=cov.get("step_km", 1.0),
                                 max_gap_km=cov.get("max_gap_km", settings.MAX_GAP_KM),
-                                amenities=f.get("amenities", ()), min_power_kw=f.get("min_power_kw"), samples=True)
+                                amenities=f.get("amenities", ()), min_power_kw=f.get("min_power_kw"), samples=True,
+                                study_area=study_area)
     lines = gap_lines(cov)
     cols = [c for c in ("corridor", "corridor_idx", "name_zh", "from_km", "to_km", "length_km") if any(c in g for g in lines)]
     gaps = gpd.GeoDataFrame(pd.DataFrame([{c: g.get(c) for c in cols} for g in lines], columns=cols or ["corridor"]),
@@ -673,7 +765,7 @@ def coverage_layers(network, index, result: dict) -> dict:
             "corridors": pd.DataFrame(cov["corridors"])}
 
 
-def export_coverage(network, index, result: dict, path):
+def export_coverage(network, index, result: dict, path, *, study_area=None):
     """Write a coverage result: GeoPackage (every layer of :func:`coverage_layers`),
     GeoJSON (the gap lines) or CSV (the gaps, geometry as WKT), by suffix."""
     from pathlib import Path
@@ -681,7 +773,7 @@ def export_coverage(network, index, result: dict, path):
     from planner.io import write_layers
 
     path = Path(path)
-    layers = coverage_layers(network, index, result)
+    layers = coverage_layers(network, index, result, study_area=study_area)
     provenance = {k: result[k] for k in ("data_status", "notice") if k in result} or None
     if path.suffix.lower() == ".gpkg":
         return write_layers(layers, path, provenance=provenance)

@@ -31,7 +31,8 @@ import pandas as pd
 import shapely
 
 from planner.errors import InputError
-from planner.settings import MIN_BREAK_MIN, UTM48N, WGS84
+from planner.projection import check_crs, crs_for_extent
+from planner.settings import MIN_BREAK_MIN, WGS84
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def generate_demand(
     seed: int = 2025,
     resolution: int = DEFAULT_DEMAND_RESOLUTION,
     shares: Mapping[str, float] | None = None,
+    crs: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Synthetic truck stop events aggregated to H3 cells (illustrative).
 
@@ -109,6 +111,9 @@ def generate_demand(
         H3 resolution of the aggregation (default 8, ~0.74 km² cells).
     shares : mapping, optional
         Share of events per source (keys of :data:`DEFAULT_SHARES`); normalised.
+    crs : str, optional
+        Projected CRS the events are scattered in (metres); default the Region's
+        :attr:`~planner.region.Region.crs`, else the UTM zone of the outline's centre.
 
     Returns
     -------
@@ -142,9 +147,15 @@ def generate_demand(
 
     rng = np.random.default_rng(seed)
     outline = _outline(boundary)
-    outline_utm = gpd.GeoSeries([outline], crs=WGS84).to_crs(UTM48N).iloc[0]
+    if crs is None and hasattr(boundary, "outline"):  # a Region measures in its own CRS
+        crs = boundary.crs
+    if crs is None:
+        x0, y0, x1, y1 = outline.bounds
+        crs = crs_for_extent([x0, x1], [y0, y1])
+    crs = check_crs(crs)
+    outline_utm = gpd.GeoSeries([outline], crs=WGS84).to_crs(crs).iloc[0]
     shapely.prepare(outline_utm)
-    anchors_utm = anchors.to_crs(UTM48N)
+    anchors_utm = anchors.to_crs(crs)
     xs, ys, kinds = [], [], []
 
     counts = _split(n_events, [shares.get(k, 0.0) / total for k in DEFAULT_SHARES], rng)
@@ -152,7 +163,7 @@ def generate_demand(
         if n == 0:
             continue
         if kind == "corridor":
-            x, y = _along_corridors(corridors, outline_utm, n, rng)
+            x, y = _along_corridors(corridors, outline_utm, n, rng, crs)
         else:
             pick = anchors_utm["kind"].isin(("service_area", "parking_area") if kind == "service_area" else (kind,))
             pick &= shapely.intersects(outline_utm, anchors_utm.geometry.to_numpy())
@@ -171,7 +182,7 @@ def generate_demand(
     y = np.concatenate(ys)
     kind_arr = np.concatenate(kinds)
     inside = shapely.intersects_xy(outline_utm, x, y)
-    pts = gpd.GeoSeries(gpd.points_from_xy(x[inside], y[inside]), crs=UTM48N).to_crs(WGS84)
+    pts = gpd.GeoSeries(gpd.points_from_xy(x[inside], y[inside]), crs=crs).to_crs(WGS84)
     events = pd.DataFrame({"lon": pts.x.to_numpy(), "lat": pts.y.to_numpy(), "kind": kind_arr[inside]})
     events["cell_id"] = _cells(events["lon"].to_numpy(), events["lat"].to_numpy(), resolution)
     agg = (events.groupby(["cell_id", "kind"], sort=True)
@@ -430,9 +441,10 @@ def _split(n: int, probs: list[float], rng: np.random.Generator) -> np.ndarray:
     return rng.multinomial(n, np.asarray(probs) / np.sum(probs))
 
 
-def _along_corridors(corridors: gpd.GeoDataFrame, outline_utm, n: int, rng: np.random.Generator):
-    """``n`` points spread along the corridors inside the outline, ∝ length × class weight."""
-    lines = corridors.to_crs(UTM48N)
+def _along_corridors(corridors: gpd.GeoDataFrame, outline_utm, n: int, rng: np.random.Generator, crs: str):
+    """``n`` points spread along the corridors inside the outline, ∝ length × class weight
+    (``outline_utm`` and the result in the projected ``crs``)."""
+    lines = corridors.to_crs(crs)
     clipped = shapely.intersection(lines.geometry.to_numpy(), outline_utm)
     lengths = shapely.length(clipped)
     w = lengths * np.array([CLASS_WEIGHTS.get(str(c), 0.5) for c in lines["road_class"]])

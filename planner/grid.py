@@ -6,7 +6,8 @@ is not published (DOMAIN.md §8, §11). :func:`default_grid` therefore makes an
 real polygons when a user has them (GeoJSON or GeoPackage) and ties each to its county.
 
 Every function takes and returns WGS-84 (EPSG:4326) GeoDataFrames; areas and overlaps are
-measured in UTM 48N (EPSG:32648).
+measured in a projected CRS: the ``crs`` given (the region's, :attr:`planner.region.Region.crs`),
+else the UTM zone of the data's centre.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from planner.errors import InputError
-from planner.settings import UTM48N, WGS84
+from planner.projection import check_crs, crs_for_extent
+from planner.settings import WGS84
 
 #: Default H3 resolution: ~36 km² hexagons, ~3.7 km edge (about 600 cells over Mianyang).
 DEFAULT_RESOLUTION = 6
@@ -30,7 +32,16 @@ GRID_COLUMNS = ("cell_id", "county", "area_km2", "data_status", "source", "geome
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
 
 
-def default_grid(boundary, counties: gpd.GeoDataFrame | None = None, *, resolution: int = DEFAULT_RESOLUTION) -> gpd.GeoDataFrame:
+def _measuring_crs(crs, geometry) -> str:
+    """``crs`` checked, or the UTM zone of the centre of a WGS-84 geometry's extent."""
+    if crs is not None:
+        return check_crs(crs)
+    x0, y0, x1, y1 = geometry.total_bounds if hasattr(geometry, "total_bounds") else geometry.bounds
+    return crs_for_extent([x0, x1], [y0, y1])
+
+
+def default_grid(boundary, counties: gpd.GeoDataFrame | None = None, *, resolution: int = DEFAULT_RESOLUTION,
+                 crs: str | None = None) -> gpd.GeoDataFrame:
     """An illustrative H3 grid clipped to a boundary, each cell tied to a county.
 
     Every H3 cell that overlaps the boundary is kept and clipped to it, so the cells tile
@@ -46,6 +57,8 @@ def default_grid(boundary, counties: gpd.GeoDataFrame | None = None, *, resoluti
     resolution : int
         H3 resolution, 0-15 (default 6: ~36 km² cells). 7 gives ~5 km² cells (~4,000 over
         Mianyang).
+    crs : str, optional
+        Projected CRS areas are measured in; default the UTM zone of the boundary's centre.
 
     Returns
     -------
@@ -63,10 +76,11 @@ def default_grid(boundary, counties: gpd.GeoDataFrame | None = None, *, resoluti
         raise InputError(f"resolution must be a whole number from 0 to 15, got {resolution!r}",
                          fields={"resolution": "whole number 0-15"})
     outline = _outline(boundary)
+    crs = _measuring_crs(crs, outline)
     # An H3 cell overlaps the outline only if its centre lies within one circumradius (= edge
     # length) of it: fill a buffered outline by centres, then clip.
     edge_m = h3.average_hexagon_edge_length(int(resolution), unit="m")
-    buffered = gpd.GeoSeries([outline], crs=WGS84).to_crs(UTM48N).buffer(edge_m * 1.2).to_crs(WGS84).iloc[0]
+    buffered = gpd.GeoSeries([outline], crs=WGS84).to_crs(crs).buffer(edge_m * 1.2).to_crs(WGS84).iloc[0]
     cells = sorted(h3.geo_to_cells(buffered, int(resolution)))
     hexes = np.array([_cell_polygon(c) for c in cells], dtype=object)
     shapely.prepare(outline)
@@ -79,10 +93,10 @@ def default_grid(boundary, counties: gpd.GeoDataFrame | None = None, *, resoluti
     grid = gpd.GeoDataFrame(
         {"cell_id": [c for c, _ in keep]}, geometry=[g for _, g in keep], crs=WGS84
     )
-    grid["area_km2"] = grid.to_crs(UTM48N).area.to_numpy() / 1e6
+    grid["area_km2"] = grid.to_crs(crs).area.to_numpy() / 1e6
     # drop crumbs a rounding error leaves along the outline (< 100 m²)
     grid = grid[grid["area_km2"] > 1e-4].reset_index(drop=True)
-    grid["county"] = assign_county(grid, counties) if counties is not None else None
+    grid["county"] = assign_county(grid, counties, crs=crs) if counties is not None else None
     grid["data_status"] = "illustrative"
     grid["source"] = f"illustrative: H3 resolution {resolution} cells clipped to the region boundary (Yizhan)"
     return grid[list(GRID_COLUMNS)]
@@ -133,7 +147,7 @@ def read_grid(path: str | Path, *, layer: str | None = None, counties: gpd.GeoDa
                          fields={"path": "empty"})
     if gdf.crs is None:
         raise InputError(f"grid file {path} declares no coordinate reference system; save it with a CRS "
-                         "(e.g. EPSG:4326 or EPSG:32648) so the cells can be placed",
+                         "(e.g. EPSG:4326, or the projected CRS it was drawn in) so the cells can be placed",
                          fields={"crs": "missing"})
     geoms = gdf.geometry
     bad_empty = np.flatnonzero(geoms.isna().to_numpy() | geoms.is_empty.to_numpy())
@@ -178,7 +192,7 @@ def read_grid(path: str | Path, *, layer: str | None = None, counties: gpd.GeoDa
         gdf["county"] = assign_county(gdf, counties)
     else:
         gdf["county"] = gdf["county"].map(lambda v: None if pd.isna(v) else str(v))
-    gdf["area_km2"] = gdf.to_crs(UTM48N).area.to_numpy() / 1e6
+    gdf["area_km2"] = gdf.to_crs(_measuring_crs(None, gdf)).area.to_numpy() / 1e6
     if "data_status" not in gdf.columns:
         gdf["data_status"] = data_status
     if "source" not in gdf.columns:
@@ -187,19 +201,21 @@ def read_grid(path: str | Path, *, layer: str | None = None, counties: gpd.GeoDa
     return gdf[list(GRID_COLUMNS[:-1]) + rest + ["geometry"]].set_geometry("geometry")
 
 
-def assign_county(cells: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> list[str | None]:
+def assign_county(cells: gpd.GeoDataFrame, counties: gpd.GeoDataFrame, *, crs: str | None = None) -> list[str | None]:
     """The ``code`` of the county each cell overlaps most (None where it overlaps none).
 
     Parameters
     ----------
     cells, counties : GeoDataFrame
-        Polygons with a CRS; ``counties`` needs a ``code`` column. Overlap is measured in
-        EPSG:32648.
+        Polygons with a CRS; ``counties`` needs a ``code`` column.
+    crs : str, optional
+        Projected CRS overlaps are measured in; default the UTM zone of the counties' centre.
     """
     if "code" not in counties.columns:
         raise InputError("counties need a 'code' column to assign cells to counties", fields={"counties": "no code"})
-    c_utm = cells.geometry.to_crs(UTM48N).reset_index(drop=True)
-    k_utm = counties.to_crs(UTM48N).reset_index(drop=True)
+    crs = _measuring_crs(crs, counties.to_crs(WGS84))
+    c_utm = cells.geometry.to_crs(crs).reset_index(drop=True)
+    k_utm = counties.to_crs(crs).reset_index(drop=True)
     tree = shapely.STRtree(k_utm.geometry.to_numpy())
     left, right = tree.query(c_utm.to_numpy(), predicate="intersects")
     areas = shapely.area(shapely.intersection(c_utm.to_numpy()[left], k_utm.geometry.to_numpy()[right]))

@@ -16,6 +16,13 @@ Costs are network shortest paths: demand points are snapped to nodes and aggrega
 there (so the matrix stays small), and one Dijkstra per column runs on the transposed
 graph (node → site distances). Metrics before and after are measured the same way the
 ``coverage`` and ``nearest`` commands measure them (:mod:`planner.coverage`).
+
+Study area: new sites are only placed inside the region's study area (candidates outside
+it are dropped; k-means centres snap to nodes inside it), LSCP covers only the corridor
+points inside it, and the metrics count corridor km inside it. Neighbours' stations in the
+context band (``kind`` ``external``) stay open as supply but are not the city's stations:
+``filters.existing_stations`` and ``metrics.stations`` leave them out
+(``filters.external_stations`` counts them).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from planner import settings
-from planner.candidates import candidate_sites, finish_candidates, kmeans_centres, snap_sites
+from planner.candidates import candidate_sites, finish_candidates, inside_study_area, kmeans_centres, snap_sites
 from planner.coverage import (
     MAX_GAP_NOTE,
     access_summary,
@@ -42,6 +49,7 @@ from planner.coverage import (
 from planner._validate import positive, whole_number
 from planner.errors import InfeasibleError, InputError
 from planner.provenance import label, worst
+from planner.stations import is_external
 
 METHODS = ("kmeans", "p-median", "mclp", "lscp")
 COSTS = ("road_km", "drive_min")
@@ -182,7 +190,7 @@ def proposed_station(site: dict, number: int, *, amenities: Iterable[str] = (), 
 def scenario_metrics(network, stations: list[dict], demand: pd.DataFrame, *, radius_km: float,
                      max_gap_km: float = settings.MAX_GAP_KM, amenities: Iterable[str] = (),
                      min_power_kw: float | None = None, step_km: float = settings.CORRIDOR_STEP_KM,
-                     ) -> tuple[dict, dict]:
+                     study_area=None) -> tuple[dict, dict]:
     """Demand-weighted access and corridor coverage of a set of stations.
 
     Returns ``(metrics, coverage)``: ``metrics`` holds ``mean_drive_min``,
@@ -190,7 +198,8 @@ def scenario_metrics(network, stations: list[dict], demand: pd.DataFrame, *, rad
     ``mean_road_km``, ``demand_weight``, ``share_within_radius`` (demand within
     ``radius_km`` by road), ``corridor_km``, ``covered_km``, ``uncovered_km``,
     ``covered_share``, ``largest_gap_km``, ``gaps``, ``largest_spacing_km``,
-    ``stations``; ``coverage`` is :func:`planner.coverage.corridor_coverage` with samples.
+    ``stations`` (the city's own, external supply left out); ``coverage`` is
+    :func:`planner.coverage.corridor_coverage` with samples, counted inside ``study_area``.
     """
     from planner.access import NearestIndex
 
@@ -200,7 +209,7 @@ def scenario_metrics(network, stations: list[dict], demand: pd.DataFrame, *, rad
     w = acc["weight"].to_numpy(float)
     within_r = float(w[acc["road_km"].to_numpy(float) <= radius_km].sum() / w.sum()) if w.sum() > 0 else float("nan")
     cov = corridor_coverage(network, index, radius_km=radius_km, step_km=step_km, max_gap_km=max_gap_km,
-                            amenities=amenities, min_power_kw=min_power_kw, samples=True)
+                            amenities=amenities, min_power_kw=min_power_kw, samples=True, study_area=study_area)
     metrics = {
         "mean_drive_min": _r(summary["mean_drive_min"], 3),
         "p90_drive_min": _r(summary["p90_drive_min"], 3),
@@ -307,21 +316,28 @@ def suggest(
     demand = _check_demand(getattr(region, "demand", None))
     stations = [dict(s) for s in stations if s.get("status", "open") == "open"]
     mask = station_mask(stations, amenities=names, min_power_kw=power)
-    existing = [s for s, m in zip(stations, mask) if m]
+    existing = [s for s, m in zip(stations, mask) if m]  # supply kept open, external included
+    n_external = sum(1 for s in existing if is_external(s))
+    within = region if hasattr(region, "contains_many") else None  # the study area
 
     metric_opts = dict(radius_km=radius_km, max_gap_km=max_gap_km or settings.MAX_GAP_KM,
-                       amenities=names, min_power_kw=power, step_km=step_km)
+                       amenities=names, min_power_kw=power, step_km=step_km, study_area=within)
     before, cov_before = scenario_metrics(network, stations, demand, **metric_opts)
 
     if method == "kmeans":
-        sites, solver = _by_kmeans(network, demand, k, random_state=random_state)
+        sites, solver = _by_kmeans(network, demand, k, random_state=random_state, within=within)
     else:
         if candidates is None:
             candidates = candidate_sites(region, network, every_km=every_km, n_clusters=n_clusters,
                                          random_state=random_state)
+        # new sites go inside the study area only (own candidates too)
+        given = len(candidates)
+        candidates = candidates[inside_study_area(within, candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float))]
         if len(candidates) == 0:
-            raise InfeasibleError("no candidate sites: every candidate source came back empty",
-                                  fields={"candidates": "empty"})
+            raise InfeasibleError(
+                "no candidate sites inside the study area" if given else
+                "no candidate sites: every candidate source came back empty",
+                fields={"candidates": "empty"})
         if k is not None and k > len(candidates):
             raise InfeasibleError(
                 f"k={k} new sites asked but there are only {len(candidates)} candidate sites; "
@@ -331,13 +347,15 @@ def suggest(
         if k is not None and method in ("p-median", "mclp"):
             # the k-means sites of the same k are always candidates, so an exact model
             # can never do worse than the baseline on its own objective
-            km_sites = snap_sites(network, *kmeans_centres(demand, k, random_state=random_state)[["lon", "lat"]].to_numpy().T)
+            km_sites = snap_sites(network, *kmeans_centres(demand, k, random_state=random_state, crs=network.crs)[["lon", "lat"]].to_numpy().T,
+                                  within=within)
             km_sites["source"] = "kmeans"
             km_sites["name"] = None
             candidates = finish_candidates([pd.DataFrame(candidates.drop(columns="geometry", errors="ignore")), km_sites])
         if method == "lscp":
             sites, solver = _by_lscp(network, existing, candidates, radius_km=radius_km, k=k,
-                                     max_gap_km=max_gap_km, step_km=step_km, time_limit_s=time_limit_s)
+                                     max_gap_km=max_gap_km, step_km=step_km, time_limit_s=time_limit_s,
+                                     within=within)
         else:
             sites, solver = _by_model(network, existing, candidates, demand, method=method, k=k,
                                       radius_km=radius_km, cost=cost, time_limit_s=time_limit_s)
@@ -359,7 +377,8 @@ def suggest(
         "optimal": solver.get("optimal"),
         "candidates": ({} if candidates is None else
                        {str(src): int(n) for src, n in pd.Series(candidates["source"]).value_counts().items()}),
-        "filters": {"amenities": list(names), "min_power_kw": power, "existing_stations": len(existing)},
+        "filters": {"amenities": list(names), "min_power_kw": power, "existing_stations": len(existing) - n_external,
+                    "external_stations": n_external},
         "max_gap_km": max_gap_km or settings.MAX_GAP_KM,
         "max_gap_note": MAX_GAP_NOTE,
         "gap_lines": {"before": gap_lines(cov_before), "after": gap_lines(cov_after)},
@@ -399,10 +418,10 @@ def _site_record(row, *, source: str | None = None) -> dict:
     return rec
 
 
-def _by_kmeans(network, demand, k, *, random_state):
+def _by_kmeans(network, demand, k, *, random_state, within=None):
     t = time.perf_counter()
-    centres = kmeans_centres(demand, k, random_state=random_state)
-    snapped = snap_sites(network, centres["lon"].to_numpy(), centres["lat"].to_numpy())
+    centres = kmeans_centres(demand, k, random_state=random_state, crs=network.crs)
+    snapped = snap_sites(network, centres["lon"].to_numpy(), centres["lat"].to_numpy(), within=within)
     snapped["source"] = "kmeans"
     snapped["name"] = None
     snapped["weight"] = centres["weight"].to_numpy()
@@ -516,14 +535,16 @@ def _break_mclp_ties(matrix: np.ndarray, weights: np.ndarray, radius: float, fix
     return sorted(chosen), swaps
 
 
-def _by_lscp(network, existing, candidates, *, radius_km, k, max_gap_km, step_km, time_limit_s):
+def _by_lscp(network, existing, candidates, *, radius_km, k, max_gap_km, step_km, time_limit_s, within=None):
     from planner.siting import solve_lscp
 
     t = time.perf_counter()
     radius = radius_km if max_gap_km is None else min(radius_km, max_gap_km / 2.0)
     # the coverage check reads float32 tables rounded up (planner.access): keep a 1e-6 margin
     radius_in = radius * (1.0 - 1e-6)
-    samples = network.corridor_samples(step_km=step_km).reset_index(drop=True)
+    samples = network.corridor_samples(step_km=step_km)
+    # only the corridor points inside the study area must be covered
+    samples = samples[inside_study_area(within, samples["lon"].to_numpy(float), samples["lat"].to_numpy(float))].reset_index(drop=True)
     rows = pd.DataFrame({"node": samples["node"].to_numpy(np.int64), "access_m": np.zeros(len(samples))})
     cand = pd.DataFrame(candidates.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
     cand_cols = pd.DataFrame({"node": cand["node"].to_numpy(np.int64), "access_m": np.zeros(len(cand))})

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Storage and interface CRS (lon, lat).
+#: Storage and interface CRS (lon, lat). Measuring CRSs belong to regions and networks
+#: (:attr:`planner.region.Region.crs`, :mod:`planner.projection`).
 WGS84 = "EPSG:4326"
-#: Measuring CRS for Mianyang: UTM zone 48N, metres.
-UTM48N = "EPSG:32648"
 
 DEFAULT_REGION = "mianyang"
+#: Default width of a region's context band around its study area, km (a region file may
+#: set its own ``context_km``): the network, neighbours' stations and drivers' questions
+#: reach this far; metrics and new sites stay inside the study area.
+DEFAULT_CONTEXT_KM = 50.0
 
 #: Speed assumed between a point and the road network (off-corridor access), km/h.
 ACCESS_SPEED_KMH = 30.0

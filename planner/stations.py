@@ -19,10 +19,13 @@ point has valid numbers but lies outside the Mianyang boundary.
 
 Location checks
 ---------------
-When :mod:`planner.region` and its geodata are available, ``lon``/``lat`` must lie inside
-the Mianyang boundary polygon (``load_region().contains``; loaded once per process and
-cached); otherwise inside the bounding box :data:`planner.coords.MIANYANG_BBOX`. A missing
-``county`` is derived from the location when county polygons are available.
+The region's own bounds decide (``load_region()``; loaded once per process and cached): a
+station must lie inside the study area (the boundary polygon), and a neighbouring region's
+station registered as external supply (``kind`` ``external``, with its ``source``) inside the
+study area or its context band (:attr:`planner.region.Region.band`, 50 km by default). Only
+while the region cannot be loaded does the bounding box :data:`planner.coords.MIANYANG_BBOX`
+stand in. A missing ``county`` is derived from the location when county polygons are
+available; an external station gives the administrative code of where it stands.
 """
 
 from __future__ import annotations
@@ -89,7 +92,11 @@ KINDS: tuple[str, ...] = (
     "work_zone",
     "charging_hub",
     "town",
+    "external",
 )
+#: The kind of a neighbouring region's station registered as supply: it counts in every
+#: access and coverage figure, never in the region's own totals (station counts, capacity).
+EXTERNAL_KIND = "external"
 KIND_LABELS: dict[str, tuple[str, str]] = {
     "service_area": ("Expressway service area", "高速服务区"),
     "logistics_hub": ("Logistics hub", "物流园区"),
@@ -97,6 +104,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "work_zone": ("Work zone", "作业区"),
     "charging_hub": ("Charging hub", "充电枢纽"),
     "town": ("Town", "城镇"),
+    "external": ("Neighbouring region's station (external supply)", "邻近地区站点（外部供给）"),
 }
 #: How far a record (or one of its fields) can be trusted (DOMAIN.md §11).
 DATA_STATUSES: tuple[str, ...] = ("verified", "approximate", "illustrative")
@@ -149,7 +157,8 @@ FIELDS: tuple[str, ...] = (
 )
 #: Fields a new record must give; the others have :data:`DEFAULTS` or are derived.
 REQUIRED: tuple[str, ...] = ("id", "name", "lon", "lat", "kind", "hours", "data_status", "source")
-#: Values used for optional fields left out of a new record (``as_of`` defaults to today, UTC;
+#: Values used for optional fields left out of a new record (``as_of`` defaults to today in the
+#: region's time zone;
 #: ``amenities`` to all false; ``charging`` to no bays). A field given as null must be nullable
 #: (``name_en``, ``corridor``, ``address``, ``phone``, ``daily_trucks``, ``notes``; null
 #: ``amenities``/``charging``/``field_status`` mean empty): leave a field out to get its default.
@@ -315,32 +324,57 @@ def _load_region_cached(name: str):
         _LOADING.active = False
 
 
+def is_external(record: Mapping[str, Any]) -> bool:
+    """Whether a station is a neighbouring region's, registered as external supply."""
+    return record.get("kind") == EXTERNAL_KIND
+
+
 def region_available() -> bool:
-    """Whether the Mianyang boundary polygon is used for location checks (else bbox only)."""
+    """Whether the region's polygons are used for location checks (else bbox only)."""
     return _region() is not None
 
 
-def location_bounds() -> tuple[float, float, float, float]:
+def location_bounds(*, external: bool = False) -> tuple[float, float, float, float]:
     """``(min_lon, min_lat, max_lon, max_lat)`` accepted for station coordinates.
 
-    The boundary's own extent rounded outwards to 0.01° when the region is available
-    (its polygon reaches slightly past the published 103°45′E / 105°43′E), else
-    :data:`planner.coords.MIANYANG_BBOX`.
+    The extent of the region's study area (``external=False``) or of the study area with its
+    context band (``external=True``), rounded outwards to 0.01°; only while the region cannot
+    be loaded, :data:`planner.coords.MIANYANG_BBOX`.
     """
     region = _region()
     if region is None:
         return MIANYANG_BBOX
-    x0, y0, x1, y1 = region.bbox
+    x0, y0, x1, y1 = region.band_bbox if external else region.bbox
     return (math.floor(x0 * 100) / 100, math.floor(y0 * 100) / 100,
             math.ceil(x1 * 100) / 100, math.ceil(y1 * 100) / 100)
 
 
-def inside_mianyang(lon: float, lat: float) -> bool:
-    """Whether a WGS-84 point is inside Mianyang (boundary polygon if available, else bbox)."""
+def inside_region(lon: float, lat: float, *, external: bool = False) -> bool:
+    """Whether a WGS-84 point is inside the study area (or, ``external=True``, inside the
+    study area or its context band); the bounding box only while the region cannot load."""
     region = _region()
     if region is None:
         return in_mianyang_bbox(lon, lat)
-    return bool(region.contains(lon, lat))
+    return bool(region.in_band(lon, lat) if external else region.contains(lon, lat))
+
+
+def _today() -> dt.date:
+    """Today's date in the region's time zone (UTC only while the region cannot load)."""
+    region = _region()
+    if region is not None and region.timezone:
+        return region.now().date()
+    from planner.clock import utcnow
+
+    return utcnow().date()
+
+
+def _region_labels() -> tuple[str, str, float]:
+    """English and Chinese name of the region and its context band width (km)."""
+    region = _region()
+    if region is None:
+        return "Mianyang", "绵阳", 0.0
+    return (getattr(region, "name_en", None) or region.name.title(), getattr(region, "name_zh", None) or region.name,
+            float(region.context_km))
 
 
 def county_for_location(lon: float, lat: float) -> str | None:
@@ -518,11 +552,23 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
     _text(p, given, out, "source", required=True, max_len=SOURCE_MAX, present=has("source"))
 
     # location
-    _location(p, given, out, partial=partial)
+    external = given.get("kind") == EXTERNAL_KIND
+    # a partial change without kind: the band here, the merged record decides (merge_changes)
+    _location(p, given, out, partial=partial, external=external or (partial and "kind" not in given))
 
     # county (code, legacy codes mapped; derived from location when missing)
     valid_counties = ", ".join(f"{c} {zh}" for c, (zh, _en) in COUNTIES.items())
-    if given.get("county") not in (None, ""):
+    if external and given.get("county") not in (None, ""):
+        # a neighbour's county: any 6-digit administrative division code (GB/T 2260)
+        value = str(given["county"]).strip() if isinstance(given["county"], (str, int)) \
+            and not isinstance(given["county"], bool) else ""
+        if re.fullmatch(r"\d{6}", value):
+            out["county"] = _normalise_county(value)
+        else:
+            p.add("county", f"county of an external station must be a 6-digit administrative code "
+                  f"(e.g. 510604 for Luojiang, Deyang); got {_short(given['county'])}",
+                  f"外部站点的区县须为 6 位行政区划代码（如德阳罗江区 510604）；收到 {_short(given['county'])}")
+    elif given.get("county") not in (None, ""):
         value = given["county"]
         code = _normalise_county(str(value).strip()) if isinstance(value, (str, int)) \
             and not isinstance(value, bool) else None
@@ -544,7 +590,9 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
             p.add("county", f"county cannot be empty; give one of {valid_counties}",
                   f"区县不能为空；请填写 {valid_counties} 之一")
         # full mode with a bad or missing location: the location error says what to fix
-    if "county" in out:
+    if "county" in out and out["county"] not in COUNTIES:
+        out["county_name"] = None  # a neighbour's county: its name is not in our list
+    elif "county" in out:
         zh_name, en_name = COUNTIES[out["county"]]
         out["county_name"] = zh_name
         if given.get("county_name") not in (None, "", zh_name, en_name):
@@ -632,7 +680,7 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
         out["amenities"] = {key: False for key in AMENITIES}
     if "charging" not in out:
         out["charging"] = _charging_record([], False)
-    out.setdefault("as_of", dt.datetime.now(dt.timezone.utc).date().isoformat())
+    out.setdefault("as_of", _today().isoformat())
     return {f: out[f] for f in FIELDS}
 
 
@@ -658,7 +706,7 @@ def _text(p: _Problems, given, out, field, *, required, max_len, present) -> Non
         out[field] = text
 
 
-def _location(p: _Problems, given, out, *, partial: bool) -> None:
+def _location(p: _Problems, given, out, *, partial: bool, external: bool = False) -> None:
     have_lon, have_lat = "lon" in given, "lat" in given
     if partial and have_lon != have_lat:
         missing = "lat" if have_lon else "lon"
@@ -666,7 +714,10 @@ def _location(p: _Problems, given, out, *, partial: bool) -> None:
         return
     if not have_lon and not have_lat:
         return
-    min_lon, min_lat, max_lon, max_lat = location_bounds()
+    min_lon, min_lat, max_lon, max_lat = location_bounds(external=external)
+    name_en, name_zh, band_km = _region_labels()
+    where_en = f"in or within {band_km:g} km of {name_en}" if external else f"inside {name_en}"
+    where_zh = f"{name_zh}境内或周边 {band_km:g} 公里内" if external else f"{name_zh}境内"
     values = {}
     for name, low, high in (("lon", min_lon, max_lon), ("lat", min_lat, max_lat)):
         value = given.get(name)
@@ -675,17 +726,23 @@ def _location(p: _Problems, given, out, *, partial: bool) -> None:
         number = float(value) if _is_number(value) else None
         if number is None or not math.isfinite(number) or not low <= number <= high:
             label = "经度" if name == "lon" else "纬度"
-            p.add(name, f"{name} must be a number between {low:g} and {high:g} (inside Mianyang, WGS-84); "
+            p.add(name, f"{name} must be a number between {low:g} and {high:g} ({where_en}, WGS-84); "
                   f"got {_short(value)}",
-                  f"{label}须为 {low:g} 到 {high:g} 之间的数字（绵阳境内，WGS-84）；收到 {_short(value)}")
+                  f"{label}须为 {low:g} 到 {high:g} 之间的数字（{where_zh}，WGS-84）；收到 {_short(value)}")
         else:
             values[name] = number
     if len(values) == 2:
         lon, lat = values["lon"], values["lat"]
-        if not inside_mianyang(lon, lat):
-            p.add("location", f"location ({lon:.5f}, {lat:.5f}) is outside the Mianyang boundary; "
-                  "check lon/lat order and the coordinate system (convert Amap GCJ-02 points first)",
-                  f"位置 ({lon:.5f}, {lat:.5f}) 不在绵阳市界内；请检查经纬度顺序和坐标系（高德 GCJ-02 坐标需先转换）")
+        if external and not inside_region(lon, lat, external=True):
+            p.add("location", f"location ({lon:.5f}, {lat:.5f}) is more than {band_km:g} km outside the "
+                  f"{name_en} boundary (its context band); check lon/lat order and the coordinate system",
+                  f"位置 ({lon:.5f}, {lat:.5f}) 距{name_zh}市界超过 {band_km:g} 公里（周边范围之外）；请检查经纬度顺序和坐标系")
+        elif not external and not inside_region(lon, lat):
+            p.add("location", f"location ({lon:.5f}, {lat:.5f}) is outside the {name_en} boundary; "
+                  "check lon/lat order and the coordinate system (convert Amap GCJ-02 points first); "
+                  "a neighbouring region's station is registered with kind 'external'",
+                  f"位置 ({lon:.5f}, {lat:.5f}) 不在{name_zh}市界内；请检查经纬度顺序和坐标系（高德 GCJ-02 坐标需先转换）；"
+                  "邻近地区的站点请以类型 external（外部供给）登记")
         else:
             out["lon"], out["lat"] = lon, lat
 

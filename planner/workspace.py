@@ -44,6 +44,9 @@ class Workspace:
         :func:`planner.demand.read_demand`) and real service-grid polygons
         (:func:`planner.grid.read_grid`) that replace the region's embedded layers; their
         status (``approximate``/``verified``) replaces the embedded ``illustrative`` one.
+    context_km : float, optional
+        Width of the region's context band, km (default: the region file's, 50 km for
+        Mianyang): how far outside the study area drivers' questions are answered.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Workspace:
         network_path: str | Path | None = None,
         demand_path: str | Path | None = None,
         grid_path: str | Path | None = None,
+        context_km: float | None = None,
     ):
         self.region_name = region
         self.db_path = Path(db_path) if db_path is not None else settings.db_path()
@@ -62,6 +66,7 @@ class Workspace:
         self.network_path = Path(network_path) if network_path is not None else None
         self.demand_path = Path(demand_path) if demand_path is not None else None
         self.grid_path = Path(grid_path) if grid_path is not None else None
+        self.context_km = context_km
         self._lock = threading.Lock()
         self._index = None
         self._index_generation = None
@@ -73,7 +78,7 @@ class Workspace:
         from planner.provenance import worst
         from planner.region import load_region
 
-        region = load_region(self.region_name)
+        region = load_region(self.region_name, context_km=self.context_km)
         if self.demand_path is not None:
             from planner.demand import read_demand
 
@@ -115,7 +120,7 @@ class Workspace:
 
         if self.network_path is not None:
             return RoadNetwork.load(self.network_path)
-        return RoadNetwork.from_corridors(self.region.corridors)
+        return RoadNetwork.from_corridors(self.region.corridors, crs=self.region.crs)
 
     def uses_illustrative_data(self, stations: list[dict] | None = None) -> bool:
         """True while any station or layer in use is not verified (the UI shows a banner).
@@ -162,19 +167,29 @@ class Workspace:
                 self._index_generation = generation
             return self._index
 
+    def now(self) -> dt.datetime:
+        """The current local time in the region (its time zone), for every "open now"."""
+        return self.region.now()
+
     # ------------------------------------------------------------- checks
     def point(self, lon, lat, *, coords: str = "wgs84", name: str = "point") -> tuple[float, float]:
-        """Validate a typed point, convert it to WGS-84 and check it lies in the region."""
+        """Validate a typed point, convert it to WGS-84 and check it lies in the region's study
+        area or its context band (a driver just across the boundary is answered)."""
         lon, lat = (_typed_number(v) for v in (lon, lat))  # query strings arrive as text
         lon_w, lat_w = to_wgs84(lon, lat, coords)  # InputError (with Chinese rules) for bad numbers or names
-        if not self.region.contains(lon_w, lat_w):
-            x0, y0, x1, y1 = self.region.bbox
-            raise InputError(
-                f"{name} ({lon_w:.5f}, {lat_w:.5f}) is outside the {self.region_name} region "
-                f"(lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}); check the order (lon first) "
-                "and the coordinate system (--coords gcj02 for points copied from Amap)",
-                fields={"lon": "outside the region", "lat": "outside the region"},
+        region = self.region
+        if not region.in_band(lon_w, lat_w):
+            x0, y0, x1, y1 = region.band_bbox
+            label = region.name_en or region.name
+            err = InputError(
+                f"{name} ({lon_w:.5f}, {lat_w:.5f}) is more than {region.context_km:g} km outside {label} "
+                f"(answers reach lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}); check the order (lon first) "
+                "and the coordinate system (GCJ-02 for points copied from Amap)",
+                fields={"lon": "outside the region and its context band", "lat": "outside the region and its context band"},
             )
+            zh = f"距{region.name_zh or label}超过 {region.context_km:g} 公里，超出服务范围；请检查经纬度顺序和坐标系（高德坐标为 GCJ-02）"
+            err.fields_zh = {"lon": zh, "lat": zh}  # type: ignore[attr-defined]
+            raise err
         return lon_w, lat_w
 
     # ------------------------------------------------------------ questions
@@ -194,9 +209,12 @@ class Workspace:
         k_int = whole_number(k, "k", minimum=1, maximum=50)
         if min_power_kw is not None:
             min_power_kw = non_negative(min_power_kw, "min_power_kw")
-        return self.index().nearest(
+        result = self.index().nearest(
             lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at
         )
+        # a driver in the context band is answered; say so (False: outside the city, within the band)
+        result["origin"]["in_study_area"] = bool(self.region.contains(lon_w, lat_w))
+        return result
 
     def route(self, lon, lat, station_id: str, *, coords: str = "wgs84") -> list[tuple[float, float]]:
         """Road route from a point to a station, as (lon, lat) pairs."""
@@ -245,6 +263,7 @@ class Workspace:
             amenities=tuple(amenities),
             min_power_kw=None if min_power_kw is None else non_negative(min_power_kw, "min_power_kw"),
             samples=samples,
+            study_area=self.region,
         )
         result.update(label(self.data_status(layers=("corridors",))))
         return result

@@ -135,6 +135,7 @@ def test_import_osm_writes_a_network(run, tmp_path):
     assert code == 0, err
     summary = json.loads(stdout)
     assert summary["nodes"] > 5 and out.exists()
+    assert summary["crs"] == "EPSG:32648"  # the UTM zone of the extract's centre (a town in Mianyang)
     code, stdout, err = run("nearest", "--network", out, "--lon", 104.712, "--lat", 31.456, "--k", 2, "--json")
     assert code == 0, err
     doc = json.loads(stdout)

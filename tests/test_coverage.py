@@ -373,3 +373,53 @@ def test_export_coverage_layers(real, tmp_path):
     assert (samples["covered"] == (samples["road_km"] <= 20.0)).all()
     gj = gpd.read_file(coverage.export_coverage(net, index, res, tmp_path / "gaps.geojson"))
     assert len(gj) == len(res["gaps"])
+
+
+# --------------------------------------------------------------------------- study area
+def test_inside_intervals_and_clipping():
+    km = np.arange(0.0, 10.5, 0.5)  # nodes every 500 m
+    inside = (km >= 2.0) & (km <= 6.0) | (km >= 9.0)
+    spans = coverage.inside_intervals(km, inside)
+    # crossings midway between an outside and an inside node; the corridor end closes the last
+    assert spans == [(1.75, 6.25), (8.75, 10.0)]
+    assert coverage.inside_intervals(km, np.zeros(km.size, bool)) == []
+    assert coverage.inside_intervals(km, np.ones(km.size, bool)) == [(0.0, 10.0)]
+    assert coverage.clip_intervals([(0.0, 3.0), (5.0, 9.5)], spans) == [(1.75, 3.0), (5.0, 6.25), (8.75, 9.5)]
+    # spacing: only stretches touching the study area count
+    assert coverage.largest_spacing([1.0, 7.0], 10.0) == (6.0, 1.0, 7.0)
+    assert coverage.largest_spacing([1.0, 7.0], 10.0, within=[(8.0, 10.0)]) == (3.0, 7.0, 10.0)
+
+
+def test_coverage_counts_corridor_km_inside_the_study_area_only():
+    """A corridor running 100 km east, half of it outside a square study area: its length,
+    gaps and covered km are counted on the inside half; a station outside is still supply."""
+    from planner.access import NearestIndex
+    from planner.network import RoadNetwork
+    from planner.region import Region
+
+    line = LineString([(104.0, 31.0), (105.05, 31.0)])
+    corridors = gpd.GeoDataFrame({"ref": ["X"], "speed_kmh": [80.0]}, geometry=[line], crs="EPSG:4326")
+    area = gpd.GeoDataFrame(geometry=[box(103.9, 30.9, 104.525, 31.1)], crs="EPSG:4326")
+    empty = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    region = Region(name="square", boundary=area, counties=empty, corridors=corridors, anchors=empty,
+                    stations=[], grid=empty, demand_layer=empty)
+    net = RoadNetwork.from_corridors(corridors, crs=region.crs)
+    length = float(net.corridor_samples(step_km=1e-6)["km"].max())
+    inside_len = float(gpd.GeoSeries([line.intersection(area.geometry.iloc[0])], crs="EPSG:4326").to_crs(region.crs).length.iloc[0] / 1000)
+    st = {"id": "OUT", "name": "outside", "lon": 104.6, "lat": 31.0, "status": "open", "kind": "external",
+          "amenities": {}, "charging": {"bays": []}, "hours": "24h"}
+    index = NearestIndex(net, [st])
+    everything = coverage.corridor_coverage(net, index, radius_km=20.0)
+    counted = coverage.corridor_coverage(net, index, radius_km=20.0, study_area=region, samples=True)
+    assert everything["corridor_km"] == pytest.approx(length, abs=0.01)
+    assert counted["corridor_km"] == pytest.approx(inside_len, abs=0.15)  # crossing within half a segment
+    assert counted["outside_study_area_km"] == pytest.approx(length - counted["corridor_km"], abs=0.01)
+    # the external station ~7 km outside covers the last ~13 km inside: from its km - 20 on
+    x, y = net.project([104.0, 104.6], [31.0, 31.0])
+    st_km = float(np.hypot(x[1] - x[0], y[1] - y[0])) / 1000
+    assert st_km > inside_len + 5
+    assert counted["uncovered_km"] == pytest.approx(st_km - 20.0, abs=0.3)
+    assert everything["uncovered_km"] == pytest.approx(st_km - 20.0 + max(0.0, length - st_km - 20.0), abs=0.3)
+    assert all(g["to_km"] <= counted["corridor_km"] + 0.15 for g in counted["gaps"])
+    assert counted["filters"]["eligible_stations"] == 0 and counted["filters"]["external_stations"] == 1
+    assert {s["in_study_area"] for s in counted["samples"]} == {True, False}

@@ -20,7 +20,7 @@ from planner.demand import DEMAND_COLUMNS, generate_demand, import_gps_stops
 from planner.errors import InputError
 from planner.grid import default_grid, read_grid
 from planner.region import DEMAND_EVENTS, DEMAND_SEED, load_region
-from planner.settings import UTM48N
+UTM48N = "EPSG:32648"  # Mianyang measures in UTM 48N (declared in geodata/mianyang/region.json)
 
 COUNTY_CODES = {"510703", "510704", "510705", "510722", "510723", "510725", "510726", "510727", "510781"}
 

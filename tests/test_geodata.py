@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import geodata
 from planner.errors import InputError
 from planner.region import load_region
-from planner.settings import UTM48N
+UTM48N = "EPSG:32648"  # Mianyang measures in UTM 48N (declared in geodata/mianyang/region.json)
 
 GEODATA = Path(geodata.__file__).resolve().parent
 COUNTY_CODES = {"510703", "510704", "510705", "510722", "510723", "510725", "510726", "510727", "510781"}
@@ -42,11 +42,14 @@ def layers():
 # ----------------------------------------------------------------------------- loader
 @pytest.mark.parametrize("name", ["chengdu", "", "mianyang-2", None, 510700])
 def test_unknown_region_names_the_known_ones(name):
+    # geodata reads files only (no planner import): its own error, which the planner
+    # turns into its InputError with the same message and fields
     with pytest.raises(geodata.UnknownRegionError, match="available regions: mianyang") as err:
         geodata.load_layers(name)
     assert "region" in err.value.fields
-    with pytest.raises(InputError, match="mianyang"):
+    with pytest.raises(InputError, match="available regions: mianyang") as err2:
         load_region(name)
+    assert err2.value.fields == err.value.fields
 
 
 def test_region_name_is_case_insensitive():
@@ -327,3 +330,29 @@ def test_stations_file_is_plain_json_list():
     by_id = {s["id"]: s for s in data}
     assert by_id["MY-DH-09"]["charging"]["total_kw"] == 90_720
     assert sum(s["charging"]["total_kw"] for s in data) >= 90_720
+
+
+def test_region_file_declares_crs_timezone_and_band():
+    declared = geodata.load_region_file("mianyang")
+    assert set(geodata.REGION_FILE_KEYS) <= set(declared)
+    region = load_region()
+    assert region.crs == declared["crs"] == UTM48N
+    assert region.timezone == declared["timezone"] == "Asia/Shanghai"
+    assert region.context_km == declared["context_km"] == 50.0
+
+
+def test_geodata_imports_nothing_from_planner():
+    """geodata is the bottom layer: it reads files (the build script may use the planner to
+    validate what it writes, but the package and the build constants do not)."""
+    import ast
+
+    for path in (GEODATA / "__init__.py",):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("planner"), f"{path.name} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("planner") for a in node.names), path.name
+    build = ast.parse((GEODATA / "build_mianyang.py").read_text(encoding="utf-8"))
+    top = [n for n in build.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not any(isinstance(n, ast.ImportFrom) and (n.module or "").startswith("planner") for n in top)

@@ -9,7 +9,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from scipy.sparse.csgraph import connected_components, dijkstra
 from shapely.geometry import LineString
 
@@ -19,6 +19,7 @@ from planner.network import TRUCK_SPEED_KMH, RoadNetwork, parse_maxspeed
 DATA = Path(__file__).resolve().parent / "data"
 SMALL_TOWN = DATA / "small_town.osm"
 TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
+GEOD = Geod(ellps="WGS84")
 HUB = (104.78, 31.56)  # Zhangjiaping-like hub shared by three corridors
 
 
@@ -58,6 +59,10 @@ def osm_node(network: RoadNetwork, osmid: int) -> int:
     hits = np.flatnonzero(network.node_osmid == osmid)
     assert hits.size == 1, f"OSM node {osmid} not in the network"
     return int(hits[0])
+
+
+def geodesic_m(lon1, lat1, lon2, lat2) -> float:
+    return float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
 
 
 def straight_m(network: RoadNetwork, u, v) -> np.ndarray:
@@ -259,7 +264,10 @@ def test_osm_oneway_kept(town):
     assert L[n[11], n[14]] > 0 and L[n[14], n[11]] == 0
     # oneway=yes residential 2 -> 13 -> 10
     d = dijkstra(L)
-    assert d[n[20], n[23]] == pytest.approx(straight_m(town, n[20], n[23]), rel=1e-9)
+    # a straight motorway: its length is the geodesic between its ends (WGS-84 ellipsoid)
+    ends = [n[20], n[23]]
+    assert d[n[20], n[23]] == pytest.approx(geodesic_m(town.node_lon[ends[0]], town.node_lat[ends[0]],
+                                                       town.node_lon[ends[1]], town.node_lat[ends[1]]), rel=1e-6)
     assert d[n[23], n[20]] > 1.5 * d[n[20], n[23]]  # must leave the motorway and loop back
     n13 = osm_node(town, 13)
     assert L[n[2], n13] > 0 and L[n13, n[2]] == 0 and L[n13, n[10]] > 0 and L[n[10], n13] == 0
@@ -331,10 +339,14 @@ def test_from_graph_undirected_and_projected():
     net = RoadNetwork.from_graph(G)
     assert net.n_nodes == 3 and net.n_edges == 4
     d = dijkstra(net.length_csr)
-    assert d[0, 2] == pytest.approx(1500.0, rel=1e-6) and d[2, 0] == pytest.approx(1500.0, rel=1e-6)
+    # lengths are geodesic: the 1000 m + 500 m drawn in UTM 48N, measured on the ellipsoid
+    lon, lat = net.node_lon, net.node_lat
+    expect = geodesic_m(lon[0], lat[0], lon[1], lat[1]) + geodesic_m(lon[1], lat[1], lon[2], lat[2])
+    assert d[0, 2] == pytest.approx(expect, rel=1e-9) and d[2, 0] == pytest.approx(expect, rel=1e-9)
+    assert d[0, 2] == pytest.approx(1500.0, rel=2e-3)  # UTM scale near the central meridian
     assert net.node_lon[0] == pytest.approx(104.7)
     t = dijkstra(net.time_csr)
-    assert t[0, 1] == pytest.approx(1000 / (70 / 3.6), rel=1e-6)
+    assert t[0, 1] == pytest.approx(geodesic_m(lon[0], lat[0], lon[1], lat[1]) / (70 / 3.6), rel=1e-9)
     with pytest.raises(InputError, match="x/y"):
         H = nx.MultiDiGraph()
         H.add_edge(1, 2)
@@ -410,3 +422,107 @@ def test_real_corridors_form_one_network(real_net):
     total_km = samples.groupby("corridor_idx").km.max().sum()
     assert 300 < total_km < 5000
     assert math.isfinite(network.time_csr.data.sum())
+
+
+# --------------------------------------------------------------------------- any UTM zone
+def _grid_osm(path: Path, lon0: float, lat0: float, *, n: int = 7, step_deg: float = 0.008, seed: int = 7) -> Path:
+    """A hand-made OSM extract: an ``n × n`` street grid (jittered nodes, intermediate shape
+    points) around ``(lon0, lat0)``, written as OSM XML."""
+    rng = np.random.default_rng(seed)
+    nodes, ways = [], []
+    ids = np.arange(1, n * n + 1).reshape(n, n)
+    for i in range(n):
+        for j in range(n):
+            lon = lon0 + j * step_deg + rng.uniform(-0.15, 0.15) * step_deg
+            lat = lat0 + i * step_deg + rng.uniform(-0.15, 0.15) * step_deg
+            nodes.append((int(ids[i, j]), lon, lat))
+    coords = {nid: (lon, lat) for nid, lon, lat in nodes}
+    nid = n * n + 1
+    highway = ["primary", "secondary", "residential", "tertiary"]
+    wid = 1
+    for line in [ids[i, :] for i in range(n)] + [ids[:, j] for j in range(n)]:
+        refs = []
+        for a, b in zip(line[:-1], line[1:]):
+            refs.append(int(a))
+            # a bent shape point between two junctions (not a junction itself)
+            (la, pa), (lb, pb) = coords[int(a)], coords[int(b)]
+            t = rng.uniform(0.3, 0.7)
+            bend = rng.uniform(-0.2, 0.2) * step_deg
+            coords[nid] = (la + t * (lb - la) + bend * (pb - pa) / step_deg, pa + t * (pb - pa) - bend * (lb - la) / step_deg)
+            nodes.append((nid, *coords[nid]))
+            refs.append(nid)
+            nid += 1
+        refs.append(int(line[-1]))
+        ways.append((wid, refs, highway[wid % len(highway)]))
+        wid += 1
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="yizhan-test">']
+    parts += [f'  <node id="{i}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>' for i, lon, lat in nodes]
+    for w, refs, hw in ways:
+        parts.append(f'  <way id="{w}" version="1">')
+        parts += [f'    <nd ref="{r}"/>' for r in refs]
+        parts.append(f'    <tag k="highway" v="{hw}"/>')
+        parts.append("  </way>")
+    parts.append("</osm>")
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "place, lon0, lat0, zone",
+    [
+        ("California", -121.95, 37.30, "EPSG:32610"),
+        ("Bavaria", 11.50, 48.10, "EPSG:32632"),
+        ("Sydney", 151.00, -33.85, "EPSG:32756"),
+        ("Santiago", -70.65, -33.45, "EPSG:32719"),
+        ("Mianyang", 104.70, 31.45, "EPSG:32648"),
+    ],
+)
+def test_osm_lengths_great_circle_in_any_zone(tmp_path, place, lon0, lat0, zone):
+    """Edge lengths from import-osm are within 0.5 % (median) and 2 % (worst edge) of
+    great-circle lengths (osmnx's own ``length``) wherever the extract lies, and shortest
+    paths within 0.5 % of the same graph weighted by great-circle lengths."""
+    import osmnx as ox
+
+    osm = _grid_osm(tmp_path / f"{place}.osm", lon0, lat0)
+    net = RoadNetwork.from_osm_xml(osm)
+    assert net.crs == zone  # the UTM zone of the extract's centre, not Mianyang's
+    G = ox.graph_from_xml(osm, bidirectional=False, simplify=False, retain_all=True)
+    gc = {}
+    for u, v, d in G.edges(data=True):
+        gc[(u, v)] = min(gc.get((u, v), math.inf), d["length"])
+    osmid = net.node_osmid
+    ours = np.array([net.edge_length_m[k] for k in range(net.n_edges)])
+    theirs = np.array([gc.get((int(osmid[u]), int(osmid[v])), gc.get((int(osmid[v]), int(osmid[u]))))
+                       for u, v in zip(net.edge_u, net.edge_v)], dtype=float)
+    assert np.isfinite(theirs).all() and net.n_edges >= 2 * 2 * 7 * 6  # every street two-way
+    rel = np.abs(ours - theirs) / theirs
+    assert np.median(rel) < 0.005, f"{place}: median {np.median(rel):.4%}"
+    assert rel.max() < 0.02, f"{place}: worst {rel.max():.4%}"
+    # shortest paths: our CSR against networkx on the same graph with great-circle weights
+    pos = {int(o): i for i, o in enumerate(osmid)}
+    rng = np.random.default_rng(1)
+    sources = rng.choice(net.n_nodes, size=5, replace=False)
+    D = dijkstra(net.length_csr, indices=sources)
+    for row, s in zip(D, sources):
+        ref = nx.single_source_dijkstra_path_length(G, int(osmid[s]), weight="length")
+        targets = [pos[t] for t in ref if t in pos and t != int(osmid[s])]
+        ref_d = np.array([ref[int(osmid[t])] for t in targets])
+        rel_p = np.abs(row[targets] - ref_d) / ref_d
+        assert rel_p.max() < 0.005, f"{place}: path error {rel_p.max():.4%}"
+
+
+def test_network_crs_argument_and_roundtrip(tmp_path, corridors):
+    """A declared CRS is used and survives save/load; a geographic CRS is refused."""
+    own = RoadNetwork.from_corridors(corridors)
+    assert own.crs == "EPSG:32648"  # chosen from the data: the zone of the corridors' centre
+    declared = RoadNetwork.from_corridors(corridors, crs="EPSG:32649")  # the next zone east
+    assert declared.crs == "EPSG:32649"
+    expect = Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True).transform(declared.node_lon, declared.node_lat)
+    np.testing.assert_allclose(declared.node_x, expect[0])
+    np.testing.assert_allclose(declared.node_y, expect[1])
+    assert not np.allclose(declared.node_x, TO_UTM.transform(declared.node_lon, declared.node_lat)[0])
+    back = RoadNetwork.load(declared.save(tmp_path / "n.gpkg"))
+    assert back.crs == "EPSG:32649"
+    np.testing.assert_allclose(back.edge_length_m, declared.edge_length_m)
+    with pytest.raises(InputError, match="projected"):
+        RoadNetwork.from_corridors(corridors, crs="EPSG:4326")

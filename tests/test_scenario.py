@@ -59,7 +59,7 @@ def _region(*, demand_weight: float = 1.0):
     return Region(name="synthetic", boundary=gpd.GeoDataFrame(geometry=[box(103.9, 30.9, 105.1, 31.9)], crs="EPSG:4326"),
                   counties=counties, corridors=corridors, anchors=anchors,
                   stations=[_station("S1", 104.0, 31.0)], grid=counties.rename(columns={"code": "cell_id"}),
-                  demand=demand, provenance={"demand": {"data_status": "illustrative", "source": "test"}})
+                  demand_layer=demand, provenance={"demand": {"data_status": "illustrative", "source": "test"}})
 
 
 @pytest.fixture(scope="module")
@@ -225,11 +225,13 @@ def test_lscp_sites_close_every_gap(real, radius_km, filters):
     region, net = real
     before = coverage.corridor_coverage(
         net, __import__("planner.access", fromlist=["NearestIndex"]).NearestIndex(net, region.stations),
-        radius_km=radius_km, **filters)
+        radius_km=radius_km, study_area=region, **filters)
     assert before["gaps"], "the layout should start with gaps for this test to mean anything"
     res = suggest(region, net, region.stations, method="lscp", radius_km=radius_km, **filters)
     assert res["sites"] and res["solver"]["optimal"] is True
-    again = _coverage_with(net, region.stations, res["sites"], radius_km=radius_km, **filters)
+    assert region.contains_many([s["lon"] for s in res["sites"]], [s["lat"] for s in res["sites"]]).all()
+    # every gap inside the study area closes (the study area is what LSCP must cover)
+    again = _coverage_with(net, region.stations, res["sites"], radius_km=radius_km, study_area=region, **filters)
     assert again["gaps"] == [] and again["covered_share"] == 1.0
     assert res["after"]["uncovered_km"] == 0 and res["after"]["largest_gap_km"] == 0
 

@@ -20,7 +20,8 @@ from planner.stations import (
     KINDS,
     SEVEN_CATEGORIES,
     county_for_location,
-    inside_mianyang,
+    inside_region,
+    is_external,
     is_open,
     localized_fields,
     location_bounds,
@@ -71,7 +72,7 @@ def test_vocabularies_match_the_contract():
     assert FREE_BASICS == ("free_parking_rest", "free_hot_water", "free_food_reheat", "free_shower", "free_laundry")
     assert AMENITIES[:12] == SEVEN_CATEGORIES + FREE_BASICS
     assert {"secure_parking", "fuel", "repair", "wifi", "shop", "overnight_beds"} <= set(AMENITIES)
-    assert KINDS == ("service_area", "logistics_hub", "fuel_station", "work_zone", "charging_hub", "town")
+    assert KINDS == ("service_area", "logistics_hub", "fuel_station", "work_zone", "charging_hub", "town", "external")
     assert DATA_STATUSES == ("verified", "approximate", "illustrative")
     assert sorted(COUNTIES) == ["510703", "510704", "510705", "510722", "510723", "510725", "510726", "510727",
                                 "510781"]
@@ -186,19 +187,19 @@ def test_english_county_name_is_accepted_as_consistent():
     assert clean["county_name"] == "北川羌族自治县"
 
 
-def test_point_inside_bbox_but_outside_boundary_is_rejected():
-    assert region_available()
+def test_point_inside_bbox_but_outside_boundary_is_rejected_when_region_is_available():
+    assert region_available()  # a broken region loader must fail here, not skip
     # The bounding box's south-west corner lies in Deyang/Chengdu, not Mianyang.
-    assert not inside_mianyang(103.80, 30.75)
+    assert not inside_region(103.80, 30.75)
     err = problems(make_record(lon=103.80, lat=30.75))
     assert "location" in err.fields and "outside the Mianyang boundary" in err.fields["location"]
     assert "绵阳" in localized_fields(err, "zh")["location"]
 
 
 def test_bbox_is_always_checked():
-    assert inside_mianyang(104.757, 31.455)
-    assert not inside_mianyang(104.0, 30.5)
-    assert not inside_mianyang(106.0, 31.5)
+    assert inside_region(104.757, 31.455)
+    assert not inside_region(104.0, 30.5)
+    assert not inside_region(106.0, 31.5)
     x0, y0, x1, y1 = location_bounds()
     assert 103.7 <= x0 <= 103.75 and 105.72 <= x1 <= 105.8 and 30.6 <= y0 <= 30.7 and 33.05 <= y1 <= 33.1
 
@@ -315,3 +316,38 @@ def test_validating_a_station_loads_no_demand_and_no_analysis_layers():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- region bounds
+#: A station of a neighbouring city, ~22 km outside Mianyang's boundary towards Deyang.
+NEIGHBOUR = dict(id="DY-EXT-01", name="德阳某司机之家（外部，示例）", lon=104.5, lat=31.1, county="510604",
+                 kind="external", data_status="illustrative", source="test: a neighbour's station (illustrative)")
+
+
+def test_external_station_in_the_context_band_is_accepted():
+    clean = validate_station(make_record(**NEIGHBOUR))
+    assert clean["kind"] == "external" and clean["county"] == "510604" and clean["county_name"] is None
+    assert is_external(clean) and not is_external(make_record())
+    assert inside_region(104.5, 31.1, external=True) and not inside_region(104.5, 31.1)
+
+
+def test_own_station_outside_the_study_area_is_rejected_and_told_about_external():
+    record = make_record(**{**NEIGHBOUR, "kind": "service_area", "county": "510726"})
+    err = problems(record)
+    assert "location" in err.fields and "kind 'external'" in err.fields["location"]
+    assert "external" in localized_fields(err, "zh")["location"]
+
+
+def test_external_station_beyond_the_band_is_rejected():
+    # Chengdu's centre: ~75 km from Mianyang's boundary, beyond the 50 km band
+    err = problems(make_record(**{**NEIGHBOUR, "lon": 104.066, "lat": 30.657}))
+    assert ("location" in err.fields and "50 km" in err.fields["location"]) or "lat" in err.fields
+    assert not inside_region(104.066, 30.657, external=True)
+    x0, y0, x1, y1 = location_bounds(external=True)
+    sx0, sy0, sx1, sy1 = location_bounds()
+    assert x0 < sx0 - 0.4 and y0 < sy0 - 0.4 and x1 > sx1 + 0.4 and y1 > sy1 + 0.4  # ~50 km each way
+
+
+def test_external_county_must_be_an_administrative_code():
+    err = problems(make_record(**{**NEIGHBOUR, "county": "Deyang"}))
+    assert "county" in err.fields and "6-digit" in err.fields["county"]

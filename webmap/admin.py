@@ -13,7 +13,6 @@ someone saved in between, the conflict screen shows both sides and nothing is wr
 
 from __future__ import annotations
 
-import datetime as dt
 
 from flask import (
     Blueprint,
@@ -181,7 +180,7 @@ def _conflict(current: dict, *, orig: dict, mine: dict, edited: dict):
 def _blank() -> dict:
     values = forms.values_of({"lon": None, "lat": None})
     values.update(hours="24h", data_status="approximate", kind="service_area", parking_bays=0,
-                  as_of=dt.date.today().isoformat(), coord_precision_m=100)
+                  as_of=get_workspace().now().date().isoformat(), coord_precision_m=100)  # the region's date
     values["id"] = ""
     values["county"] = ""
     return values

@@ -24,7 +24,6 @@ Feature) so a client can show both versions.
 
 from __future__ import annotations
 
-import datetime as dt
 
 from flask import Blueprint, jsonify, request
 
@@ -38,8 +37,6 @@ from webmap.state import get_workspace
 
 bp = Blueprint("api", __name__)
 
-#: China Standard Time (no daylight saving): "open now" is judged on local clocks.
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 TRUE = {"1", "true", "yes", "on"}
 
 
@@ -85,8 +82,9 @@ class Query:
             )
         return parts[0], parts[1]
 
-    def open_at(self):
-        return dt.datetime.now(CHINA_TZ).time() if self.flag("open_now") else None
+    def open_at(self, ws):
+        """The region's local time of day for ``open_now=1`` (:meth:`Workspace.now`), else None."""
+        return ws.now().time() if self.flag("open_now") else None
 
 
 def _station_response(record: dict, status: int = 200):
@@ -171,7 +169,7 @@ def nearest():
         amenities=q.amenities(),
         min_power_kw=q.optional("min_power_kw"),
         coords=q.arg("coords", "wgs84"),
-        open_at=q.open_at(),
+        open_at=q.open_at(ws),
     )
     if q.flag("route") and result.get("results"):
         origin = result["origin"]

@@ -1,12 +1,15 @@
 """Routable road network: from the embedded corridors or from OpenStreetMap.
 
-A :class:`RoadNetwork` holds nodes (WGS-84 lon/lat and UTM 48N metres) and directed edges
-with ``length_m`` (measured in EPSG:32648), ``travel_time_s`` (truck time) and ``speed_kmh``.
+A :class:`RoadNetwork` holds nodes (WGS-84 lon/lat and metres in its own projected CRS,
+:attr:`RoadNetwork.crs`: the region's, or the UTM zone of the nodes' centre) and directed edges
+with ``length_m``, ``travel_time_s`` (truck time) and ``speed_kmh``. Lengths of real road data
+(:meth:`RoadNetwork.from_graph`, :meth:`RoadNetwork.from_osm_xml`) are geodesic, on the WGS-84
+ellipsoid; corridor segments are measured in the network's CRS.
 Routing uses two ``scipy.sparse.csr_array`` matrices (metres and seconds) that keep the
 minimum of parallel edges, so scipy's ``csgraph`` algorithms run directly on them.
 
-Every edge is at least as long as the straight UTM distance between its end nodes. Because
-snapping and straight-line distances are measured in the same UTM metric, any road distance
+Every edge is at least as long as the straight projected distance between its end nodes.
+Because snapping and straight-line distances are measured in the same projected metric, any road distance
 built from an access leg, a network path and another access leg is never shorter than the
 straight line between its ends (the triangle inequality the access layer relies on).
 
@@ -27,7 +30,6 @@ import math
 import re
 import xml.sax
 from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -37,14 +39,22 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from planner.errors import InfeasibleError, InputError
-from planner.projection import project, unproject
-from planner.settings import UTM48N, WGS84
+from planner.projection import (
+    WGS84,
+    check_crs,
+    crs_for_extent,
+    geodesic_m,
+    polyline_lengths_m,
+    project,
+    transformer,
+    unproject,
+)
 
 __all__ = [
     "DRIVEABLE_HIGHWAYS",
@@ -87,19 +97,6 @@ _EXTRA_WAY_TAGS = ("ref", "maxspeed:hgv", "hgv", "service")
 #: Shortest stored edge, metres (keeps csgraph from seeing zero-weight edges).
 _MIN_EDGE_M = 1e-3
 _MPH_TO_KMH = 1.609344
-
-
-@lru_cache(maxsize=None)
-def _transformer(src: str, dst: str) -> Transformer:
-    return Transformer.from_crs(src, dst, always_xy=True)
-
-
-def _to_utm(lon: Any, lat: Any) -> tuple[Any, Any]:
-    return _transformer(WGS84, UTM48N).transform(lon, lat)
-
-
-def _to_lonlat(x: Any, y: Any) -> tuple[Any, Any]:
-    return _transformer(UTM48N, WGS84).transform(x, y)
 
 
 def parse_maxspeed(value: Any) -> float | None:
@@ -211,7 +208,10 @@ class RoadNetwork:
     node_lon, node_lat : numpy.ndarray
         Node coordinates, WGS-84 degrees.
     node_x, node_y : numpy.ndarray
-        Node coordinates, UTM 48N metres.
+        Node coordinates, metres in :attr:`crs`.
+    crs : str
+        The projected CRS every distance of this network is measured in (``"EPSG:32648"``
+        for Mianyang): the ``crs`` given, else the UTM zone of the centre of the nodes.
     edge_u, edge_v, edge_length_m, edge_time_s, edge_speed_kmh, edge_ref : numpy.ndarray
         One entry per directed edge (a two-way road has two).
     length_csr, time_csr : scipy.sparse.csr_array
@@ -235,6 +235,7 @@ class RoadNetwork:
         node_osmid: Any = None,
         corridor_nodes: pd.DataFrame | None = None,
         source: str = "",
+        crs: str | None = None,
     ):
         self.node_lon = np.ascontiguousarray(node_lon, dtype=np.float64)
         self.node_lat = np.ascontiguousarray(node_lat, dtype=np.float64)
@@ -245,10 +246,7 @@ class RoadNetwork:
             raise InputError("a road network needs at least one node", fields={"nodes": "non-empty"})
         if not (np.isfinite(self.node_lon).all() and np.isfinite(self.node_lat).all()):
             raise InputError("node coordinates must be finite numbers", fields={"nodes": "finite lon/lat"})
-        # TODO(region CRS): the projected CRS becomes a constructor argument (default: the UTM
-        # zone of the nodes' centre, planner.projection.utm_crs_for); every measurement in this
-        # class then goes through self.project / self.unproject.
-        self.crs: str = UTM48N
+        self.crs: str = check_crs(crs) if crs is not None else crs_for_extent(self.node_lon, self.node_lat)
         x, y = self.project(self.node_lon, self.node_lat)
         self.node_x = np.ascontiguousarray(x, dtype=np.float64)
         self.node_y = np.ascontiguousarray(y, dtype=np.float64)
@@ -260,7 +258,7 @@ class RoadNetwork:
             raise InputError("edge_u and edge_v differ in length", fields={"edge_v": "same length as edge_u"})
         if m and (self.edge_u.min() < 0 or self.edge_v.min() < 0 or max(self.edge_u.max(), self.edge_v.max()) >= self.n_nodes):
             raise InputError("an edge refers to a node that does not exist", fields={"edges": "u, v in 0..n_nodes-1"})
-        # Never shorter than the straight UTM line between the end nodes (triangle inequality).
+        # Never shorter than the straight projected line between the end nodes (triangle inequality).
         straight = np.hypot(self.node_x[self.edge_v] - self.node_x[self.edge_u], self.node_y[self.edge_v] - self.node_y[self.edge_u])
         length = np.asarray(edge_length_m, dtype=np.float64).reshape(-1) if m else np.zeros(0)
         if length.size != m or not np.isfinite(length).all():
@@ -338,6 +336,17 @@ class RoadNetwork:
         """Metres in this network's CRS → WGS-84 lon/lat."""
         return unproject(x, y, self.crs)
 
+    def project_point(self, lon: float, lat: float) -> tuple[float, float]:
+        """:meth:`project` for one checked point; InputError when the CRS has no finite answer."""
+        x, y = self.project(lon, lat)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise InputError(
+                f"point lon={lon}, lat={lat} is too far from {CRS.from_user_input(self.crs).name} "
+                f"({self.crs}, the network's measuring CRS) to measure distances; give a point in or near the region",
+                fields={"lon": "near the region", "lat": "near the region"},
+            )
+        return float(x), float(y)
+
     @property
     def tree(self) -> cKDTree:
         """KD-tree over projected node coordinates (built once, on first use)."""
@@ -361,6 +370,7 @@ class RoadNetwork:
         *,
         max_segment_m: float = 250.0,
         merge_tol_m: float = 1.0,
+        crs: str | None = None,
     ) -> RoadNetwork:
         """Build a two-way network from corridor LineStrings.
 
@@ -371,7 +381,7 @@ class RoadNetwork:
             MultiLineString) geometries and columns ``ref`` and ``speed_kmh`` (truck speed,
             km/h); ``name_zh``, ``road_class`` are carried into :meth:`corridor_samples`.
         max_segment_m
-            Longest edge, metres (UTM 48N). Each straight piece of a corridor is split into
+            Longest edge, metres (in ``crs``). Each straight piece of a corridor is split into
             equal parts no longer than this, so any point on a corridor lies within
             ``max_segment_m / 2`` of a node along the road.
         merge_tol_m
@@ -379,11 +389,14 @@ class RoadNetwork:
             always merged, so corridors that share a hub coordinate meet there; the tolerance
             also joins stretches that two corridors share but digitise in opposite
             directions. ``0`` merges identical coordinates only.
+        crs
+            Projected CRS to measure in (the region's, :attr:`planner.region.Region.crs`);
+            default the UTM zone of the centre of the corridors' extent.
 
         Returns
         -------
         RoadNetwork
-            Nodes in WGS-84 and UTM, edges in both directions with ``length_m`` and
+            Nodes in WGS-84 and ``crs``, edges in both directions with ``length_m`` and
             ``travel_time_s = length_m / speed_kmh``.
         """
         if not isinstance(corridors, gpd.GeoDataFrame):
@@ -402,6 +415,11 @@ class RoadNetwork:
         if len(corridors) == 0:
             raise InputError("no corridors given", fields={"corridors": "non-empty"})
         gdf = corridors if CRS.from_user_input(corridors.crs).equals(CRS.from_user_input(WGS84)) else corridors.to_crs(WGS84)
+        if crs is None:
+            x0, y0, x1, y1 = gdf.total_bounds
+            crs = crs_for_extent([x0, x1], [y0, y1])
+        crs = check_crs(crs)
+        to_xy, to_lonlat = transformer(WGS84, crs), transformer(crs, WGS84)
 
         lons, lats, xs, ys, is_vertex = [], [], [], [], []
         seq_corr, seq_part, seq_km = [], [], []
@@ -433,7 +451,7 @@ class RoadNetwork:
                 if not np.isfinite(xy).all():
                     problems[f"geometry[{ci}]"] = "finite coordinates"
                     continue
-                px, py = _to_utm(xy[:, 0], xy[:, 1])
+                px, py = to_xy.transform(xy[:, 0], xy[:, 1])
                 px, py = np.asarray(px), np.asarray(py)
                 seg = np.hypot(np.diff(px), np.diff(py))
                 nseg = np.maximum(1, np.ceil(seg / max_segment_m).astype(np.int64))
@@ -450,7 +468,7 @@ class RoadNetwork:
                 qlat = np.empty(total)
                 qlon[starts], qlat[starts] = xy[:, 0], xy[:, 1]  # keep original vertices exact
                 if (~vert).any():
-                    ilon, ilat = _to_lonlat(qx[~vert], qy[~vert])
+                    ilon, ilat = to_lonlat.transform(qx[~vert], qy[~vert])
                     qlon[~vert], qlat[~vert] = ilon, ilat
                 km = km0 + np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(qx), np.diff(qy)))]) / 1000.0
                 km0 = float(km[-1])
@@ -513,7 +531,7 @@ class RoadNetwork:
         refs = np.array([_ref_str(r) for r in gdf["ref"]], dtype=object)[ci]
         eu = np.concatenate([a, b])
         ev = np.concatenate([b, a])
-        # edge length = straight UTM distance between the (merged) end nodes: set in __init__
+        # edge length = straight projected distance between the (merged) end nodes: set in __init__
         corridor_nodes = pd.DataFrame(
             {
                 "corridor_idx": corr,
@@ -536,10 +554,13 @@ class RoadNetwork:
             np.concatenate([refs, refs]),
             corridor_nodes=corridor_nodes,
             source="corridors",
+            crs=crs,
         )
 
     @classmethod
-    def from_graph(cls, G: nx.Graph, *, truck_speed_kmh: float | None = None, source: str = "graph") -> RoadNetwork:
+    def from_graph(
+        cls, G: nx.Graph, *, truck_speed_kmh: float | None = None, source: str = "graph", crs: str | None = None
+    ) -> RoadNetwork:
         """Build from a networkx graph (e.g. an osmnx MultiDiGraph).
 
         Parameters
@@ -547,9 +568,10 @@ class RoadNetwork:
         G
             Graph whose nodes carry ``x`` (lon) and ``y`` (lat). ``G.graph["crs"]`` is
             honoured if present (other CRSs are converted to EPSG:4326). Directed graphs keep
-            their directions; an undirected graph becomes two-way. Edge lengths are measured
-            in UTM 48N along the edge ``geometry`` if present, else the straight segment
-            (any ``length`` attribute is ignored so every distance uses one metric). Edge
+            their directions; an undirected graph becomes two-way. Edge lengths are geodesic
+            (WGS-84 ellipsoid) along the edge ``geometry`` if present, else the straight segment
+            (any ``length`` attribute is ignored so every distance uses one metric), and never
+            shorter than the straight line in the network's CRS. Edge
             speed: ``speed_kmh`` or ``speed_kph`` if present, else ``maxspeed:hgv``, else
             ``maxspeed``, else by ``highway`` type (:data:`HIGHWAY_SPEED_KMH`), capped at
             ``truck_speed_kmh``.
@@ -557,6 +579,8 @@ class RoadNetwork:
             Speed cap, km/h; default :data:`TRUCK_SPEED_KMH`.
         source
             Label stored in :attr:`source`.
+        crs
+            Projected CRS to measure in; default the UTM zone of the nodes' centre.
 
         Returns
         -------
@@ -581,33 +605,33 @@ class RoadNetwork:
             y = np.array([float(G.nodes[nid]["y"]) for nid in ids])
         except (TypeError, ValueError) as exc:
             raise InputError(f"node coordinates must be numbers: {exc}", fields={"nodes": "numeric x, y"}) from None
-        crs = G.graph.get("crs")
+        graph_crs = G.graph.get("crs")
         transform = None
-        if crs is not None and not CRS.from_user_input(crs).equals(CRS.from_user_input(WGS84)):
-            transform = Transformer.from_crs(CRS.from_user_input(crs), WGS84, always_xy=True)
+        if graph_crs is not None and not CRS.from_user_input(graph_crs).equals(CRS.from_user_input(WGS84)):
+            transform = transformer(CRS.from_user_input(graph_crs).to_wkt(), WGS84)
             x, y = transform.transform(x, y)
             x, y = np.asarray(x), np.asarray(y)
 
-        us, vs, lens, speeds, refs, geoms = [], [], [], [], [], []
-        any_geom = False
-        edges = G.edges(data=True)
-        directed = G.is_directed()
-        for a, b, data in edges:
+        edge_rows = []  # (ia, ib, geom, data)
+        line_coords = []
+        for a, b, data in G.edges(data=True):
             ia, ib = pos[a], pos[b]
             geom = data.get("geometry")
             if geom is not None and transform is not None:
                 geom = shapely.transform(geom, lambda c: np.column_stack(transform.transform(c[:, 0], c[:, 1])))
-            length = 0.0
-            if geom is not None:
-                any_geom = True
-                gx, gy = _to_utm(*shapely.get_coordinates(geom).T)
-                length = float(np.hypot(np.diff(gx), np.diff(gy)).sum())
+            edge_rows.append((ia, ib, geom, data))
+            line_coords.append(shapely.get_coordinates(geom) if geom is not None else np.array([[x[ia], y[ia]], [x[ib], y[ib]]]))
+        geodesic = polyline_lengths_m(line_coords)  # one vectorised pass over every edge
+
+        us, vs, lens, speeds, refs, geoms = [], [], [], [], [], []
+        any_geom = False
+        directed = G.is_directed()
+        for (ia, ib, geom, data), length in zip(edge_rows, geodesic.tolist()):
+            any_geom = any_geom or geom is not None
             speed = _edge_speed_kmh(data, cap)
             time_s = parse_maxspeed(data.get("travel_time_s"))  # a positive number or None
             if time_s is not None:
                 # a given time (e.g. summed by simplification) defines the mean speed
-                if geom is None:
-                    length = _straight_utm(x[ia], y[ia], x[ib], y[ib])
                 speed = min(max(length, _MIN_EDGE_M) / time_s * 3.6, cap)
             ref = _ref_str(data.get("ref"))
             pairs = [(ia, ib, geom)] if directed else [(ia, ib, geom), (ib, ia, None if geom is None else geom.reverse())]
@@ -630,6 +654,7 @@ class RoadNetwork:
             edge_geometry=geoms if any_geom else None,
             node_osmid=osmid,
             source=source,
+            crs=crs,
         )
 
     @classmethod
@@ -714,11 +739,12 @@ class RoadNetwork:
         if simplify:
             # time each OSM segment at its own speed first, then sum along merged chains
             # (a merged edge may join a 60 km/h ramp and a 90 km/h motorway)
-            ids = list(G.nodes)
-            nx_, ny_ = _to_utm(np.array([G.nodes[n]["x"] for n in ids]), np.array([G.nodes[n]["y"] for n in ids]))
-            utm = dict(zip(ids, zip(np.asarray(nx_).tolist(), np.asarray(ny_).tolist())))
-            for u, v, d in G.edges(data=True):
-                length = math.hypot(utm[v][0] - utm[u][0], utm[v][1] - utm[u][1])
+            ends = list(G.edges(data=True))
+            lon_u = np.array([G.nodes[u]["x"] for u, _, _ in ends])
+            lat_u = np.array([G.nodes[u]["y"] for u, _, _ in ends])
+            lon_v = np.array([G.nodes[v]["x"] for _, v, _ in ends])
+            lat_v = np.array([G.nodes[v]["y"] for _, v, _ in ends])
+            for (_, _, d), length in zip(ends, geodesic_m(lon_u, lat_u, lon_v, lat_v).tolist()):
                 d["travel_time_s"] = max(length, _MIN_EDGE_M) / (_edge_speed_kmh(d, cap) / 3.6)
             G = ox.simplify_graph(G, remove_rings=False, edge_attr_aggs={"length": sum, "travel_time_s": sum})
         return cls.from_graph(G, truck_speed_kmh=cap, source=f"osm_xml:{p.name}")
@@ -736,10 +762,10 @@ class RoadNetwork:
         Returns
         -------
         (node, access_m)
-            Node id and straight UTM distance from the point to it, metres.
+            Node id and straight distance from the point to it in :attr:`crs`, metres.
         """
         lon, lat = _check_point(lon, lat)
-        x, y = _project_point(lon, lat)
+        x, y = self.project_point(lon, lat)
         d, i = self.tree.query((x, y))
         return int(i), float(d)
 
@@ -758,11 +784,12 @@ class RoadNetwork:
             )
         if lons.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        x, y = _to_utm(lons, lats)
+        x, y = self.project(lons, lats)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         far = ~(np.isfinite(x) & np.isfinite(y))
         if far.any():
             i = int(np.flatnonzero(far)[0])
-            _project_point(float(lons[i]), float(lats[i]))  # raises with the message
+            self.project_point(float(lons[i]), float(lats[i]))  # raises with the message
         d, i = self.tree.query(np.column_stack([x, y]))
         return np.asarray(i, dtype=np.int64), np.asarray(d, dtype=np.float64)
 
@@ -856,7 +883,7 @@ class RoadNetwork:
         pandas.DataFrame
             Columns ``corridor`` (ref), ``corridor_idx`` (row in the corridors frame),
             ``name_zh`` (if known), ``km`` (distance along the corridor from its first
-            point, UTM metres / 1000), ``node``, ``lon``, ``lat``; ordered by corridor,
+            point, metres in :attr:`crs` / 1000), ``node``, ``lon``, ``lat``; ordered by corridor,
             then km.
         """
         if self._corridor_nodes is None:
@@ -962,7 +989,7 @@ class RoadNetwork:
         gdf_nodes, gdf_edges = self.to_gdfs()
         if p.exists():
             p.unlink()
-        meta = {"yizhan_network_source": self.source}
+        meta = {"yizhan_network_source": self.source, "yizhan_network_crs": self.crs}
         pyogrio.write_dataframe(gdf_nodes, p, layer="nodes", driver="GPKG", layer_metadata=meta)
         pyogrio.write_dataframe(gdf_edges, p, layer="edges", driver="GPKG", append=False)
         if self._corridor_nodes is not None:
@@ -1016,12 +1043,8 @@ class RoadNetwork:
             node_osmid=osmid,
             corridor_nodes=corridor_nodes,
             source=meta.get("yizhan_network_source", f"gpkg:{p.name}"),
+            crs=meta.get("yizhan_network_crs"),  # files from before the CRS was stored: chosen from the nodes
         )
-
-
-def _straight_utm(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    x, y = _to_utm(np.array([lon1, lon2]), np.array([lat1, lat2]))
-    return float(np.hypot(x[1] - x[0], y[1] - y[0]))
 
 
 def _check_speed_cap(truck_speed_kmh: float | None) -> float:
@@ -1034,17 +1057,6 @@ def _check_speed_cap(truck_speed_kmh: float | None) -> float:
     if not (math.isfinite(v) and v > 0):
         raise InputError(f"truck_speed_kmh must be a positive number, got {truck_speed_kmh!r}", fields={"truck_speed_kmh": "> 0"})
     return v
-
-
-def _project_point(lon: float, lat: float) -> tuple[float, float]:
-    """UTM 48N of a checked point; InputError if the projection has no finite answer."""
-    x, y = _to_utm(lon, lat)
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise InputError(
-            f"point lon={lon}, lat={lat} is too far from UTM zone 48N to measure distances; give a point in or near the region",
-            fields={"lon": "near the region", "lat": "near the region"},
-        )
-    return float(x), float(y)
 
 
 def _check_point(lon: Any, lat: Any) -> tuple[float, float]:
