@@ -61,5 +61,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     else:
         app.config.from_mapping(config)
     app.config["SECRET_KEY"] = webconfig.resolve_secret_key(app.config, app.instance_path)
+    # tiles are off unless configured; a configured layer always carries its attribution
+    app.config["TILES_ATTR"] = webconfig.tiles_attribution(app.config.get("TILES"), app.config.get("TILES_ATTR"))
     webmap.init_app(app)
     return app

@@ -101,15 +101,31 @@ def test_secret_key_is_never_a_fixed_default(tmp_path, monkeypatch):
     assert a != b and len(a) >= 32
 
 
-def test_tiles_setting(monkeypatch):
-    from webmap.config import OSM_TILES, defaults
+def test_tiles_are_off_unless_configured_and_never_gcj02(monkeypatch, fresh_workspace):
+    from webmap.config import OSM_ATTR, OSM_TILES, defaults
 
     monkeypatch.delenv("YIZHAN_TILES", raising=False)
-    assert defaults()["TILES"] == OSM_TILES
+    monkeypatch.delenv("YIZHAN_TILES_ATTR", raising=False)
+    assert defaults()["TILES"] is None and defaults()["TILES_ATTR"] is None
     monkeypatch.setenv("YIZHAN_TILES", "none")
     assert defaults()["TILES"] is None
     monkeypatch.setenv("YIZHAN_TILES", "https://{s}.tiles.example.org/{z}/{x}/{y}.png")
     assert defaults()["TILES"].startswith("https://{s}.tiles.example.org")
+    assert "a.tiles.example.org" in defaults()["TILES_ATTR"]  # a drawn layer always says whose it is
+    monkeypatch.setenv("YIZHAN_TILES", OSM_TILES)
+    assert defaults()["TILES_ATTR"] == OSM_ATTR
+    for shifted in ("https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8",
+                    "https://rt0.map.gtimg.com/tile?z={z}&x={x}&y={y}"):
+        monkeypatch.setenv("YIZHAN_TILES", shifted)
+        with pytest.raises(ValueError, match="GCJ-02"):
+            defaults()
+
+    # the default page names no tile host and draws no attribution
+    from tests.web.conftest import make_app
+
+    monkeypatch.delenv("YIZHAN_TILES", raising=False)
+    html = make_app(fresh_workspace).test_client().get("/").get_data(as_text=True)
+    assert "openstreetmap" not in html.lower() and "tile_layer" not in html
 
 
 # ---------------------------------------------------------------------- offline assets
