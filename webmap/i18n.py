@@ -244,6 +244,46 @@ JS_KEYS = (
 )
 
 
+# ---------------------------------------------------------------------- drivers' map on a phone
+# (issue 11: orientation, bottom sheet, open/closed, place search, errors in the page's language)
+PHONE_STRINGS: dict[str, tuple[str, str]] = {
+    "locate_failed": ("无法定位（{reason}）。请在下方输入地名，或点击地图选择位置。",
+                      "Could not locate you ({reason}). Type a place below or tap the map."),
+    "geo_denied": ("未获得定位权限", "location permission was denied"),
+    "geo_unavailable": ("暂时收不到定位信号", "no position signal right now"),
+    "geo_timeout": ("定位超时", "locating took too long"),
+    "geo_unsupported": ("此浏览器不支持定位", "this browser cannot locate"),
+    "place_open": ("输入地名", "Type a place"),
+    "place_label": ("我在哪里（地名）", "Where am I (place name)"),
+    "place_hint": ("如：江油、平武、三台、新安服务区", "e.g. Jiangyou, Pingwu, Santai, Xin'an"),
+    "place_none": ("没有找到「{q}」，试试县名、镇名或服务区名。", "Nothing found for \"{q}\"; try a county, town or service area."),
+    "place_chosen": ("位置：{name}", "Position: {name}"),
+    "your_position": ("我的位置", "My position"),
+    "filters_all": ("全部筛选", "All filters"),
+    "filters_less": ("收起", "Fewer"),
+    "open_badge": ("营业中", "Open"),
+    "closed_until": ("已关闭 · {time} 开门", "Closed · opens {time}"),
+    "closed_tomorrow": ("已关闭 · 明天 {time} 开门", "Closed · opens tomorrow {time}"),
+    "near": ("{place}附近", "near {place}"),
+    "card_location": ("位置", "Location"),
+    "bays_short": ("{n} 个货车车位", "{n} truck bays"),
+    "route_failed": ("路线暂时无法显示。", "The route cannot be shown right now."),
+    "err_outside": ("该位置不在绵阳市服务范围内，暂时无法查询。请点选绵阳市内的位置，或输入地名。",
+                    "This point is outside the Mianyang service area. Tap a point inside Mianyang or type a place name."),
+    "err_point": ("位置无效，请重新点选地图或输入地名。", "That position is not valid; tap the map again or type a place name."),
+    "err_filter": ("筛选条件无效，请清除筛选后重试。", "A filter is not valid; clear the filters and try again."),
+    "err_detour": ("绕行距离须在 0 到 100 公里之间。", "The detour must be between 0 and 100 km."),
+    "err_k": ("结果数量须在 1 到 50 之间。", "The number of results must be between 1 and 50."),
+    "err_not_found": ("该站点已不存在，请刷新页面。", "This station no longer exists; reload the page."),
+    "err_busy": ("查询太频繁，请稍后再试。", "Too many requests; try again in a moment."),
+    "err_network": ("网络连接失败，请检查网络后重试。", "No connection; check the network and try again."),
+    "err_generic": ("暂时无法查询（错误 {status}），请稍后重试。", "Cannot answer right now (error {status}); try again later."),
+    "err_place_query": ("请输入地名（至多 40 个字）。", "Type a place name (at most 40 characters)."),
+}
+STRINGS.update(PHONE_STRINGS)
+JS_KEYS = JS_KEYS + tuple(k for k in PHONE_STRINGS if k not in JS_KEYS) + ("along_to",)
+
+
 def _index(lang: str) -> int:
     return 1 if lang == "en" else 0
 
