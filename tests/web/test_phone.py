@@ -134,6 +134,14 @@ def test_location_denied_offers_a_place_search(phone, artifacts_dir):
     expect(page.locator("#card")).to_be_visible()
     assert "江油" in page.locator("#along-from").inner_text()
     page.screenshot(path=str(artifacts_dir / "phone-place-search.png"))
+
+    # along my route accepts a partial destination, found in the gazetteer
+    page.click("#tab-btn-along")
+    page.fill("#along-to", "平武")
+    page.click("#along-go")
+    page.wait_for_selector("#along-results li.result")
+    expect(page.locator("#along-to")).to_have_value("平武县")
+    assert re.search(r"全程 \d+ 公里", page.locator("#along-summary").inner_text())
     assert not rec.external, rec.external
     assert not errors, errors
 

@@ -585,6 +585,14 @@
     return null;
   }
 
+  function setDest(d) {
+    state.dest = d;
+    $("along-to").value = d.n;
+    layers.along.clearLayers();
+    L.circleMarker([d.y, d.x], { radius: 8, color: "#7b3294", weight: 3, fillColor: "#fff", fillOpacity: 1 })
+      .bindTooltip(tooltipNode(d.n)).addTo(layers.along);
+  }
+
   // Typed destinations are looked up in the gazetteer; suggestions join the datalist.
   var destTimer = null;
   function suggestDestinations() {
