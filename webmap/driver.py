@@ -41,7 +41,8 @@ CITY_DISTRICTS = {"510703": 10, "510704": 10}
 #: Distance between two shields of one corridor, km (the first sits half of it from the start).
 SHIELD_SPACING_KM = 45.0
 #: A station's locality: the nearest named place within this many km.
-LOCALITY_MAX_KM = 12.0
+LOCALITY_MAX_KM = 15.0
+INTERCHANGE_PENALTY_KM = 5.0
 
 _BRACKETS = re.compile(r"[（(][^）)]*[）)]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
@@ -111,12 +112,17 @@ def corridor_shields(region, lang: str) -> list[dict]:
 
 
 def _locality(lon: float, lat: float, places: list[dict], crs: str) -> dict | None:
-    """The nearest named place (not an interchange) within :data:`LOCALITY_MAX_KM`."""
+    """The nearest named place within :data:`LOCALITY_MAX_KM` (a town or service area
+    before an interchange that is up to :data:`INTERCHANGE_PENALTY_KM` nearer)."""
     best, best_d = None, LOCALITY_MAX_KM * 1000.0
     sx, sy = project(lon, lat, crs)
     for p in places:
         d = float(np.hypot(p["_x"] - sx, p["_y"] - sy))
-        if d < best_d:
+        if d > LOCALITY_MAX_KM * 1000.0:
+            continue
+        if p["kind"] == "interchange":
+            d += INTERCHANGE_PENALTY_KM * 1000.0
+        if best is None or d < best_d:
             best, best_d = p, d
     return best
 
@@ -131,7 +137,7 @@ def station_rows(ws, lang: str) -> list[dict]:
     region = ws.region
     x0, y0, x1, y1 = region.bbox
     crs = utm_crs_for((x0 + x1) / 2, (y0 + y1) / 2)
-    places = [p for p in gazetteer.load()["places"] if p["kind"] not in ("interchange", "freight_generator")]
+    places = [p for p in gazetteer.load()["places"] if p["kind"] != "freight_generator"]
     for p in places:
         p["_x"], p["_y"] = project(p["lon"], p["lat"], crs)
     counties = {r["code"]: r for _, r in region.counties.iterrows()}
