@@ -7,6 +7,10 @@ the strings it needs as JSON (:func:`js_strings`).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
 from flask import g, request
 
 from planner.stations import AMENITY_LABELS as _AMENITY_EN_ZH
@@ -281,6 +285,39 @@ PHONE_STRINGS: dict[str, tuple[str, str]] = {
     "err_place_query": ("请输入地名（至多 40 个字）。", "Type a place name (at most 40 characters)."),
 }
 STRINGS.update(PHONE_STRINGS)
+
+# ---------------------------------------------------------------------- staff pages on a phone
+STAFF_STRINGS: dict[str, tuple[str, str]] = {
+    "f_location": ("位置", "Location"),
+    "empty_value": ("（空）", "(empty)"),
+    "china_time": ("北京时间", "China time"),
+    "action_seed": ("初始数据", "seeded"),
+    "action_add": ("新增", "added"),
+    "action_update": ("修改", "changed"),
+    "action_retire": ("停用", "retired"),
+    "action_restore": ("恢复", "restored"),
+}
+STRINGS.update(STAFF_STRINGS)
+#: The region's clock for times shown to people (the registry stores UTC).
+REGION_TZ = ZoneInfo("Asia/Shanghai")
+_NONE = re.compile(r"(?<![A-Za-z_])None(?![A-Za-z_])")
+
+
+def china_time(value, lang: str | None = None) -> str:
+    """A stored UTC ISO timestamp as ``YYYY-MM-DD HH:MM`` in China time (text kept if unparsable)."""
+    try:
+        at = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "—")
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(REGION_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def action_label(action: str, lang: str | None = None) -> str:
+    """An audit action (seed, add, update, retire) in the user's language."""
+    key = f"action_{action}"
+    return t(key, lang) if key in STRINGS else str(action)
 JS_KEYS = JS_KEYS + tuple(k for k in PHONE_STRINGS if k not in JS_KEYS) + ("along_to",)
 
 
@@ -337,9 +374,12 @@ def field_errors(exc, lang: str | None = None) -> dict[str, str]:
     """Per-field messages of an :class:`~planner.errors.InputError` in the user's language.
 
     planner attaches Chinese rules as ``fields_zh`` where it has them
-    (:func:`planner.stations.localized_fields`); otherwise the English rule is shown.
+    (:func:`planner.stations.localized_fields`); otherwise the English rule is shown. A value
+    left empty is named as such, not as Python's ``None``.
     """
-    return localized_fields(exc, lang or get_lang())
+    lang = lang or get_lang()
+    empty = t("empty_value", lang)
+    return {k: _NONE.sub(empty, v) for k, v in localized_fields(exc, lang).items()}
 
 
 def error_message(exc, lang: str | None = None) -> str:

@@ -433,8 +433,35 @@ def test_history_page_shows_who_when_what(client, app, users):
     app.extensions["yizhan"].workspace.registry.update(
         "MY-DH-08", {"phone": "0816-999"}, expected_version=1, actor="li")
     login(client, *users["staff"])
+    registry = app.extensions["yizhan"].workspace.registry
+    registry.update("MY-DH-08", {"amenities": {"laundry": True}}, expected_version=2, actor="li")
     html = client.get("/admin/stations/MY-DH-08/history").get_data(as_text=True)
-    assert '<td class="actor">li</td>' in html and "0816-999" in html and "phone" in html
+    assert re.search(r'<td data-label="操作人" class="actor">li</td>', html) and "0816-999" in html
+    # field labels, not keys; actions in words; times in China time (UTC + 8), said so
+    assert '<th scope="row">电话</th>' in html and '<th scope="row">设施: 洗衣</th>' in html
+    assert ">phone<" not in html and "amenities.laundry" not in html.split("<tbody>")[1]
+    assert '<td data-label="操作" class="action">修改</td>' in html
+    import datetime as dt
+
+    at = dt.datetime.fromisoformat(registry.history("MY-DH-08")[0]["at"])
+    local = (at + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    assert f">{local}</time>" in html and "北京时间" in html
+
+
+def test_staff_errors_name_fields_in_the_users_language(client, app, users):
+    """No raw field keys ("location:") and no Python None in the error list."""
+    login(client, *users["staff"])
+    page = client.get("/admin/stations/MY-DH-01").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    orig = re.search(r'name="orig" value="([^"]+)"', page).group(1)
+    import html as htmllib
+
+    form = {"csrf_token": token, "version": "1", "orig": htmllib.unescape(orig), "lon": "103.80", "lat": "30.80",
+            "coord_sys": "wgs84", "name": "", "kind": "", "data_status": "", "hours": "", "source": ""}
+    html = client.post("/admin/stations/MY-DH-01", data=form).get_data(as_text=True)
+    errors = re.search(r'<div class="errors".*?</div>', html, re.DOTALL).group(0)
+    assert "<strong>位置</strong>" in errors and "location" not in errors
+    assert "None" not in errors and "（空）" in errors
 
 
 # ---------------------------------------------------------------------- planners' page
