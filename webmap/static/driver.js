@@ -238,7 +238,7 @@
         var p = map.latLngToContainerPoint(item.m.getLatLng());
         var w = node.offsetWidth || 40, h = node.offsetHeight || 16;
         var box = [p.x - w / 2 - 3, p.y - h / 2 - 3, p.x + w / 2 + 3, p.y + h / 2 + 3];
-        var inside = box[2] > 0 && box[0] < size.x && box[3] > 0 && box[1] < size.y;
+        var inside = box[0] >= 0 && box[2] <= size.x && box[1] >= 0 && box[3] <= size.y;
         show = inside && !placed.some(function (o) { return box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]; });
         if (show) { placed.push(box); }
       }
@@ -383,7 +383,8 @@
       line.addTo(layers.route);
       var path = line.getElement && line.getElement();
       if (path) { path.setAttribute("data-station", id); }
-      map.fitBounds(line.getBounds().pad(0.2), { maxZoom: 10, animate: false });
+      // leave the map's buttons (bottom right) clear of the route and the station
+      map.fitBounds(line.getBounds().pad(0.2), { maxZoom: 10, animate: false, paddingTopLeft: [10, 10], paddingBottomRight: [10, 60] });
     }
     var m = markers[id];
     if (m) { m.bringToFront(); }
