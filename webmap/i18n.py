@@ -270,7 +270,6 @@ PHONE_STRINGS: dict[str, tuple[str, str]] = {
     "closed_tomorrow": ("已关闭 · 明天 {time} 开门", "Closed · opens tomorrow {time}"),
     "near": ("{place}附近", "near {place}"),
     "card_location": ("位置", "Location"),
-    "bays_short": ("{n} 个货车车位", "{n} truck bays"),
     "route_failed": ("路线暂时无法显示。", "The route cannot be shown right now."),
     "err_outside": ("该位置不在绵阳市服务范围内，暂时无法查询。请点选绵阳市内的位置，或输入地名。",
                     "This point is outside the Mianyang service area. Tap a point inside Mianyang or type a place name."),
@@ -318,7 +317,10 @@ def action_label(action: str, lang: str | None = None) -> str:
     """An audit action (seed, add, update, retire) in the user's language."""
     key = f"action_{action}"
     return t(key, lang) if key in STRINGS else str(action)
-JS_KEYS = JS_KEYS + tuple(k for k in PHONE_STRINGS if k not in JS_KEYS) + ("along_to",)
+#: Used by the template only (not sent to the script).
+_TEMPLATE_ONLY = ("place_open", "place_label", "place_hint")
+JS_KEYS = tuple(k for k in JS_KEYS if k != "error") + tuple(
+    k for k in PHONE_STRINGS if k not in JS_KEYS and k not in _TEMPLATE_ONLY)
 
 
 def _index(lang: str) -> int:
