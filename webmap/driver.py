@@ -171,7 +171,8 @@ def chip_order() -> list[str]:
 
 def open_states(ws, now: dt.datetime) -> dict[str, list]:
     """``{station id: [open now, next opening ISO or None]}`` in the region's time zone."""
-    return {s["id"]: list(opening(s.get("hours"), now)) for s in ws.stations()}
+    index = ws.index()  # the open stations as stored now, cached per registry version
+    return {sid: list(opening(s.get("hours"), now)) for sid, s in zip(index.station_ids, index.stations)}
 
 
 def page_data(ws, lang: str) -> dict:
