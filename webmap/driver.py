@@ -40,6 +40,7 @@ LABEL_MIN_ZOOM = {"city": 0, "county": 0, "town": 10, "service_area": 10, "logis
 CITY_DISTRICTS = {"510703": 10, "510704": 10}
 #: Distance between two shields of one corridor, km (the first sits half of it from the start).
 SHIELD_SPACING_KM = 45.0
+DENSE_SHIELD_ZOOM = 10
 #: A station's locality: the nearest named place within this many km.
 LOCALITY_MAX_KM = 15.0
 INTERCHANGE_PENALTY_KM = 5.0
@@ -89,9 +90,10 @@ def corridor_label(row, lang: str) -> str:
 
 
 def corridor_shields(region, lang: str) -> list[dict]:
-    """Shield positions along each corridor: ``{"t", "c" road class, "x", "y"}``.
+    """Shield positions along each corridor: ``{"t", "c" road class, "x", "y", "z" min zoom}``.
 
-    Spaced :data:`SHIELD_SPACING_KM` apart, measured in the region's projected CRS.
+    Spaced :data:`SHIELD_SPACING_KM` apart at every zoom, and a third of that from
+    :data:`DENSE_SHIELD_ZOOM` on (measured in the region's projected CRS).
     """
     x0, y0, x1, y1 = region.bbox
     crs = utm_crs_for((x0 + x1) / 2, (y0 + y1) / 2)
@@ -103,11 +105,11 @@ def corridor_shields(region, lang: str) -> list[dict]:
         length_km = line.length / 1000.0
         n = max(1, int(length_km // SHIELD_SPACING_KM))
         step = length_km / n
-        for i in range(n):
-            pt = line.interpolate((step * (i + 0.5)) * 1000.0)
+        for i in range(3 * n):  # every third one is a shield at every zoom
+            pt = line.interpolate((step * (i + 0.5) / 3) * 1000.0)
             lon, lat = unproject(pt.x, pt.y, crs)
             out.append({"t": corridor_label(row, lang), "c": str(row.get("road_class") or "expressway"),
-                        "x": round(float(lon), 5), "y": round(float(lat), 5)})
+                        "x": round(float(lon), 5), "y": round(float(lat), 5), "z": 0 if i % 3 == 1 else DENSE_SHIELD_ZOOM})
     return out
 
 

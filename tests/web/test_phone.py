@@ -223,3 +223,25 @@ def test_base_map_labels_orient_without_tiles(phone, artifacts_dir):
     assert page.locator(".leaflet-control-attribution").count() == 0  # no tiles, no credit line
     assert not rec.external, rec.external
     assert not errors, errors
+
+
+def test_english_page_speaks_english_and_has_room_to_type(browser, live_server):
+    ctx = browser.new_context(viewport=PHONE, locale="en-US")
+    try:
+        from tests.web.conftest import Recorder
+
+        rec = Recorder()
+        ctx.route("**/*", rec)
+        page = ctx.new_page()
+        page.goto(live_server.url + "/?lang=en")
+        page.wait_for_selector("body[data-ready='1']")
+        texts = page.locator(".place-label:not(.hidden)").all_inner_texts()
+        assert "Jiangyou City" in texts and not any(re.search(r"[\u4e00-\u9fff]", t) for t in texts), texts
+        page.click("#tab-btn-along")
+        assert page.locator("#along-to").bounding_box()["width"] >= 250  # was ~70 px
+        page.locator("path.station-marker[data-station='MY-DH-12']").dispatch_event("click")
+        card = page.locator("#card").inner_text()
+        assert "Pingwu County" in card and not re.search(r"[\u4e00-\u9fff]", card.split("Data status")[0]), card
+        assert not rec.external
+    finally:
+        ctx.close()

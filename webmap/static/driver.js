@@ -210,7 +210,7 @@
   function drawLabels() {
     (data.shields || []).forEach(function (sh) {
       var m = L.marker([sh.y, sh.x], { icon: labelIcon(sh.t, "corridor-shield road-" + sh.c), pane: "labels", interactive: false, keyboard: false });
-      labelItems.push({ m: m, z: 8, r: 1.5 });
+      labelItems.push({ m: m, z: sh.z || 0, r: sh.z ? 2.5 : 1.5 });
       m.addTo(layers.labels);
     });
     (data.labels || []).forEach(function (lb) {
