@@ -65,5 +65,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         from planner import log as yizhan_log
 
         yizhan_log.configure(default="INFO")
+    # tiles are off unless configured; a configured layer always carries its attribution
+    app.config["TILES_ATTR"] = webconfig.tiles_attribution(app.config.get("TILES"), app.config.get("TILES_ATTR"))
     webmap.init_app(app)
     return app

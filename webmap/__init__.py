@@ -81,6 +81,8 @@ def init_app(app: Flask) -> None:
             "amenity_label": i18n.amenity_label,
             "kind_label": i18n.kind_label,
             "field_label": i18n.field_label,
+            "china_time": i18n.china_time,
+            "action_label": i18n.action_label,
             "csp_nonce": csp_nonce,
             "current_user": current_user(),
         }

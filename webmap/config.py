@@ -10,14 +10,18 @@ Setting               Environment variable                Default
 ``YIZHAN_DB``         ``YIZHAN_DB``                       ``planner.settings.db_path()`` (user data dir)
 ``SECRET_KEY``        ``YIZHAN_SECRET_KEY``               ``instance/secret_key`` (``make run`` writes it)
 ``PORT``              ``PORT``                            5000
-``TILES``             ``YIZHAN_TILES``                    OpenStreetMap tiles; ``none`` = vector layers only
-``TILES_ATTR``        ``YIZHAN_TILES_ATTR``               OpenStreetMap attribution
+``TILES``             ``YIZHAN_TILES``                    none: the app's own vector layers only
+``TILES_ATTR``        ``YIZHAN_TILES_ATTR``               OSM's attribution for OSM tiles, else the tile host
 ``REGION``            ``YIZHAN_REGION``                   ``mianyang``
 ====================  ==================================  =========================================
 
-Tiles are decoration only: every layer the pages need is vector data from the app. OSM tiles
-are WGS-84 like our data; GCJ-02 tiles (Amap, Tencent) would shift every point by ~500 m
-(DOMAIN.md §9), so do not point ``YIZHAN_TILES`` at them.
+Tiles are decoration only and off by default: every layer the pages need (counties,
+corridors, place labels, stations) is vector data drawn by the app, so nothing leaves the
+server unless an operator configures a tile source. Only **WGS-84** web-mercator tile
+sources are accepted (OpenStreetMap, or a local tile server). Amap/高德, Tencent and Baidu
+tiles are drawn in GCJ-02 / BD-09, which would put every marker ~300–700 m off the road it
+stands on; :func:`tiles_from_env` refuses their hosts instead of drawing a shifted map.
+The attribution is shown only when a tile layer is drawn (Leaflet shows a layer's own).
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from planner import settings
 
-#: Default tile URL template (WGS-84 web-mercator, matches our coordinates).
+#: OpenStreetMap's standard tiles (WGS-84 web-mercator, matches our coordinates); not a default.
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+#: Hosts whose tiles are not WGS-84 (GCJ-02: Amap/AutoNavi, Tencent; BD-09: Baidu).
+SHIFTED_TILE_HOSTS = ("autonavi.com", "amap.com", "map.qq.com", "gtimg.com", "map.baidu.com", "bdimg.com", "bdstatic.com")
 
 #: Values of ``YIZHAN_TILES`` that switch tiles off.
 NO_TILES = {"", "none", "off", "0", "false"}
@@ -39,8 +46,8 @@ NO_TILES = {"", "none", "off", "0", "false"}
 SETTINGS: tuple[tuple[str, object, str], ...] = (
     ("YIZHAN_DB", None, "registry file (YIZHAN_DB); None = planner.settings.db_path()"),
     ("PORT", 5000, "HTTP port used by `make run` (PORT)"),
-    ("TILES", OSM_TILES, "tile URL template or None for no tiles (YIZHAN_TILES)"),
-    ("TILES_ATTR", OSM_ATTR, "tile attribution HTML (YIZHAN_TILES_ATTR)"),
+    ("TILES", None, "WGS-84 tile URL template, or None for the app's vector layers only (YIZHAN_TILES)"),
+    ("TILES_ATTR", None, "tile attribution HTML (YIZHAN_TILES_ATTR); None = derived from TILES"),
     ("REGION", settings.DEFAULT_REGION, "embedded region name (YIZHAN_REGION)"),
     ("NEAREST_K", 5, "how many stations the drivers' map lists"),
     ("ALONG_DETOUR_KM", 5.0, "default detour for the along-route search, km"),
@@ -49,10 +56,37 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
 
 
 def tiles_from_env(value: str | None) -> str | None:
-    """``YIZHAN_TILES`` → a tile URL template, or None when tiles are switched off."""
-    if value is None:
-        return OSM_TILES
-    return None if value.strip().lower() in NO_TILES else value.strip()
+    """``YIZHAN_TILES`` → a tile URL template, or None when unset or switched off.
+
+    Raises
+    ------
+    ValueError
+        For a tile source drawn in GCJ-02 or BD-09 (Amap, Tencent, Baidu): our markers are
+        WGS-84 and would sit hundreds of metres off the roads on such tiles.
+    """
+    if value is None or value.strip().lower() in NO_TILES:
+        return None
+    url = value.strip()
+    host = (urlsplit(url.replace("{s}", "a")).hostname or "").lower()
+    if any(host == h or host.endswith("." + h) for h in SHIFTED_TILE_HOSTS):
+        raise ValueError(
+            f"YIZHAN_TILES={url!r}: {host} serves GCJ-02/BD-09 tiles, on which Yizhan's WGS-84 markers "
+            "would sit 300-700 m off the roads; use a WGS-84 source (OpenStreetMap or a local tile server) "
+            "or leave YIZHAN_TILES unset"
+        )
+    return url
+
+
+def tiles_attribution(tiles: str | None, attr: str | None) -> str | None:
+    """The attribution to draw with ``tiles``: the given one, OSM's for OSM tiles, else the host."""
+    if not tiles:
+        return None
+    if attr:
+        return attr
+    host = urlsplit(tiles.replace("{s}", "a")).hostname or "tile server"
+    if host.endswith("openstreetmap.org"):
+        return OSM_ATTR
+    return f"Tiles: {host}"
 
 
 def defaults() -> dict:
@@ -61,7 +95,7 @@ def defaults() -> dict:
     cfg["YIZHAN_DB"] = os.environ.get("YIZHAN_DB") or None
     cfg["PORT"] = settings.port()
     cfg["TILES"] = tiles_from_env(os.environ.get("YIZHAN_TILES"))
-    cfg["TILES_ATTR"] = os.environ.get("YIZHAN_TILES_ATTR") or OSM_ATTR
+    cfg["TILES_ATTR"] = tiles_attribution(cfg["TILES"], os.environ.get("YIZHAN_TILES_ATTR"))
     cfg["REGION"] = os.environ.get("YIZHAN_REGION") or settings.DEFAULT_REGION
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -7,6 +7,10 @@ the strings it needs as JSON (:func:`js_strings`).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
 from flask import g, request
 
 from planner.stations import AMENITY_LABELS as _AMENITY_EN_ZH
@@ -244,6 +248,87 @@ JS_KEYS = (
 )
 
 
+# ---------------------------------------------------------------------- drivers' map on a phone
+# (issue 11: orientation, bottom sheet, open/closed, place search, errors in the page's language)
+PHONE_STRINGS: dict[str, tuple[str, str]] = {
+    "locate_failed": ("无法定位（{reason}）。请在下方输入地名，或点击地图选择位置。",
+                      "Could not locate you ({reason}). Type a place below or tap the map."),
+    "geo_denied": ("未获得定位权限", "location permission was denied"),
+    "geo_unavailable": ("暂时收不到定位信号", "no position signal right now"),
+    "geo_timeout": ("定位超时", "locating took too long"),
+    "geo_unsupported": ("此浏览器不支持定位", "this browser cannot locate"),
+    "place_open": ("输入地名", "Type a place"),
+    "place_label": ("我在哪里（地名）", "Where am I (place name)"),
+    "place_hint": ("如：江油、平武、三台、新安服务区", "e.g. Jiangyou, Pingwu, Santai, Xin'an"),
+    "place_none": ("没有找到「{q}」，试试县名、镇名或服务区名。", "Nothing found for \"{q}\"; try a county, town or service area."),
+    "place_chosen": ("位置：{name}", "Position: {name}"),
+    "your_position": ("我的位置", "My position"),
+    "filters_all": ("全部筛选", "All filters"),
+    "filters_less": ("收起", "Fewer"),
+    "open_badge": ("营业中", "Open"),
+    "closed_until": ("已关闭 · {time} 开门", "Closed · opens {time}"),
+    "closed_tomorrow": ("已关闭 · 明天 {time} 开门", "Closed · opens tomorrow {time}"),
+    "near": ("{place}附近", "near {place}"),
+    "card_location": ("位置", "Location"),
+    "route_failed": ("路线暂时无法显示。", "The route cannot be shown right now."),
+    "err_outside": ("该位置不在绵阳市服务范围内，暂时无法查询。请点选绵阳市内的位置，或输入地名。",
+                    "This point is outside the Mianyang service area. Tap a point inside Mianyang or type a place name."),
+    "err_point": ("位置无效，请重新点选地图或输入地名。", "That position is not valid; tap the map again or type a place name."),
+    "err_filter": ("筛选条件无效，请清除筛选后重试。", "A filter is not valid; clear the filters and try again."),
+    "err_detour": ("绕行距离须在 0 到 100 公里之间。", "The detour must be between 0 and 100 km."),
+    "err_k": ("结果数量须在 1 到 50 之间。", "The number of results must be between 1 and 50."),
+    "err_not_found": ("该站点已不存在，请刷新页面。", "This station no longer exists; reload the page."),
+    "err_busy": ("查询太频繁，请稍后再试。", "Too many requests; try again in a moment."),
+    "err_network": ("网络连接失败，请检查网络后重试。", "No connection; check the network and try again."),
+    "err_generic": ("暂时无法查询（错误 {status}），请稍后重试。", "Cannot answer right now (error {status}); try again later."),
+    "err_place_query": ("请输入地名（至多 40 个字）。", "Type a place name (at most 40 characters)."),
+}
+STRINGS.update(PHONE_STRINGS)
+
+# ---------------------------------------------------------------------- staff pages on a phone
+STAFF_STRINGS: dict[str, tuple[str, str]] = {
+    "f_location": ("位置", "Location"),
+    "empty_value": ("（空）", "(empty)"),
+    "china_time": ("北京时间", "China time"),
+    "action_seed": ("初始数据", "seeded"),
+    "action_add": ("新增", "added"),
+    "action_update": ("修改", "changed"),
+    "action_retire": ("停用", "retired"),
+    "action_restore": ("恢复", "restored"),
+}
+STRINGS.update(STAFF_STRINGS)
+_NONE = re.compile(r"(?<![A-Za-z_])None(?![A-Za-z_])")
+
+
+def china_time(value, lang: str | None = None) -> str:
+    """A stored UTC ISO timestamp as ``YYYY-MM-DD HH:MM`` in China time (text kept if unparsable)."""
+    try:
+        at = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "—")
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(_region_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+def _region_zone() -> ZoneInfo:
+    """The time zone of the app's region (times are stored in UTC and shown in local time)."""
+    from planner.clock import zone
+    from webmap.state import get_workspace
+
+    return zone(get_workspace().region.timezone)
+
+
+def action_label(action: str, lang: str | None = None) -> str:
+    """An audit action (seed, add, update, retire) in the user's language."""
+    key = f"action_{action}"
+    return t(key, lang) if key in STRINGS else str(action)
+#: Used by the template only (not sent to the script).
+_TEMPLATE_ONLY = ("place_open", "place_label", "place_hint")
+JS_KEYS = tuple(k for k in JS_KEYS if k != "error") + tuple(
+    k for k in PHONE_STRINGS if k not in JS_KEYS and k not in _TEMPLATE_ONLY)
+
+
 def _index(lang: str) -> int:
     return 1 if lang == "en" else 0
 
@@ -297,9 +382,12 @@ def field_errors(exc, lang: str | None = None) -> dict[str, str]:
     """Per-field messages of an :class:`~planner.errors.InputError` in the user's language.
 
     planner attaches Chinese rules as ``fields_zh`` where it has them
-    (:func:`planner.stations.localized_fields`); otherwise the English rule is shown.
+    (:func:`planner.stations.localized_fields`); otherwise the English rule is shown. A value
+    left empty is named as such, not as Python's ``None``.
     """
-    return localized_fields(exc, lang or get_lang())
+    lang = lang or get_lang()
+    empty = t("empty_value", lang)
+    return {k: _NONE.sub(empty, v) for k, v in localized_fields(exc, lang).items()}
 
 
 def error_message(exc, lang: str | None = None) -> str:

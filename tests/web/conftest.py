@@ -21,7 +21,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 STAFF = ("wang", "staff-pass-1")
 ADMIN = ("li", "admin-pass-1")
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+#: A WGS-84 tile source configured by tests that need one (the browser blocks it).
 TILE_HOST = "tile.openstreetmap.org"
+TILES = f"https://{TILE_HOST}/{{z}}/{{x}}/{{y}}.png"
 
 
 def make_app(workspace, **config):
@@ -80,8 +82,8 @@ def live_server(app):
 
 @pytest.fixture
 def live_server_tiles(fresh_workspace):
-    """A live server with the default OpenStreetMap tiles on (the browser blocks them)."""
-    with LiveServer(make_app(fresh_workspace)) as server:
+    """A live server with OpenStreetMap tiles configured (the browser blocks them)."""
+    with LiveServer(make_app(fresh_workspace, TILES=TILES)) as server:
         yield server
 
 

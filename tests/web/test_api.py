@@ -338,7 +338,8 @@ def test_security_headers(client):
 def test_csp_allows_the_tile_host_only_when_tiles_are_on(fresh_workspace):
     from tests.web.conftest import make_app
 
-    on = make_app(fresh_workspace).test_client().get("/").headers["Content-Security-Policy"]
+    on = make_app(fresh_workspace, TILES="https://tile.openstreetmap.org/{z}/{x}/{y}.png").test_client().get("/").headers[
+        "Content-Security-Policy"]
     assert "img-src 'self' data: https://tile.openstreetmap.org;" in on
     off = make_app(fresh_workspace, TILES=None).test_client().get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' data:;" in off

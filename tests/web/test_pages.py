@@ -101,15 +101,31 @@ def test_secret_key_is_never_a_fixed_default(tmp_path, monkeypatch):
     assert a != b and len(a) >= 32
 
 
-def test_tiles_setting(monkeypatch):
-    from webmap.config import OSM_TILES, defaults
+def test_tiles_are_off_unless_configured_and_never_gcj02(monkeypatch, fresh_workspace):
+    from webmap.config import OSM_ATTR, OSM_TILES, defaults
 
     monkeypatch.delenv("YIZHAN_TILES", raising=False)
-    assert defaults()["TILES"] == OSM_TILES
+    monkeypatch.delenv("YIZHAN_TILES_ATTR", raising=False)
+    assert defaults()["TILES"] is None and defaults()["TILES_ATTR"] is None
     monkeypatch.setenv("YIZHAN_TILES", "none")
     assert defaults()["TILES"] is None
     monkeypatch.setenv("YIZHAN_TILES", "https://{s}.tiles.example.org/{z}/{x}/{y}.png")
     assert defaults()["TILES"].startswith("https://{s}.tiles.example.org")
+    assert "a.tiles.example.org" in defaults()["TILES_ATTR"]  # a drawn layer always says whose it is
+    monkeypatch.setenv("YIZHAN_TILES", OSM_TILES)
+    assert defaults()["TILES_ATTR"] == OSM_ATTR
+    for shifted in ("https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8",
+                    "https://rt0.map.gtimg.com/tile?z={z}&x={x}&y={y}"):
+        monkeypatch.setenv("YIZHAN_TILES", shifted)
+        with pytest.raises(ValueError, match="GCJ-02"):
+            defaults()
+
+    # the default page names no tile host and draws no attribution
+    from tests.web.conftest import make_app
+
+    monkeypatch.delenv("YIZHAN_TILES", raising=False)
+    html = make_app(fresh_workspace).test_client().get("/").get_data(as_text=True)
+    assert "openstreetmap" not in html.lower() and "tile_layer" not in html
 
 
 # ---------------------------------------------------------------------- offline assets
@@ -155,6 +171,81 @@ def test_driver_page_is_chinese_by_default_and_english_on_request(client):
     assert len(data["stations"]) == 23 and data["lang"] == "en"
     assert data["t"]["road_km"] == "{km} km by road"
     assert {"i", "n", "x", "y", "a", "na", "nb"} <= set(data["stations"][0])
+
+
+def _page_data(html: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="yz-data">(.*?)</script>', html, re.DOTALL).group(1))
+
+
+def test_driver_page_speaks_one_language(client):
+    """Chinese page: Chinese county names, no English address; English page: the reverse."""
+    zh = _page_data(client.get("/").get_data(as_text=True))
+    en = _page_data(client.get("/?lang=en").get_data(as_text=True))
+    zh_by, en_by = {s["i"]: s for s in zh["stations"]}, {s["i"]: s for s in en["stations"]}
+    assert zh_by["MY-DH-01"]["cn"] == "涪城区" and en_by["MY-DH-01"]["cn"] == "Fucheng District"
+    for s in zh["stations"]:
+        assert not re.search(r"[A-Za-z]{3,}", s.get("ad", "")), s  # "示意位置：G108 at Xinzao…" is not shown
+        assert re.search(r"[\u4e00-\u9fff]", s["loc"]), s  # a Chinese locality instead
+        assert s.get("co") is None or not re.search(r"[a-z]", s["co"]), s  # 绵苍高速, not MianCang
+    assert zh_by["MY-DH-09"]["ad"].startswith("北川羌族自治县")  # a Chinese address stays
+    for s in en["stations"]:
+        assert not re.search(r"[\u4e00-\u9fff]", s.get("ad", "") + s["loc"] + s.get("cn", "")), s
+    zh_labels = {lb["t"] for lb in zh["labels"]}
+    assert {"绵阳", "江油市", "平武县", "新安服务区"} <= zh_labels
+    assert {"Mianyang", "Jiangyou City", "Pingwu County"} <= {lb["t"] for lb in en["labels"]}
+    assert {"G5", "G93", "G8513", "G108", "绵苍高速"} <= {sh["t"] for sh in zh["shields"]}
+    assert zh["t"]["geo_denied"] == "未获得定位权限" and en["t"]["geo_denied"] == "location permission was denied"
+
+
+def test_driver_page_marks_closed_stations_by_china_time(client, app):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    registry = app.extensions["yizhan"].workspace.registry
+    now = dt.datetime.now(ZoneInfo("Asia/Shanghai"))
+    hours = f"{(now + dt.timedelta(hours=2)):%H:%M}-{(now + dt.timedelta(hours=3)):%H:%M}"
+    registry.update("MY-DH-02", {"hours": hours}, expected_version=1, actor="test")
+    data = _page_data(client.get("/").get_data(as_text=True))
+    is_open, opens_at = data["open"]["MY-DH-02"]
+    assert is_open is False and opens_at[11:16] == hours[:5] and opens_at.endswith("+08:00")
+
+
+def test_opening_is_judged_in_the_regions_time_zone():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from webmap.api import opening
+
+    tz = ZoneInfo("Asia/Shanghai")
+    assert opening("24h", dt.datetime(2026, 12, 1, 3, 57, tzinfo=tz)) == (True, None)
+    # Pingwu at 03:57: closed, opens at 06:30 the same morning
+    assert opening("06:30-22:30", dt.datetime(2026, 12, 1, 3, 57, tzinfo=tz)) == (False, "2026-12-01T06:30+08:00")
+    # after closing: the next morning
+    assert opening("06:30-22:30", dt.datetime(2026, 12, 1, 23, 0, tzinfo=tz)) == (False, "2026-12-02T06:30+08:00")
+    assert opening("20:00-08:00", dt.datetime(2026, 12, 1, 7, 59, tzinfo=tz)) == (True, None)
+    assert opening("20:00-08:00", dt.datetime(2026, 12, 1, 8, 0, tzinfo=tz)) == (False, "2026-12-01T20:00+08:00")
+
+
+def test_nearest_results_gain_open_now_and_opens_at_only(client):
+    body = client.get("/api/nearest?lon=104.56&lat=32.40&k=3").get_json()
+    for r in body["results"]:
+        assert {"id", "name", "road_km", "drive_min", "straight_km", "lon", "lat", "access_km", "kind",
+                "data_status"} < set(r)
+        assert isinstance(r["open_now"], bool)
+        assert (r["opens_at"] is None) == r["open_now"]
+
+
+def test_places_api_is_public_and_tolerant(client):
+    for q, expected in (("江油", "COUNTY-510781"), ("绵阳", "CITY-510700"), ("平武", "COUNTY-510727"),
+                        ("Pingwu", "COUNTY-510727"), ("pingwu", "COUNTY-510727"), ("jiang", "COUNTY-510781")):
+        r = client.get("/api/places", query_string={"q": q})
+        assert r.status_code == 200, q
+        assert r.get_json()["results"][0]["id"] == expected, q
+    assert client.get("/api/places?q=zzzz").get_json()["results"] == []
+    bad = client.get("/api/places?q=")
+    assert bad.status_code == 400 and bad.get_json()["error"]["fields"] == {"q": "required"}
+    assert client.get("/api/places?q=jiang&limit=0").status_code == 400
+    assert len(client.get("/api/places?q=jiang&limit=2").get_json()["results"]) == 2
 
 
 def test_driver_page_shows_a_saved_change_at_once(client, app):
@@ -342,8 +433,35 @@ def test_history_page_shows_who_when_what(client, app, users):
     app.extensions["yizhan"].workspace.registry.update(
         "MY-DH-08", {"phone": "0816-999"}, expected_version=1, actor="li")
     login(client, *users["staff"])
+    registry = app.extensions["yizhan"].workspace.registry
+    registry.update("MY-DH-08", {"amenities": {"laundry": True}}, expected_version=2, actor="li")
     html = client.get("/admin/stations/MY-DH-08/history").get_data(as_text=True)
-    assert '<td class="actor">li</td>' in html and "0816-999" in html and "phone" in html
+    assert re.search(r'<td data-label="操作人" class="actor">li</td>', html) and "0816-999" in html
+    # field labels, not keys; actions in words; times in China time (UTC + 8), said so
+    assert '<th scope="row">电话</th>' in html and '<th scope="row">设施: 洗衣</th>' in html
+    assert ">phone<" not in html and "amenities.laundry" not in html.split("<tbody>")[1]
+    assert '<td data-label="操作" class="action">修改</td>' in html
+    import datetime as dt
+
+    at = dt.datetime.fromisoformat(registry.history("MY-DH-08")[0]["at"])
+    local = (at + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    assert f">{local}</time>" in html and "北京时间" in html
+
+
+def test_staff_errors_name_fields_in_the_users_language(client, app, users):
+    """No raw field keys ("location:") and no Python None in the error list."""
+    login(client, *users["staff"])
+    page = client.get("/admin/stations/MY-DH-01").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    orig = re.search(r'name="orig" value="([^"]+)"', page).group(1)
+    import html as htmllib
+
+    form = {"csrf_token": token, "version": "1", "orig": htmllib.unescape(orig), "lon": "103.80", "lat": "30.80",
+            "coord_sys": "wgs84", "name": "", "kind": "", "data_status": "", "hours": "", "source": ""}
+    html = client.post("/admin/stations/MY-DH-01", data=form).get_data(as_text=True)
+    errors = re.search(r'<div class="errors".*?</div>', html, re.DOTALL).group(0)
+    assert "<strong>位置</strong>" in errors and "location" not in errors
+    assert "None" not in errors and "（空）" in errors
 
 
 # ---------------------------------------------------------------------- planners' page
