@@ -111,6 +111,16 @@ def read_schedule(path: str | Path, year: int | None = None) -> Schedule:
     return Schedule(y, holidays, workdays, source=source)
 
 
+def _num(value):
+    """Query-string numbers arrive as text; anything unparsable goes on to check_lonlat's message."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
 class Desk:
     """The grid service desk of one workspace (its registry file holds the desk's tables).
 
@@ -201,7 +211,8 @@ class Desk:
                    assigned_by=a["assigned_by"], grid_distance_km=a["distance_km"])
         return out
 
-    def create_request(self, payload: dict, *, actor: str, anonymous: bool = False) -> dict:
+    def prepare_request(self, payload: dict, *, anonymous: bool = False) -> dict:
+        """A validated, located request record (not stored)."""
         from planner.desk.requests import location_spec, validate_new
 
         rec = validate_new(payload, anonymous=anonymous)
@@ -211,7 +222,31 @@ class Desk:
             rec["station_id"] = str(payload["station_id"])
         rec.update({k: v for k, v in self.locate(spec).items() if v is not None or k not in rec})
         rec.update(data_status="verified", source=f"desk ({rec['channel']})")
-        return self.store.insert_requests([rec], actor=actor)[0]
+        return rec
+
+    def create_request(self, payload: dict, *, actor: str, anonymous: bool = False) -> dict:
+        """Validate, locate, assign to a grid and store a new request (state ``received``)."""
+        return self.store.insert_requests([self.prepare_request(payload, anonymous=anonymous)], actor=actor)[0]
+
+    def import_file(self, path, *, actor: str) -> dict:
+        """Bulk import from a hotline export (CSV or Excel): every row checked, then all or nothing."""
+        from planner.desk.requests import read_requests_file
+        from planner.errors import InputError, YizhanError
+
+        rows = read_requests_file(path)
+        records, fields = [], {}
+        for i, payload in rows:
+            try:
+                records.append(self.prepare_request(payload))
+            except YizhanError as exc:
+                for k, v in (exc.fields or {"row": exc.message}).items():
+                    fields[f"row {i}.{k}"] = v
+        if fields:
+            shown = "; ".join(f"{k}: {v}" for k, v in list(fields.items())[:5])
+            raise InputError(f"{len(fields)} problem(s) in {path}; nothing was imported: {shown}", fields=fields)
+        stored = self.store.insert_requests(records, actor=actor, action="import")
+        return {"imported": len(stored), "first": stored[0]["receipt"] if stored else None,
+                "nearest_assigned": sum(1 for r in stored if r["assigned_by"] == "nearest")}
 
     def import_records(self, records: list[dict], *, actor: str) -> list[dict]:
         """Insert already-complete records (illustrative seed, bulk import) in one transaction."""
@@ -255,7 +290,7 @@ class Desk:
         from planner.coords import check_lonlat
         from planner.desk.notices import in_force
 
-        lon, lat = check_lonlat(lon, lat)
+        lon, lat = check_lonlat(_num(lon), _num(lat))
         now = now or dt.datetime.now(REGION_TZ)
         active = self.store.notices(active_at=now.isoformat(timespec="seconds"))
         found = in_force(active, lon, lat, now=now)

@@ -90,7 +90,9 @@ def target_area(target: dict, *, grids, corridors) -> shapely.Geometry:
     if "radius_km" in target:
         from planner.coords import check_lonlat
 
-        lon, lat = check_lonlat(target.get("lon"), target.get("lat"))
+        from planner.desk import _num
+
+        lon, lat = check_lonlat(_num(target.get("lon")), _num(target.get("lat")))
         r = _km(target["radius_km"], "target.radius_km", MAX_RADIUS_KM)
         if r <= 0:
             raise _err("target.radius_km", "must be more than 0", "须大于 0")

@@ -302,3 +302,54 @@ def as_demand(requests, *, categories=DEMAND_CATEGORIES, weight_per_request: flo
         "source": "desk requests (" + df.get("source", "").astype(str) + ")",
     })
     return out[cols].reset_index(drop=True)
+
+
+#: Column names of hotline exports (Chinese) → request fields.
+HEADER_ALIASES = {
+    "受理时间": "received_at", "来电时间": "received_at", "渠道": "channel", "类别": "category", "诉求类别": "category",
+    "诉求内容": "description", "内容": "description", "经度": "lon", "纬度": "lat", "站点编号": "station_id",
+    "路线": "corridor", "里程": "km", "联系人": "contact_name", "联系电话": "contact_phone", "平台": "platform",
+    "追回金额": "money_recovered_cny", "坐标系": "coords",
+}
+_LABEL_TO_KEY = {**{zh: k for k, (zh, _en) in CATEGORIES.items()}, **{zh: k for k, (zh, _en) in CHANNELS.items()}}
+
+
+def read_requests_file(path) -> list[tuple[int, dict]]:
+    """Rows of a CSV or Excel (.xlsx) hotline export as ``(line number, payload)``.
+
+    Headers may be the field names (``received_at, channel, category, description, lon, lat,
+    station_id, corridor, km, contact_name, contact_phone, platform, money_recovered_cny,
+    coords``) or the Chinese names in :data:`HEADER_ALIASES`; categories and channels may be
+    keys or Chinese labels.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist; give a CSV or .xlsx file", fields={"path": "file not found"})
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            df = pd.read_excel(path, dtype=str, engine="openpyxl")
+        elif suffix in (".csv", ".txt"):
+            df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        else:
+            raise InputError(f"{path}: unsupported file type {suffix!r}; use .csv or .xlsx", fields={"path": "csv or xlsx"})
+    except InputError:
+        raise
+    except Exception as exc:  # pandas/openpyxl raise many types for unreadable files
+        raise InputError(f"cannot read {path}: {exc}", fields={"path": "unreadable"}) from None
+    df = df.rename(columns=lambda c: HEADER_ALIASES.get(str(c).strip(), str(c).strip()))
+    if "description" not in df.columns or "category" not in df.columns:
+        raise InputError(f"{path}: needs at least the columns category and description (or 类别, 诉求内容); "
+                         f"found {list(df.columns)}", fields={"path": "missing columns"})
+    out = []
+    for i, row in enumerate(df.to_dict("records"), start=2):
+        payload = {k: (v.strip() if isinstance(v, str) else None) for k, v in row.items() if isinstance(v, str) and v.strip()}
+        for key in ("category", "channel"):
+            if key in payload:
+                payload[key] = _LABEL_TO_KEY.get(payload[key], payload[key])
+        out.append((i, payload))
+    if not out:
+        raise InputError(f"{path} has no rows", fields={"path": "empty"})
+    return out
