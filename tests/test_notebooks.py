@@ -14,13 +14,14 @@ import nbformat
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-PUBLIC = {"planner.workspace", "planner.region", "planner.coverage", "planner.scenario", "planner.report"}
+PUBLIC = {"planner.workspace", "planner.region", "planner.coverage", "planner.scenario", "planner.report",
+          "planner.desk", "planner.desk.requests"}
 
 
 def test_the_three_notebooks_exist():
     names = [p.name for p in NOTEBOOKS]
     assert names == ["01_corridor_coverage.ipynb", "02_clustering_vs_optimisation.ipynb",
-                     "03_electric_heavy_trucks.ipynb"]
+                     "03_electric_heavy_trucks.ipynb", "04_requests_as_demand.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
