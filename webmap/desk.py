@@ -30,7 +30,7 @@ from markupsafe import Markup
 from planner.desk import REGION_TZ, Desk
 from planner.desk.notices import KINDS as NOTICE_KINDS
 from planner.desk.notices import check_device, public_notice, staff_notice
-from planner.desk.requests import CATEGORIES, CHANNELS, SATISFACTION, STATE_LABELS, STATES, staff_view
+from planner.desk.requests import CATEGORIES, CHANNELS, SATISFACTION, STAGE_LABELS, STATE_LABELS, STATES, staff_view
 from planner.errors import ConflictError
 from webmap.auth import api_user, current_user, login_required
 from webmap.errors import ApiError
@@ -63,6 +63,7 @@ STRINGS = {
     "valid_to": ("有效至", "valid until"),
     "illustrative": ("示例", "illustrative"),
     "desk_title": ("网格服务台", "Grid service desk"),
+    "close": ("关闭", "Close"),
 }
 
 
@@ -228,7 +229,7 @@ def _page_context(**extra) -> dict:
     grids = desk.grids()
     return {
         "categories": _labels(CATEGORIES), "channels": _labels(CHANNELS), "states": _labels(STATE_LABELS),
-        "satisfaction": _labels(SATISFACTION), "notice_kinds": _labels(NOTICE_KINDS),
+        "satisfaction": _labels(SATISFACTION), "stages": _labels(STAGE_LABELS), "notice_kinds": _labels(NOTICE_KINDS),
         "grids": grids.records, "illustrative": grids.illustrative, **extra,
     }
 

@@ -86,6 +86,7 @@ def build_report(desk, period: str, date, *, now: dt.datetime | None = None) -> 
     return {
         "period": period,
         "date": start.date().isoformat(),
+        "last_day": (end.date() - dt.timedelta(days=1)).isoformat(),
         "start": iso(start),
         "end": iso(end),
         "requests": n,

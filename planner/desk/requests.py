@@ -46,6 +46,9 @@ STATE_LABELS = {
 #: The column stamped when a request enters a state.
 STATE_TIME = {"transferred": "transferred_at", "in_progress": "progress_at", "closed": "closed_at",
               "followed_up": "followed_up_at"}
+STAGE_LABELS = {"transfer": ("转办（2小时）", "Transfer (2 h)"), "progress": ("反馈进展（1个工作日）", "Progress (1 working day)"),
+                "close": ("办结（4个工作日）", "Close (4 working days)"),
+                "follow_up": ("回访（办结后2个工作日）", "Follow-up (2 working days after closing)")}
 SATISFACTION = {"satisfied": ("满意", "Satisfied"), "neutral": ("基本满意", "Neutral"),
                 "dissatisfied": ("不满意", "Dissatisfied")}
 KINDS = ("request", "station_report")

@@ -292,3 +292,18 @@ def test_grid_notice_inside_not_outside_and_reach_per_device(browser, live_serve
         assert reach() == device
         ctx.close()
     assert not page_errors
+
+
+def test_station_report_from_a_driver_becomes_a_change_request_for_staff(client, users, fresh_workspace):
+    station = fresh_workspace.stations()[0]
+    r = client.post("/api/requests", json={"kind": "station_report", "station_id": station["id"],
+                                           "description": "淋浴已停用", "proposed_changes": {"amenities": {"shower": False}}})
+    assert r.status_code == 201 and set(r.get_json()) == {"receipt"}
+    assert client.post("/api/requests", json={"kind": "station_report", "station_id": "NOPE",
+                                              "description": "x"}).status_code == 404
+    name, password = users["staff"]
+    client.post("/admin/login", data={"username": name, "password": password, "csrf_token": _csrf(client)})
+    queue = client.get("/desk").get_data(as_text=True)
+    assert station["id"] in queue and ("站点信息有误" in queue)
+    page = client.get("/desk/requests/1").get_data(as_text=True)
+    assert f"/admin/stations/{station['id']}" in page and "shower" in page

@@ -39,7 +39,13 @@
     var box = $("desk-notices");
     while (box.firstChild) { box.removeChild(box.firstChild); }
     if (!list.length) { box.hidden = true; return; }
-    box.appendChild(el("h2", "desk-notices-title", T.notices));
+    var title = el("h2", "desk-notices-title", T.notices);
+    var close = el("button", "desk-notices-close", "×");
+    close.type = "button";
+    close.setAttribute("aria-label", T.close);
+    close.addEventListener("click", function () { box.hidden = true; });
+    title.appendChild(close);
+    box.appendChild(title);
     list.forEach(function (n) {
       var item = el("article", "desk-notice desk-notice-" + n.kind);
       item.setAttribute("data-id", n.id);
