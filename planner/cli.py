@@ -309,7 +309,7 @@ def cmd_desk(args) -> int:
 
         report = desk.report(args.period, args.date)
         if not args.json:
-            sys.stdout.write(to_csv(report))
+            sys.stdout.write(to_csv(report).replace("\r\n", "\n"))
             return 0
         doc = report
     else:  # queue
@@ -319,8 +319,7 @@ def cmd_desk(args) -> int:
             print(_table(doc, ["receipt", "state", "category", "grid_id", "next", "seconds_left", "overdue"]) if doc
                   else "no open requests")
             return 0
-    if args.json or action != "queue":
-        _dump(doc)
+    _dump(doc)
     return 0
 
 

@@ -274,3 +274,32 @@ def test_requests_as_demand_feed_suggest(seeded):
     assert len(result["sites"]) == 2
     with pytest.raises(InputError):
         as_demand(rows, categories=["nope"])
+
+
+def test_cli_import_report_and_queue(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "registry.sqlite"
+    env = dict(os.environ, YIZHAN_DB=str(db), PYTHONPATH=".")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "planner", *args], capture_output=True, text=True, env=env,
+                              check=False)
+
+    assert run("init-db").returncode == 0
+    calls = tmp_path / "calls.csv"
+    calls.write_text("received_at,category,description,lon,lat,contact_phone\n"
+                     "2026-11-20T09:00,charging,排队太久,104.75,31.45,13900003333\n", encoding="utf-8")
+    out = run("desk", "import", str(calls))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["imported"] == 1
+    report = run("desk", "report", "monthly", "--date", "2026-11-01", "--json")
+    assert json.loads(report.stdout)["by_category"]["charging"] == 1
+    queue = run("desk", "queue", "--json")
+    assert [r["category"] for r in json.loads(queue.stdout)] == ["charging"]
+    assert json.loads(queue.stdout)[0]["overdue"] is True
+    bad = tmp_path / "bad.csv"
+    bad.write_text("category,description\nfood,x\n", encoding="utf-8")
+    out = run("desk", "import", str(bad))
+    assert out.returncode == 2 and "row 2" in out.stderr and "Traceback" not in out.stderr
