@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from planner.desk.calendar import REGION_TZ, Schedule, WorkCalendar, as_region_time, deadlines
+from planner.desk.calendar import REGION_TZ, Schedule, WorkCalendar, deadlines
 
 __all__ = ["REGION_TZ", "Desk", "Schedule", "WorkCalendar", "deadlines", "default_calendar", "read_schedule"]
 
