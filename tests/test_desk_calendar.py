@@ -142,3 +142,18 @@ def test_cli_deadlines_json(tmp_path):
     assert doc["close_by"] == "2026-10-12T23:59:59+08:00"
     bad = _cli("desk", "deadlines", "--received", "30/09/2026", "--json", env_db=tmp_path / "none.sqlite")
     assert bad.returncode == 2 and "ISO 8601" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_default_calendar_reads_schedules_loaded_into_yizhan_db(tmp_path, monkeypatch, workspace):
+    from planner.desk import default_calendar
+    from planner.workspace import Workspace
+
+    db = tmp_path / "registry.sqlite"
+    monkeypatch.setenv("YIZHAN_DB", str(db))
+    assert deadlines("2027-05-06T10:00")["provisional"] is True  # no registry yet: package only
+    ws = Workspace(db_path=db)
+    ws.__dict__["region"] = workspace.region
+    Desk(ws).load_schedule(Schedule(2027, ["2027-05-07"], []), actor="wang")
+    d = deadlines("2027-05-06T10:00")
+    assert d["provisional"] is False and d["progress_by"].date() == dt.date(2027, 5, 10)
+    assert default_calendar().known(2027) and not default_calendar().known(2028)

@@ -50,9 +50,11 @@ def default_calendar() -> WorkCalendar:
 
     path = settings.db_path()
     try:
-        stamp = (str(path), path.stat().st_mtime_ns)
+        wal = Path(str(path) + "-wal")
+        # writes land in the WAL first: its mtime changes when a schedule is loaded
+        stamp = (str(path), path.stat().st_mtime_ns, wal.stat().st_mtime_ns if wal.exists() else 0)
     except OSError:
-        stamp = (str(path), None)
+        stamp = (str(path), None, None)
     with _default_lock:
         if _default_cache.get("stamp") != stamp:
             _default_cache["stamp"] = stamp

@@ -190,7 +190,14 @@ class DeskStore:
 
     # ------------------------------------------------------------------ meta
     def salt(self) -> str:
-        """A random per-registry salt for hashing device ids (made once)."""
+        """A random per-registry salt for hashing device ids (made once, then kept in memory)."""
+        cached = getattr(self, "_salt", None)
+        if cached:
+            return cached
+        self._salt = self._load_salt()
+        return self._salt
+
+    def _load_salt(self) -> str:
         with self.tx(write=True) as con:
             row = con.execute("SELECT value FROM desk_meta WHERE key = 'device_salt'").fetchone()
             if row:
