@@ -234,6 +234,11 @@ def _page_context(**extra) -> dict:
     }
 
 
+def _corridors(desk) -> list[dict]:
+    en = get_lang() == "en"
+    return [{"id": str(r["id"]), "name": r["name_en"] if en else r["name_zh"]} for _, r in desk.ws.region.corridors.iterrows()]
+
+
 def _fmt_left(seconds) -> str:
     if seconds is None:
         return "—"
@@ -263,7 +268,7 @@ def queue():
     ctx = _page_context(items=items, now=_now())
     ctx["illustrative"] = ctx["illustrative"] or illustrative_rows
     return render_template("desk/queue.html", **ctx, stations=[{"id": s["id"], "name": s["name"]} for s in get_workspace().stations()],
-                           api={"requests": url_for("desk.create_request")})
+                           corridors=_corridors(desk), api={"requests": url_for("desk.create_request")})
 
 
 @bp.get("/desk/requests/<request_id>")
@@ -286,9 +291,7 @@ def notices_page():
     desk = get_desk()
     lang = get_lang()
     items = [staff_notice(n, lang) for n in desk.notices()[:300]]
-    corridors = [{"id": str(r["id"]), "name": r["name_zh"] if lang != "en" else r["name_en"]}
-                 for _, r in desk.ws.region.corridors.iterrows()]
-    return render_template("desk/notices.html", **_page_context(), notices=items, corridors=corridors,
+    return render_template("desk/notices.html", **_page_context(), notices=items, corridors=_corridors(desk),
                            api={"notices": url_for("desk.create_notice")})
 
 

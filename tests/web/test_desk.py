@@ -234,6 +234,16 @@ def test_driver_report_through_every_state_to_the_monthly_report(page, live_serv
 
     page.goto(base + "/desk")
     assert page.locator(f"#queue tr[data-receipt='{receipt}']").count() == 0  # done: off the queue
+    # a 12328 call registered by staff, located by corridor km
+    page.select_option("#new-request select[name=category]", "wages_owed")
+    page.fill("#new-request textarea[name=description]", "运费被拖欠两个月")
+    page.select_option("#new-request select[name=corridor]", index=1)
+    page.fill("#new-request input[name=km]", "5")
+    page.fill("#new-request input[name=contact_phone]", "13800001111")
+    with page.expect_navigation():
+        page.click("#new-request button[type=submit]")
+    assert page.locator("#queue tr[data-receipt]").count() == 1
+    assert "欠薪欠费" in page.locator("#queue tr[data-receipt]").first.text_content()
     page.goto(base + "/desk/reports/monthly")
     assert page.locator(f"#report-list tr[data-receipt='{receipt}']").count() == 1
     assert page.locator("#chart svg").count() == 1 and page.locator("#grid-map svg").count() == 1
