@@ -317,3 +317,12 @@ def test_station_report_from_a_driver_becomes_a_change_request_for_staff(client,
     assert station["id"] in queue and ("站点信息有误" in queue)
     page = client.get("/desk/requests/1").get_data(as_text=True)
     assert f"/admin/stations/{station['id']}" in page and "shower" in page
+
+
+def test_driver_text_is_escaped_in_staff_pages(client, users):
+    payload = "<script>alert(1)</script>`${x}`"
+    client.post("/api/requests", json=report_body(description=payload))
+    name, password = users["staff"]
+    client.post("/admin/login", data={"username": name, "password": password, "csrf_token": _csrf(client)})
+    page = client.get("/desk/requests/1").get_data(as_text=True)
+    assert payload not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
