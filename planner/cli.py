@@ -290,6 +290,56 @@ def cmd_users(args) -> int:
 
 
 # ------------------------------------------------------------------ parser
+def cmd_desk(args) -> int:
+    """The grid service desk: deadlines, bulk import, calendar schedules, grids, illustrative data."""
+    from planner.desk import deadlines, default_calendar, read_schedule
+
+    action = args.desk_command
+    if action == "deadlines":
+        d = deadlines(args.received, closed_at=args.closed, calendar=default_calendar() if args.db is None else _desk(args).calendar())
+        doc = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in d.items()}
+        if args.json:
+            _dump(doc)
+        else:
+            for k, v in doc.items():
+                print(f"{k:13} {v}")
+        return 0
+    desk = _desk(args)
+    if action == "import":
+        doc = desk.import_file(args.file, actor=args.actor)
+    elif action == "load-calendar":
+        doc = desk.load_schedule(read_schedule(args.file, args.year), actor=args.actor)
+    elif action == "import-grids":
+        doc = desk.import_grids(args.file, layer=args.layer)
+    elif action == "seed-illustrative":
+        from planner.desk import illustrative
+
+        doc = illustrative.seed(desk, seed=args.seed)
+    elif action == "report":
+        from planner.desk.reports import to_csv
+
+        report = desk.report(args.period, args.date)
+        if not args.json:
+            sys.stdout.write(to_csv(report).replace("\r\n", "\n"))
+            return 0
+        doc = report
+    else:  # queue
+        doc = [{k: r[k] for k in ("id", "receipt", "state", "category", "grid_id")} | {"next": r["clock"]["next"],
+               "seconds_left": r["clock"]["urgency_s"], "overdue": r["clock"]["overdue"]} for r in desk.queue()]
+        if not args.json:
+            print(_table(doc, ["receipt", "state", "category", "grid_id", "next", "seconds_left", "overdue"]) if doc
+                  else "no open requests")
+            return 0
+    _dump(doc)
+    return 0
+
+
+def _desk(args):
+    from planner.desk import Desk
+
+    return Desk(_workspace(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from planner.coords import COORD_SYSTEMS
 
@@ -411,6 +461,31 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ut = usub.add_parser("token", help="print a new API bearer token for a user")
     ut.add_argument("name")
+
+    sp = add("desk", cmd_desk, "grid service desk: 2142 deadlines, request import, calendar, grids, reports")
+    dsub = sp.add_subparsers(dest="desk_command", required=True, metavar="ACTION")
+    d = dsub.add_parser("deadlines", help="the 2142 due times of a request (naive times are Asia/Shanghai)")
+    d.add_argument("--received", required=True, help="ISO 8601, e.g. 2026-09-30T16:00")
+    d.add_argument("--closed", default=None, help="ISO 8601 time the request was closed (adds follow_up_by)")
+    d.add_argument("--json", action="store_true")
+    d = dsub.add_parser("import", help="import requests from a CSV or Excel hotline export (all or nothing)")
+    d.add_argument("file")
+    d.add_argument("--actor", default="cli-import", help="name recorded in the audit trail")
+    d = dsub.add_parser("load-calendar", help="load a year's official holiday schedule (CSV date,type or JSON)")
+    d.add_argument("file")
+    d.add_argument("--year", type=int, default=None)
+    d.add_argument("--actor", default="cli")
+    d = dsub.add_parser("import-grids", help="replace the service grids by polygons from a GeoPackage/GeoJSON")
+    d.add_argument("file")
+    d.add_argument("--layer", default=None)
+    d = dsub.add_parser("seed-illustrative", help="(re)generate the illustrative year of requests and notices")
+    d.add_argument("--seed", type=int, default=2025)
+    d = dsub.add_parser("report", help="daily/weekly/monthly report as CSV (or --json)")
+    d.add_argument("period", choices=("daily", "weekly", "monthly"))
+    d.add_argument("--date", required=True, help="YYYY-MM-DD inside the period")
+    d.add_argument("--json", action="store_true")
+    d = dsub.add_parser("queue", help="open requests, most urgent first")
+    d.add_argument("--json", action="store_true")
     return p
 
 

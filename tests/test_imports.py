@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: layer -> module name prefixes (``planner.network`` covers the whole package).
 LAYERS: list[tuple[str, ...]] = [
     ("planner.errors", "planner.settings", "planner._validate", "planner.projection", "planner.provenance",
-     "planner.log"),
+     "planner.log", "planner.clock"),
     ("planner.coords", "planner.siting"),
     ("planner.demand",),
     ("planner.region",),

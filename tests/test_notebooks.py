@@ -15,13 +15,13 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 PUBLIC = {"planner.workspace", "planner.region", "planner.coverage", "planner.scenario", "planner.report",
-          "planner.demand"}
+          "planner.demand", "planner.desk", "planner.desk.requests"}
 
 
 def test_the_notebooks_exist():
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_corridor_coverage.ipynb", "02_clustering_vs_optimisation.ipynb",
-            "03_electric_heavy_trucks.ipynb", "05_imported_data.ipynb"} <= names
+    assert {"01_corridor_coverage.ipynb", "02_clustering_vs_optimisation.ipynb", "03_electric_heavy_trucks.ipynb",
+            "04_requests_as_demand.ipynb", "05_imported_data.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -67,6 +67,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(planning.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(__import__("webmap.desk", fromlist=["bp"]).bp)  # grid service desk (webmap/desk.py)
     csrf.exempt(api.bp)  # API writes check a bearer token or the X-CSRFToken header (webmap.auth)
 
     @app.context_processor
