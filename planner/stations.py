@@ -488,6 +488,23 @@ def is_open(hours: str, at: dt.time) -> bool:
 
 
 # --------------------------------------------------------------------------- validation
+def opening(hours: str | None, now: dt.datetime) -> tuple[bool, str | None]:
+    """(open at ``now``, next opening as ISO 8601 in ``now``'s zone or None when open).
+
+    ``hours`` is ``"24h"`` or ``"HH:MM-HH:MM"`` (see :func:`parse_hours`);
+    ``now`` must be timezone-aware, in the region's zone.
+    """
+    hours = hours or "24h"
+    if is_open(hours, now.time()):
+        return True, None
+    start, _end = parse_hours(hours)
+    at = now.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    if at <= now:
+        at = (now + dt.timedelta(days=1)).replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    return False, at.isoformat(timespec="minutes")
+
+
+
 def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dict:
     """Validate a station record and return a cleaned copy with derived fields.
 

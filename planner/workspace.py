@@ -214,7 +214,20 @@ class Workspace:
         )
         # a driver in the context band is answered; say so (False: outside the city, within the band)
         result["origin"]["in_study_area"] = bool(self.region.contains(lon_w, lat_w))
+        self._add_opening(result["results"])
         return result
+
+    def _add_opening(self, results: list[dict]) -> None:
+        """Add ``open_now`` and ``opens_at`` (region time) to results (existing fields untouched)."""
+        from planner.stations import opening
+
+        if not results:
+            return
+        now = self.now()
+        index = self.index()
+        hours = {sid: s.get("hours") for sid, s in zip(index.station_ids, index.stations)}
+        for r in results:
+            r["open_now"], r["opens_at"] = opening(hours.get(r["id"]), now)
 
     def route(self, lon, lat, station_id: str, *, coords: str = "wgs84") -> list[tuple[float, float]]:
         """Road route from a point to a station, as (lon, lat) pairs."""

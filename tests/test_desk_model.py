@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -269,7 +270,7 @@ def test_requests_as_demand_feed_suggest(seeded):
     region = seeded.ws.region
     base = region.demand
     combined = pd.concat([base[demand.columns], demand.assign(weight=demand["weight"] * 50)], ignore_index=True)
-    reg2 = type(region)(**{**region.__dict__, "demand": combined})
+    reg2 = dataclasses.replace(region, demand_layer=combined)
     result = suggest(reg2, seeded.ws.network, seeded.ws.stations(), method="kmeans", k=2)
     assert len(result["sites"]) == 2
     with pytest.raises(InputError):

@@ -29,15 +29,12 @@ Feature) so a client can show both versions.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, jsonify, request
 
 from planner import settings
 from planner.coords import check_coord_system
 from planner import gazetteer
 from planner.errors import ConflictError, InputError
-from planner.stations import is_open, parse_hours
 from webmap.auth import api_user, can
 from webmap.errors import ApiError
 from webmap.serialize import etag, feature, feature_collection
@@ -179,38 +176,11 @@ def nearest():
         coords=q.arg("coords", "wgs84"),
         open_at=q.open_at(ws),
     )
-    _add_opening(ws, result.get("results") or [], ws.now())
     if q.flag("route") and result.get("results"):
         origin = result["origin"]
         first = result["results"][0]["id"]
         result["route"] = {"station": first, "coordinates": ws.route(origin["lon"], origin["lat"], first)}
     return jsonify(result)
-
-
-def opening(hours: str | None, now: dt.datetime) -> tuple[bool, str | None]:
-    """(open at ``now``, next opening as ISO 8601 in ``now``'s zone or None when open).
-
-    ``hours`` is ``"24h"`` or ``"HH:MM-HH:MM"`` (see :func:`planner.stations.parse_hours`);
-    ``now`` must be timezone-aware, in the region's zone.
-    """
-    hours = hours or "24h"
-    if is_open(hours, now.time()):
-        return True, None
-    start, _end = parse_hours(hours)
-    at = now.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
-    if at <= now:
-        at = (now + dt.timedelta(days=1)).replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
-    return False, at.isoformat(timespec="minutes")
-
-
-def _add_opening(ws, results: list[dict], now: dt.datetime) -> None:
-    """Add ``open_now`` and ``opens_at`` to nearest results (existing fields untouched)."""
-    if not results:
-        return
-    index = ws.index()
-    hours = {sid: s.get("hours") for sid, s in zip(index.station_ids, index.stations)}
-    for r in results:
-        r["open_now"], r["opens_at"] = opening(hours.get(r["id"]), now)
 
 
 @bp.get("/api/places")

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, render_template, url_for
 from planner import gazetteer
 from planner.projection import project, unproject, utm_crs_for
 from planner.stations import EXTRAS, FREE_BASICS, SEVEN_CATEGORIES
-from webmap.api import opening
+from planner.stations import opening
 from webmap.assets import add_nonce, render_parts
 from webmap.i18n import get_lang, js_strings
 from webmap.maps import driver_map, region_bounds

@@ -214,7 +214,7 @@ def test_opening_is_judged_in_the_regions_time_zone():
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from webmap.api import opening
+    from planner.stations import opening
 
     tz = ZoneInfo("Asia/Shanghai")
     assert opening("24h", dt.datetime(2026, 12, 1, 3, 57, tzinfo=tz)) == (True, None)
