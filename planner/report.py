@@ -21,6 +21,24 @@ from pathlib import Path
 
 from planner.errors import InputError
 
+_METRIC_LABELS = {
+    "mean_drive_min": "Mean drive time to nearest station, min (demand-weighted)",
+    "p90_drive_min": "90th-percentile drive time, min",
+    "share_within_30_min": "Share of demand within 30 min",
+    "share_within_60_min": "Share of demand within 60 min",
+    "share_within_radius": "Share of demand within R by road",
+    "mean_road_km": "Mean road distance to nearest station, km",
+    "demand_weight": "Demand weight",
+    "corridor_km": "Corridor length, km",
+    "covered_km": "Corridor covered within R, km",
+    "uncovered_km": "Corridor not covered (gaps), km",
+    "covered_share": "Share of corridor covered",
+    "largest_gap_km": "Largest gap, km",
+    "gaps": "Number of gaps",
+    "largest_spacing_km": "Largest spacing between stations along a corridor, km",
+    "stations": "Stations counted",
+}
+
 _STATIC = Path(__file__).resolve().parent.parent / "webmap" / "static"
 
 

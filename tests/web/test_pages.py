@@ -194,7 +194,7 @@ def test_station_text_is_escaped_in_every_server_page(client, app, users):
         html = client.get(path).get_data(as_text=True)
         assert XSS not in html, path
     planner = client.get("/planner").get_data(as_text=True)
-    assert "&lt;img src=x onerror=alert(1)&gt;" in planner  # the folium popup/tooltip text, escaped
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in planner  # map data: JSON, '<' escaped
     driver = client.get("/").get_data(as_text=True)
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in driver  # JSON in the page, '<' escaped
 

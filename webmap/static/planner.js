@@ -34,7 +34,7 @@
     return target;
   }
 
-  var map = L.map(box, { zoomControl: true, preferCanvas: false });
+  var map = L.map(box, { zoomControl: true, preferCanvas: false, zoomSnap: 0.25 });
   L.control.scale({ imperial: false }).addTo(map);
   if (spec.tiles && spec.tiles.url) {
     L.tileLayer(spec.tiles.url, { attribution: escaped(spec.tiles.attr || ""), maxZoom: 18 }).addTo(map);
