@@ -6,7 +6,8 @@
  * Every piece of data is written with textContent or as a DOM node (never innerHTML,
  * never as JavaScript source), so a station name is always text. When the map is drawn,
  * the container gets data-ready="1" and data-features="<count>"; window.yzMap is the
- * Leaflet map.
+ * Leaflet map and window.yzLayers its layers by key (counties, grid, corridors, gaps,
+ * stations, candidates, sites, … — see MapSpec.add_layer).
  */
 (function () {
   "use strict";
@@ -42,6 +43,7 @@
 
   var drawn = 0;
   var overlays = {};
+  var groups = {};
 
   function bind(layer, props, points) {
     if (props.tip !== undefined && props.tip !== null) {
@@ -94,6 +96,7 @@
 
   spec.layers.forEach(function (ly) {
     var group = makeLayer(ly);
+    groups[ly.key] = group;
     if (ly.show !== false) { group.addTo(map); }
     if (ly.control !== false) { overlays[escaped(ly.name)] = group; }
   });
@@ -121,6 +124,7 @@
 
   map.fitBounds(spec.bounds, { animate: false });
   window.yzMap = map;
+  window.yzLayers = groups;
   box.setAttribute("data-features", String(drawn));
   box.setAttribute("data-ready", "1");
 })();
