@@ -114,15 +114,30 @@ INJECTED = """() => {
   return {bad: bad, xss: window.__xss || ['hook missing'], pwned: !!window.__pwned};
 }"""
 
-#: Opens every tooltip and popup of the planners' map layers that hold station text.
+#: Opens every tooltip (left open) and popup (one at a time) of the planners' map layers
+#: that hold station text; returns their texts and any markup found inside them.
 OPEN_MAP_TEXT = """(keys) => {
-  const out = {tips: [], popups: []};
+  const out = {tips: [], popups: [], bad: []};
+  const inspect = (node) => {
+    for (const el of node.querySelectorAll('*')) {
+      if (!['SPAN', 'DIV', 'STRONG'].includes(el.tagName)) out.bad.push(el.tagName);
+      for (const a of el.attributes) if (/^on/i.test(a.name)) out.bad.push(el.tagName + '[' + a.name + ']');
+    }
+  };
   for (const key of keys) {
     const group = window.yzLayers && window.yzLayers[key];
     if (!group) continue;
     group.eachLayer(l => {
-      if (l.getTooltip && l.getTooltip()) { l.openTooltip(); out.tips.push(l.getTooltip().getElement().textContent); l.closeTooltip(); }
-      if (l.getPopup && l.getPopup()) { l.openPopup(); out.popups.push(l.getPopup().getElement().textContent); l.closePopup(); }
+      if (l.getTooltip && l.getTooltip()) {
+        l.openTooltip();
+        const el = l.getTooltip().getElement();
+        out.tips.push(el.textContent); inspect(el);
+      }
+      if (l.getPopup && l.getPopup()) {
+        l.openPopup();
+        const el = l.getPopup().getElement().querySelector('.leaflet-popup-content');
+        out.popups.push(el.textContent); inspect(el);
+      }
     });
   }
   return out;
@@ -241,9 +256,11 @@ def test_stored_payloads_stay_text_and_maps_stay_whole(via, page, live_server, a
     # planners' map: layers drawn, every station tooltip and popup opened, text intact
     page.set_viewport_size({"width": 1280, "height": 860})
     page.goto(base + "/planner")
-    page.wait_for_selector("#yz-map[data-ready='1']")
+    page.wait_for_selector("#yz-map[data-ready='1']", timeout=10_000)
     assert int(page.get_attribute("#yz-map", "data-features")) > len(ids)
     opened = page.evaluate(OPEN_MAP_TEXT, ["stations"])
+    page.wait_for_timeout(200)  # an injected image would have failed to load by now
+    assert opened["bad"] == [], opened["bad"]
     for sid in carriers:
         assert f"{sid} · {stored[sid]['name']}" in opened["tips"], sid
         assert any(p.startswith(stored[sid]["name"]) for p in opened["popups"]), sid
@@ -255,10 +272,12 @@ def test_stored_payloads_stay_text_and_maps_stay_whole(via, page, live_server, a
     view = base + "/__downloaded_report.html"
     page.route(view, lambda route: route.fulfill(body=report.body(), content_type="text/html; charset=utf-8"))
     page.goto(view)
-    page.wait_for_selector("#yz-map[data-ready='1']")
+    page.wait_for_selector("#yz-map[data-ready='1']", timeout=10_000)
     assert int(page.get_attribute("#yz-map", "data-features")) > 0
     assert page.evaluate("() => Object.keys(window.yzLayers)").count("sites") == 1
     opened = page.evaluate(OPEN_MAP_TEXT, ["stations", "sites"])
+    page.wait_for_timeout(200)
+    assert opened["bad"] == [], opened["bad"]
     for sid in carriers:
         assert f"{sid} · {stored[sid]['name']}" in opened["tips"], ("report", sid)
     check_clean(page, "report", dialogs, errors)
