@@ -347,19 +347,88 @@ def test_history_page_shows_who_when_what(client, app, users):
 
 
 # ---------------------------------------------------------------------- planners' page
+def map_spec(html: str) -> dict:
+    """The planners' map as the page carries it: JSON in <script type="application/json">."""
+    match = re.search(r'<script type="application/json" id="yz-map-data">(.*?)</script>', html, re.S)
+    assert match, "no map data in the page"
+    return json.loads(match.group(1))
+
+
+def layer(spec: dict, key: str) -> dict:
+    found = [ly for ly in spec["layers"] if ly["key"] == key]
+    assert len(found) == 1, (key, [ly["key"] for ly in spec["layers"]])
+    return found[0]
+
+
+def features(spec: dict, key: str) -> list[dict]:
+    return layer(spec, key)["data"]["features"]
+
+
 def test_planner_page_and_suggestion(client):
     page = client.get("/planner")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "coverage-summary" in html and "flash-warning" not in html
+    assert "new Function" not in html and "L.circleMarker(" not in html  # no map code generated from data
+    before = map_spec(html)
+    assert {"counties", "grid", "corridors", "gaps", "stations", "candidates"} <= {ly["key"] for ly in before["layers"]}
+    assert len(features(before, "stations")) == 23
     token = csrf_token(client, "/planner")
     r = client.post("/planner", data={"csrf_token": token, "method": "kmeans", "k": "2", "radius_km": "30"})
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert html.count("<li>SUG-") + html.count("<li>NEW-") + len(re.findall(r'<ol id="sites"><li>', html)) >= 1
+    assert len(re.findall(r"<li>NEW-\d\d", html)) == 2
     assert 'id="metrics"' in html
+    # the results come straight after the form, before the coverage details
+    assert html.index('id="suggest-form"') < html.index('id="suggestion"') < html.index('id="coverage-summary"')
     bad = client.post("/planner", data={"csrf_token": token, "method": "magic", "k": "2"})
     assert bad.status_code == 400
+
+
+def test_planner_map_is_redrawn_for_the_scenario(client):
+    before = map_spec(client.get("/planner?lang=en").get_data(as_text=True))
+    token = csrf_token(client, "/planner")
+    r = client.post("/planner?lang=en", data={"csrf_token": token, "method": "lscp", "k": "", "radius_km": "30"})
+    assert r.status_code == 200, r.get_data(as_text=True)[:3000]
+    html = r.get_data(as_text=True)
+    after = map_spec(html)
+    sites = features(after, "sites")
+    assert len(sites) == len(re.findall(r"<li>NEW-\d\d", html)) >= 1
+    for key in ("grid", "corridors", "gaps"):
+        assert layer(after, key)["name"].endswith("(after)"), key
+    assert not layer(after, "gaps_before")["show"]
+    assert len(features(after, "gaps_before")) == len(features(before, "gaps")) > 0
+    assert len(features(after, "gaps")) < len(features(before, "gaps"))  # LSCP closes gaps: the map shows it
+    red = "#d73027"
+    assert (sum(f["properties"]["style"]["color"] == red for f in features(after, "corridors"))
+            < sum(f["properties"]["style"]["color"] == red for f in features(before, "corridors")))
+    assert 'id="explain"' not in html or "corridor coverage" not in html  # coverage did improve
+
+
+def test_planner_grid_cells_have_human_names(client):
+    for lang, county, word in (("zh", "江油市", "号网格"), ("en", "Jiangyou City", "cell")):
+        spec = map_spec(client.get(f"/planner?lang={lang}").get_data(as_text=True))
+        tips = [f["properties"]["tip"] for f in features(spec, "grid")]
+        assert len(tips) > 100
+        assert not any(re.search(r"\b[0-9a-f]{15}\b", tip) for tip in tips), "raw H3 ids in the grid tooltips"
+        names = [re.match(r"(.+?)[：:]", tip).group(1) for tip in tips]
+        assert len(set(names)) == len(names), "two cells with one name"
+        assert sum(n.startswith(county) and word in n for n in names) >= 10
+
+
+def test_planner_explains_a_suggestion_that_cannot_improve(client):
+    token = csrf_token(client, "/planner")
+    r = client.post("/planner?lang=en", data={"csrf_token": token, "method": "kmeans", "k": "3", "radius_km": "30"})
+    html = r.get_data(as_text=True)
+    uncovered = re.search(r'<tr><td>Uncovered km</td><td class="num">([^<]+)</td><td class="num">([^<]+)</td>', html)
+    assert uncovered.group(1) == uncovered.group(2), "this case was chosen because k-means closes no gap here"
+    explain = re.search(r'<div class="explain" id="explain" role="note">(.*?)</div>', html, re.S)
+    assert explain, "no explanation although corridor coverage did not improve"
+    text = explain.group(1)
+    assert "No improvement in corridor coverage" in text and "none of the new sites lies in a coverage gap" in text
+    assert "k-means" in text and "LSCP" in text
+    zh = client.post("/planner?lang=zh", data={"csrf_token": token, "method": "kmeans", "k": "3", "radius_km": "30"})
+    assert "通道覆盖没有改善" in zh.get_data(as_text=True)
 
 
 def test_planner_downloads(client):
