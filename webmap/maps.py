@@ -1,10 +1,30 @@
-"""Folium map builders: each takes data (region, coverage, stations) and returns a map.
+"""Map builders.
 
-Maps are built with ``tiles=None`` plus an optional tile layer from the app config, and
-then :func:`webmap.assets.localize`-d so every asset comes from the app. Text that folium
-puts into popups and tooltips is HTML-escaped here first (folium inserts it as raw HTML).
-Coordinates: shapely/GeoJSON use (lon, lat); folium wants [lat, lon] — converted in
-:func:`_latlon` only.
+**Planners' map** (``/planner`` and the downloaded scenario report — one builder,
+:func:`scenario_map`): a :class:`MapSpec` is plain data — bounds, layers of GeoJSON
+features, legends — sent as JSON (:func:`script_json`, ``<`` ``>`` ``&`` U+2028/9 escaped)
+in ``<script type="application/json" id="yz-map-data">`` and drawn by our one script,
+``static/planner.js``, which puts every text on the page with ``textContent``. No text
+from data is ever part of HTML or JavaScript source (folium's tooltips and popups wrote
+names into JS template literals: stored XSS, and a backtick broke the map).
+
+Adding a layer is one call on the spec, e.g. in :func:`scenario_map` or on its result::
+
+    spec.add_layer("ev", t("pl_ev", lang),
+                   [point(lon, lat, tip=name, popup=[name, f"{kw:g} kW"]) for ...],
+                   points=True, style={"radius": 6, "color": "#1a9850", "fillColor": "#66bd63"})
+
+(``feature(geometry, tip=…, popup=[…], style={…})`` for lines and polygons; ``show=False``
+to start hidden; ``url=…`` to load a FeatureCollection only when switched on.) The layer
+appears in the layer control, in the page and in the report, with tooltips and popups.
+
+**Drivers' and staff pages** (:func:`driver_map`, :func:`picker_map`): folium base maps
+(counties, corridors from the embedded region, labels HTML-escaped) built with
+``tiles=None`` plus an optional tile layer from the app config, then
+:func:`webmap.assets.localize`-d so every asset comes from the app; station data reach
+those pages as JSON for their own scripts.
+
+Coordinates: shapely/GeoJSON use (lon, lat); Leaflet bounds are [lat, lon] (:func:`_latlon`).
 """
 
 from __future__ import annotations
@@ -65,15 +85,10 @@ def display_features(gdf, *, props: Sequence[dict], tolerance_deg: float = 0.0) 
     tolerance_deg : float
         Douglas–Peucker tolerance in degrees (0 = no simplification).
     """
-    geoms = np.asarray(gdf.to_crs(4326).geometry.values)
-    if tolerance_deg > 0:
-        geoms = shapely.simplify(geoms, tolerance_deg, preserve_topology=True)
-    geoms = shapely.transform(geoms, lambda c: np.round(c, DISPLAY_DECIMALS))
     features = []
-    for geom, p in zip(geoms, props):
-        if geom is None or geom.is_empty:
-            continue
-        features.append({"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(geom)})
+    for geom, p in zip(_display_geoms(gdf, tolerance_deg), props):
+        if geom is not None:
+            features.append({"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(geom)})
     return {"type": "FeatureCollection", "features": features}
 
 
