@@ -159,8 +159,7 @@ def driver_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) 
     m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, fit=False)
     add_counties(m, region, lang)
     add_corridors(m, region, lang)
-    # No folium popups here, so jQuery is not needed: keep the phone's download small.
-    return localize(m, keep_jquery=False)
+    return localize(m)
 
 
 def picker_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) -> folium.Map:
@@ -168,7 +167,7 @@ def picker_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) 
     m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, zoom_start=10, fit=False)
     add_counties(m, region, lang)
     add_corridors(m, region, lang)
-    return localize(m, keep_jquery=False)
+    return localize(m)
 
 
 # ------------------------------------------------------------------ planners' map (JSON, no folium)

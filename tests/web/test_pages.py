@@ -129,7 +129,7 @@ def test_pages_load_nothing_from_other_hosts(client, users):
 def test_vendor_whitelist(client):
     r = client.get("/vendor/leaflet/leaflet.js")
     assert r.status_code == 200 and b"Leaflet" in r.data[:500]
-    assert client.get("/vendor/jquery/jquery.min.js").status_code == 200
+    assert client.get("/vendor/jquery/jquery.min.js").status_code == 404  # no page needs jQuery
     assert client.get("/vendor/leaflet/images/marker-icon.png").status_code == 200
     for bad in ("/vendor/leaflet/../../../../etc/passwd", "/vendor/nope/x.js", "/vendor/leaflet/leaflet.js.map",
                 "/vendor/leaflet/leaflet-src.esm.js.map"):
