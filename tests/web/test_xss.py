@@ -14,7 +14,6 @@ links counted, and a request for the payloads' ``x`` image caught.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
