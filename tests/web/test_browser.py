@@ -292,6 +292,9 @@ def test_planner_map_and_suggestion(page, live_server, recorder, page_errors, ar
     page.locator("path[data-layer='grid']").first.hover(force=True)
     tip = page.locator(".leaflet-tooltip").first.inner_text()
     assert re.match(r"^.+ cell \d+: ", tip) and not re.search(r"[0-9a-f]{15}", tip), tip  # a human cell name
+    assert page.locator("path[data-layer='candidates']").count() == 0  # loaded only when switched on
+    page.locator(".leaflet-control-layers-overlays label", has_text="Candidates").locator("input").check()
+    page.wait_for_selector("path[data-layer='candidates']")
     page.select_option("#method", "kmeans")
     page.fill("#k", "2")
     page.click("#run")
