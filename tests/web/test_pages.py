@@ -431,6 +431,28 @@ def test_planner_explains_a_suggestion_that_cannot_improve(client):
     assert "通道覆盖没有改善" in zh.get_data(as_text=True)
 
 
+def test_planner_explains_no_gain_in_drive_time(app):
+    """A site on top of an existing station changes nothing: both explanations, with the
+    road km to that station and what the method aims at."""
+    from webmap.planning import explanations
+
+    ws = app.extensions["yizhan"].workspace
+    station = ws.stations()[0]
+    cov = ws.coverage(radius_km=30, samples=True)
+    from planner.coverage import gap_lines
+
+    same = {"mean_drive_min": 7.5, "uncovered_km": 100.0}
+    result = {"method": "mclp", "radius_km": 30.0, "before": same, "after": dict(same), "filters": {},
+              "sites": [{"lon": station["lon"], "lat": station["lat"]}], "gap_lines": {"before": gap_lines(cov)}}
+    coverage, access = explanations(ws, result, "en")
+    assert coverage.startswith("No improvement in corridor coverage: none of the new sites lies in a coverage gap")
+    assert access.startswith("No improvement in mean drive time: the new sites are close to existing stations")
+    km = float(re.search(r"nearest ([0-9.]+) km", access).group(1))
+    assert km < 1.0 and "MCLP maximises demand within R" in access
+    improved = dict(result, after={"mean_drive_min": 7.0, "uncovered_km": 90.0})
+    assert explanations(ws, improved, "en") == []
+
+
 def test_planner_downloads(client):
     geo = client.get("/planner/export/stations.geojson")
     assert geo.status_code == 200 and "attachment" in geo.headers["Content-Disposition"]
@@ -445,6 +467,10 @@ def test_planner_downloads(client):
     assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
     assert report.data.lstrip()[:15].upper() == b"<!DOCTYPE HTML>"
     assert io.BytesIO(report.data).getbuffer().nbytes > 1000
+    spec = json.loads(re.search(r"<script type='application/json' id='yz-map-data'>(.*?)</script>",
+                                report.get_data(as_text=True), re.S).group(1))
+    assert len(features(spec, "sites")) == 2 and len(features(spec, "stations")) == 23
+    assert len(features(spec, "grid")) > 100 and len(features(spec, "corridors")) > 10  # the scenario's own state
 
 
 def test_render_cache_is_bounded(app):
