@@ -15,6 +15,7 @@ links counted, and a request for the payloads' ``x`` image caught.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -188,7 +189,9 @@ def cli_token(app, name: str) -> str:
     out = subprocess.run([sys.executable, "-m", "planner", "users", "token", name], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    return out.stdout.strip().splitlines()[-1]
+    tokens = re.findall(r"^\s*([A-Za-z0-9_.~+/=-]{20,})\s*$", out.stdout, re.M)
+    assert tokens, out.stdout
+    return tokens[-1]
 
 
 def store_via_api(client, token, values) -> None:
