@@ -453,6 +453,24 @@ def test_planner_explains_no_gain_in_drive_time(app):
     assert explanations(ws, improved, "en") == []
 
 
+def test_planner_page_survives_a_failing_layer_and_does_not_keep_it(client, app, monkeypatch):
+    ws = app.extensions["yizhan"].workspace
+
+    def broken(**_kw):
+        raise RuntimeError("grid file unreadable")
+
+    monkeypatch.setattr(ws, "grid_access", broken)
+    r = client.get("/planner?lang=en")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "flash-warning" in html and "grid file unreadable" in html
+    spec = map_spec(html)
+    assert "grid" not in {ly["key"] for ly in spec["layers"]} and len(features(spec, "stations")) == 23
+    monkeypatch.undo()
+    spec = map_spec(client.get("/planner?lang=en").get_data(as_text=True))  # not served from the cache
+    assert len(features(spec, "grid")) > 100
+
+
 def test_planner_downloads(client):
     geo = client.get("/planner/export/stations.geojson")
     assert geo.status_code == 200 and "attachment" in geo.headers["Content-Disposition"]
