@@ -1,15 +1,21 @@
 """Planners' map (``/planner``): coverage, gaps, grid access, suggestions, downloads.
 
 * ``GET  /planner?radius_km=R`` — corridors coloured by road km to the nearest station,
-  gaps, grid cells shaded by demand-weighted drive time, stations and candidates;
-* ``POST /planner`` (CSRF) — run ``Workspace.suggest(method, k, radius_km)`` and show the
-  new sites and the before/after metrics;
+  gaps, grid cells (named county + number) shaded by demand-weighted drive time, stations;
+* ``GET  /planner/candidates.geojson`` — candidate sites, loaded when their layer is switched on;
+* ``POST /planner`` (CSRF) — run ``Workspace.suggest(method, k, radius_km)``: the results
+  beside the form, the map redrawn for the scenario (:func:`planner.report.after_state`),
+  and :func:`explanations` when coverage or drive time did not improve;
 * ``GET  /planner/export/stations.<gpkg|geojson|csv>`` — the registry's open stations;
 * ``GET  /planner/scenario.<gpkg|geojson|csv>?method=&k=&radius_km=`` — a suggestion's layers;
 * ``GET  /planner/report.html?method=&k=&radius_km=`` — the self-contained HTML report.
 
-Results are cached per registry generation (a suggestion is deterministic for its
-parameters: ``random_state=0``), so the downloads reuse the run the page showed.
+The map is :func:`webmap.maps.scenario_map` as JSON (drawn by ``static/planner.js``; the
+report uses the same builder). Results — coverage, grid access, suggestions, the map JSON
+per language/radius/suggestion — are cached per registry generation (a suggestion is
+deterministic for its parameters: ``random_state=0``), so the downloads reuse the run the
+page showed and a warm page is a template render. The default page's map is built while
+the app starts (:func:`_precompute`).
 """
 
 from __future__ import annotations
@@ -93,8 +99,9 @@ def _after(ws, key: tuple, result: dict, gen: int) -> dict:
 
 
 def _map_json(ws, *, lang: str, radius: float, gen: int, key: tuple | None = None, suggestion: dict | None = None,
-              layer) -> str:
-    """The map spec as JSON, built once per (language, radius, suggestion, registry generation)."""
+              layer) -> tuple[str, dict | None]:
+    """``(map spec as JSON, coverage)``, built once per (language, radius, suggestion,
+    registry generation); ``layer(what, build)`` runs each part (and reports a failure)."""
     def build():
         coverage = layer("coverage", lambda: _coverage(ws, radius, gen))
         grid = layer("grid access", lambda: _grid(ws, gen))
