@@ -44,6 +44,8 @@ from webmap.i18n import kind_label, t
 COUNTY_TOLERANCE_DEG = 0.002
 #: Decimals kept in display geometry (4 ≈ 10 m).
 DISPLAY_DECIMALS = 4
+#: Grid cells (kilometres across, hundreds of them) keep 3 (≈ 100 m): a third of the page less.
+GRID_DECIMALS = 3
 
 CORRIDOR_STYLE = {
     "expressway": {"color": "#1f5fa8", "weight": 4, "opacity": 0.85},
@@ -461,11 +463,11 @@ def scenario_map(
     return spec
 
 
-def _display_geoms(gdf, tolerance_deg: float) -> list:
+def _display_geoms(gdf, tolerance_deg: float, decimals: int = DISPLAY_DECIMALS) -> list:
     geoms = np.asarray(gdf.to_crs(4326).geometry.values)
     if tolerance_deg > 0:
         geoms = shapely.simplify(geoms, tolerance_deg, preserve_topology=True)
-    geoms = shapely.transform(geoms, lambda c: np.round(c, DISPLAY_DECIMALS))
+    geoms = shapely.transform(geoms, lambda c: np.round(c, decimals))
     return [None if g is None or g.is_empty else g for g in geoms]
 
 
@@ -486,7 +488,7 @@ def _add_grid(spec: MapSpec, grid, region, lang: str, suffix: str) -> None:
     vmax = max(values) if values else 1.0
     names = cell_names(grid, region.counties, lang)
     feats = []
-    for g, row in zip(_display_geoms(grid, 0.0), grid.itertuples(index=False)):
+    for g, row in zip(_display_geoms(grid, 0.0, GRID_DECIMALS), grid.itertuples(index=False)):
         if g is None:
             continue
         v = _finite(row.mean_drive_min)
