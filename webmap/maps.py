@@ -441,7 +441,7 @@ def scenario_map(
         point(s["lon"], s["lat"], tip=f"{s.get('id')} · {s.get('name') or ''}",
               popup=[s.get("name") or s.get("id"),
                      f"{s.get('id')} · {kind_label(s.get('kind', ''), lang)}" if s.get("kind") else s.get("id"),
-                     " · ".join(str(v) for v in (s.get("county_name"), s.get("data_status")) if v)])
+                     " · ".join(str(v) for v in (s.get("county_name"), _status(s.get("data_status"), lang)) if v)])
         for s in stations
     ], style={"radius": 7, "color": "#0b3d91", "weight": 2, "fillColor": "#2b83ba", "fillOpacity": 0.9}, points=True)
 
@@ -461,6 +461,15 @@ def scenario_map(
         spec.add_layer("sites", t("pl_new_sites", lang), feats, points=True,
                        style={"radius": 9, "color": "#7b3294", "weight": 3, "fillColor": "#c2a5cf", "fillOpacity": 0.95})
     return spec
+
+
+def _status(data_status, lang: str) -> str | None:
+    """``illustrative`` → 示意 / illustrative (unknown values as they are)."""
+    if not data_status:
+        return None
+    key = f"status_{data_status}"
+    text = t(key, lang)
+    return str(data_status) if text == key else text
 
 
 def _display_geoms(gdf, tolerance_deg: float, decimals: int = DISPLAY_DECIMALS) -> list:
