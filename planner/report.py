@@ -1,11 +1,11 @@
 """A self-contained HTML report of a scenario, to e-mail or archive.
 
-One file, no network needed to open it: the Folium map sits in an ``iframe``
-(``srcdoc``) with Leaflet and jQuery inlined from the ``xstatic-leaflet`` and
-``xstatic-jquery`` packages (the same versions folium asks for), the charts are
-matplotlib PNGs embedded as base64, and every piece of text from data is escaped.
-Only the basemap tiles come from the network; without it the map shows the layers on
-grey (or pass ``tiles=None``).
+One file, no network needed to open it: the map is the planners' map of ``/planner``
+(the one builder :func:`webmap.maps.scenario_map`), drawn by ``webmap/static/planner.js``
+with Leaflet from the ``xstatic-leaflet`` package, all inlined; its data travel as JSON
+in a ``<script type="application/json">`` element and reach the page as text only.
+The charts are matplotlib PNGs embedded as base64; every piece of text from data is
+HTML-escaped. No tiles: nothing is fetched when the file is opened.
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ import re
 from pathlib import Path
 
 from planner.errors import InputError
-
-#: Folium asset names we replace with inline copies; anything else is dropped.
-_INLINE_JS = ("leaflet", "jquery")
-_INLINE_CSS = ("leaflet_css",)
 
 _METRIC_LABELS = {
     "mean_drive_min": "Mean drive time to nearest station, min (demand-weighted)",
@@ -43,33 +39,31 @@ _METRIC_LABELS = {
     "stations": "Stations counted",
 }
 
+_STATIC = Path(__file__).resolve().parent.parent / "webmap" / "static"
+
 
 # ------------------------------------------------------------------ assets
-def _asset_text(kind: str) -> str:
-    if kind == "leaflet":
-        import xstatic.pkg.leaflet as pkg
+def _leaflet_css() -> str:
+    """Leaflet's CSS with its images inlined as data: URIs."""
+    import xstatic.pkg.leaflet as pkg
 
-        return (Path(pkg.BASE_DIR) / "leaflet.js").read_text(encoding="utf-8")
-    if kind == "jquery":
-        import xstatic.pkg.jquery as pkg
+    base = Path(pkg.BASE_DIR)
+    css = (base / "leaflet.css").read_text(encoding="utf-8")
 
-        return (Path(pkg.BASE_DIR) / "jquery.min.js").read_text(encoding="utf-8")
-    if kind == "leaflet_css":
-        import xstatic.pkg.leaflet as pkg
+    def data_uri(match: re.Match) -> str:
+        f = base / match.group(1).strip("'\"")
+        if not f.is_file():
+            return match.group(0)
+        mime = "image/svg+xml" if f.suffix == ".svg" else "image/png"
+        return f"url(data:{mime};base64,{base64.b64encode(f.read_bytes()).decode('ascii')})"
 
-        base = Path(pkg.BASE_DIR)
-        css = (base / "leaflet.css").read_text(encoding="utf-8")
+    return re.sub(r"url\(([^)]+)\)", data_uri, css)
 
-        def data_uri(match: re.Match) -> str:
-            rel = match.group(1).strip("'\"")
-            f = base / rel
-            if not f.is_file():
-                return match.group(0)
-            mime = "image/svg+xml" if f.suffix == ".svg" else "image/png"
-            return f"url(data:{mime};base64,{base64.b64encode(f.read_bytes()).decode('ascii')})"
 
-        return re.sub(r"url\(([^)]+)\)", data_uri, css)
-    raise KeyError(kind)
+def _leaflet_js() -> str:
+    import xstatic.pkg.leaflet as pkg
+
+    return (Path(pkg.BASE_DIR) / "leaflet.js").read_text(encoding="utf-8")
 
 
 def _script(text: str) -> str:
@@ -77,92 +71,60 @@ def _script(text: str) -> str:
     return "<script>" + text.replace("</", "<\\/") + "</script>"
 
 
-def inline_assets(m) -> None:
-    """Replace folium's CDN links with inline Leaflet/jQuery on every element of ``m``.
-
-    Assigns fresh lists (never mutates folium's class attributes). Raises KeyError for
-    an asset it does not know how to inline, so a new plugin fails loudly instead of
-    calling a CDN.
-    """
-    import folium
-    from folium.elements import JSCSSMixin
-
-    known_drop = {"bootstrap", "bootstrap_css", "glyphicons_css", "awesome_markers", "awesome_markers_css",
-                  "awesome_markers_font_css", "awesome_rotate_css"}
-    root = m.get_root()
-    stack = [root]
-    while stack:
-        el = stack.pop()
-        if isinstance(el, JSCSSMixin):
-            for name, _ in list(el.default_js) + list(el.default_css):
-                if name not in _INLINE_JS + _INLINE_CSS and name not in known_drop:
-                    raise KeyError(f"report: no inline copy of asset {name!r}; add it to planner.report")
-            el.default_js = []
-            el.default_css = []
-        stack.extend(getattr(el, "_children", {}).values())
-    head = "".join([
-        "<style>" + _asset_text("leaflet_css") + "</style>",
-        _script(_asset_text("jquery")),
-        _script(_asset_text("leaflet")),
-    ])
-    root.header.add_child(folium.Element(head), name="yizhan_inline_assets", index=0)
+def _style(text: str) -> str:
+    return "<style>" + text.replace("</", "<\\/") + "</style>"
 
 
 # ------------------------------------------------------------------ map
-def scenario_map(result: dict, *, region=None, tiles: str | None = "OpenStreetMap"):
-    """Folium map of a scenario: corridors, gaps before/after, existing and new sites.
+def after_state(network, stations: list[dict], result: dict, *, region=None) -> dict:
+    """Coverage (with samples and gap lines) and grid access of a scenario: the open
+    ``stations`` plus the result's new sites, with the result's filters and radius.
 
-    Text from data is escaped before it reaches a tooltip or popup.
+    Returns ``{"coverage": …, "grid": …}`` for :func:`webmap.maps.scenario_map` (``grid``
+    only when ``region`` is given).
     """
-    import folium
+    from planner import settings
+    from planner.access import NearestIndex
+    from planner.coverage import corridor_coverage, gap_lines, grid_access
+    from planner.scenario import proposed_station
 
-    pts = [(s["lat"], s["lon"]) for s in result.get("sites", [])] + [(s["lat"], s["lon"]) for s in result.get("existing", [])]
+    filters = result.get("filters") or {}
+    amenities = tuple(filters.get("amenities") or ())
+    power = filters.get("min_power_kw")
+    proposed = [proposed_station(s, i + 1, amenities=amenities, min_power_kw=power)
+                for i, s in enumerate(result.get("sites") or [])]
+    open_ = [s for s in stations if s.get("status", "open") == "open"]
+    index = NearestIndex(network, open_ + proposed, access_speed_kmh=settings.ACCESS_SPEED_KMH)
+    cov = corridor_coverage(network, index, radius_km=float(result["radius_km"]),
+                            max_gap_km=float(result.get("max_gap_km") or settings.MAX_GAP_KM),
+                            amenities=amenities, min_power_kw=power, samples=True)
+    cov["gap_lines"] = gap_lines(cov)
+    out = {"coverage": cov}
     if region is not None:
-        x0, y0, x1, y1 = region.bbox
-        bounds = [[y0, x0], [y1, x1]]
-    elif pts:
-        lats, lons = zip(*pts)
-        bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
-    else:
-        bounds = [[30.7, 103.75], [33.05, 105.72]]
-    centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    m = folium.Map(location=centre, zoom_start=8, tiles=tiles, control_scale=True)
-    m.fit_bounds(bounds)
-    if region is not None:
-        corridors = region.corridors
-        fg = folium.FeatureGroup(name="Corridors / 通道", show=True).add_to(m)
-        for _, row in corridors.iterrows():
-            coords = [(y, x) for x, y in row.geometry.coords]
-            folium.PolyLine(coords, color="#777777", weight=3, opacity=0.8,
-                            tooltip=html.escape(f"{row.get('ref', '')} {row.get('name_zh', '')}")).add_to(fg)
-    styles = {"before": ("#d7301f", 7, 0.35, "Gaps before / 现状空白"), "after": ("#7f0000", 4, 0.95, "Gaps after / 方案后空白")}
-    for when, (color, weight, opacity, label) in styles.items():
-        fg = folium.FeatureGroup(name=label, show=True).add_to(m)
-        for g in result.get("gap_lines", {}).get(when, []):
-            coords = [(lat, lon) for lon, lat in g["coords"]]
-            tip = f"{when}: {g['corridor']} km {g['from_km']:.1f}–{g['to_km']:.1f} ({g['length_km']:.1f} km)"
-            folium.PolyLine(coords, color=color, weight=weight, opacity=opacity, tooltip=html.escape(tip)).add_to(fg)
-    fg = folium.FeatureGroup(name="Existing stations / 现有站点", show=True).add_to(m)
-    for s in result.get("existing", []):
-        folium.CircleMarker((s["lat"], s["lon"]), radius=5, color="#2166ac", fill=True, fill_opacity=0.9,
-                            tooltip=html.escape(f"{s['id']} {s.get('name') or ''} [{s.get('data_status') or ''}]")
-                            ).add_to(fg)
-    fg = folium.FeatureGroup(name="Proposed sites / 拟建站点", show=True).add_to(m)
-    for s in result.get("sites", []):
-        text = (f"{s.get('id', '')} ({s.get('source')}) {s.get('name') or ''} — {s.get('corridor') or ''} "
-                f"km {s.get('corridor_km') if s.get('corridor_km') is not None else '?'}; "
-                f"{s['lat']:.5f}, {s['lon']:.5f}")
-        folium.CircleMarker((s["lat"], s["lon"]), radius=9, color="#1a9850", weight=3, fill=True,
-                            fill_color="#66bd63", fill_opacity=0.9, tooltip=html.escape(text),
-                            popup=folium.Popup(html.escape(text), max_width=300)).add_to(fg)
-    folium.LayerControl(collapsed=False).add_to(m)
-    return m
+        out["grid"] = grid_access(region.grid, region.demand, network, index, amenities=amenities, min_power_kw=power)
+    return out
 
 
-def _map_html(result: dict, *, region=None, tiles="OpenStreetMap") -> str:
-    m = scenario_map(result, region=region, tiles=tiles)
-    inline_assets(m)
-    return m.get_root().render()
+def map_section(spec) -> str:
+    """A :class:`webmap.maps.MapSpec` as a self-contained HTML fragment: Leaflet, the
+    page script ``webmap/static/planner.js`` and the spec as JSON, all inline."""
+    return "".join([
+        _style(_leaflet_css()),
+        _style((_STATIC / "planner.css").read_text(encoding="utf-8")),
+        "<div id='yz-map' class='yz-map' role='region' aria-label='scenario map'></div>",
+        "<script type='application/json' id='yz-map-data'>", spec.to_json(), "</script>",
+        _script(_leaflet_js()),
+        _script((_STATIC / "planner.js").read_text(encoding="utf-8")),
+    ])
+
+
+def scenario_spec(result: dict, *, region, stations: list[dict] | None = None, after: dict | None = None,
+                  lang: str = "en"):
+    """The report's map: the same builder as ``/planner`` (:func:`webmap.maps.scenario_map`)."""
+    from webmap.maps import scenario_map
+
+    return scenario_map(region, lang=lang, stations=stations if stations is not None else result.get("existing") or [],
+                        suggestion=result, after=after)
 
 
 # ------------------------------------------------------------------ charts
@@ -239,8 +201,14 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def report_html(result: dict, *, title: str | None = None, region=None, tiles: str | None = "OpenStreetMap") -> str:
-    """The report as one HTML string (see :func:`write_report`)."""
+def report_html(result: dict, *, title: str | None = None, region=None, stations: list[dict] | None = None,
+                after: dict | None = None, lang: str = "en") -> str:
+    """The report as one HTML string (see :func:`write_report`).
+
+    ``stations`` (default: the result's ``existing``) and ``after`` (:func:`after_state`)
+    let the map show every station and the scenario's coverage; without ``region`` the
+    report has no map.
+    """
     for key in ("method", "sites", "before", "after"):
         if key not in result:
             raise InputError(f"not a scenario result: missing {key!r}; pass what planner.scenario.suggest returns",
@@ -270,7 +238,8 @@ def report_html(result: dict, *, title: str | None = None, region=None, tiles: s
         f'<figure><img alt="{e(cap)}" src="data:image/png;base64,{png}"><figcaption>{e(cap)}</figcaption></figure>'
         for cap, png in charts(result)
     )
-    map_doc = _map_html(result, region=region, tiles=tiles)
+    map_html = (map_section(scenario_spec(result, region=region, stations=stations, after=after, lang=lang))
+                if region is not None else "<p>No map: the report was made without the region.</p>")
     filters = result.get("filters") or {}
     filt = ", ".join(filters.get("amenities") or []) or "none"
     if filters.get("min_power_kw"):
@@ -283,16 +252,16 @@ def report_html(result: dict, *, title: str | None = None, region=None, tiles: s
         "<style>body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:1.5rem auto;max-width:1100px;"
         "padding:0 1rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;"
         "padding:.25rem .5rem;text-align:left;font-size:.9rem}th{background:#f3f3f3}.notice{background:#fff3cd;"
-        "border:1px solid #e0c36c;padding:.6rem .8rem;margin:1rem 0}iframe{width:100%;height:560px;border:1px solid #ccc}"
-        "figure{display:inline-block;margin:.5rem}figcaption{font-size:.85rem;color:#555}</style></head><body>",
+        "border:1px solid #e0c36c;padding:.6rem .8rem;margin:1rem 0}"
+        "figure{display:inline-block;margin:.5rem}figcaption{font-size:.85rem;color:#555}</style></head>"
+        "<body class='report'>",
         f"<h1>{e(title)}</h1>",
         f"<div class='notice' role='note'><strong>{e(notice)}</strong><br>data_status: {e(str(status))}. "
         f"{e(result.get('max_gap_note') or '')}</div>",
         f"<p>Method <b>{e(str(result['method']))}</b>; new sites: <b>{len(result['sites'])}</b>; "
         f"coverage radius R = {e(_fmt(result.get('radius_km')))} km by road; station filters: {e(filt)}; "
         f"existing stations kept open: {e(_fmt((filters or {}).get('existing_stations')))}. Generated {e(generated)}.</p>",
-        "<h2>Map</h2>",
-        f"<iframe title='scenario map' srcdoc=\"{html.escape(map_doc, quote=True)}\"></iframe>",
+        "<h2>Map</h2>", map_html,
         "<h2>Before and after</h2>", chart_html,
         _table(["metric", "before", "after", "change"], metric_rows),
         "<h2>Proposed sites</h2>",
@@ -310,8 +279,7 @@ def report_html(result: dict, *, title: str | None = None, region=None, tiles: s
     return "".join(parts)
 
 
-def write_report(result: dict, path, *, title: str | None = None, region=None, workspace=None,
-                 tiles: str | None = "OpenStreetMap") -> Path:
+def write_report(result: dict, path, *, title: str | None = None, region=None, workspace=None) -> Path:
     """Write a self-contained HTML report of a scenario.
 
     Parameters
@@ -323,11 +291,10 @@ def write_report(result: dict, path, *, title: str | None = None, region=None, w
     title : str, optional
         Report title (escaped).
     region : planner.region.Region, optional
-        Adds the corridors to the map and the provenance table.
+        Adds the map and the provenance table.
     workspace : planner.workspace.Workspace, optional
-        Where to take ``region`` from when it is not given.
-    tiles : str or None
-        Folium basemap; None for none (no network request at all).
+        Where to take ``region`` from when it is not given; with it the map shows every
+        station and the scenario's ("after") coverage and grid access.
 
     Returns
     -------
@@ -337,8 +304,12 @@ def write_report(result: dict, path, *, title: str | None = None, region=None, w
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"the report is HTML: give a path ending in .html, got {str(path)!r}",
                          fields={"path": "must end in .html"})
-    if region is None and workspace is not None:
-        region = workspace.region
+    stations = after = None
+    if workspace is not None:
+        region = region if region is not None else workspace.region
+        stations = workspace.stations()
+        after = after_state(workspace.network, stations, result, region=region)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(result, title=title, region=region, tiles=tiles), encoding="utf-8")
+    body = report_html(result, title=title, region=region, stations=stations, after=after)
+    path.write_text(body, encoding="utf-8")
     return path

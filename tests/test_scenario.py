@@ -279,7 +279,6 @@ def _attrs(doc: str, name: str) -> list[str]:
     """``name=`` attribute values in the markup, inline script bodies removed (links inside
     JS strings, such as Leaflet's attribution, load nothing)."""
     markup = re.sub(r"<script>.*?</script>", "", doc, flags=re.S)
-    markup = re.sub(r'srcdoc="[^"]*"', "", markup)
     return re.findall(rf'\b{name}\s*=\s*["\']([^"\']*)["\']', markup)
 
 
@@ -295,14 +294,15 @@ def test_report_is_self_contained_and_escaped(real, real_k3, tmp_path):
     assert "Test &lt;b&gt;report&lt;/b&gt;" in doc
     assert doc.count("data:image/png;base64,") >= 3
     assert "示意数据，非官方" in doc
-    srcdoc = re.search(r'srcdoc="([^"]*)"', doc)
-    assert srcdoc, "the map is embedded in an iframe srcdoc"
-    inner = html.unescape(srcdoc.group(1))
-    assert "<script>alert('x')" not in inner
-    assert "L.map(" in inner and "jQuery" in inner  # Leaflet and jQuery are inlined
-    for d in (doc, inner):
-        for url in _attrs(d, "src") + _attrs(d, "href"):
-            assert not re.match(r"^(https?:)?//", url), url
+    data = re.search(r"<script type='application/json' id='yz-map-data'>(.*?)</script>", doc, flags=re.S)
+    assert data, "the map's data are JSON in the page"
+    spec = json.loads(data.group(1))
+    sites = next(ly for ly in spec["layers"] if ly["key"] == "sites")["data"]["features"]
+    assert any(f["properties"]["popup"][2] == "<script>alert('x')</script>" for f in sites)  # text, read back intact
+    assert "\\u003cscript\\u003ealert" in data.group(1)
+    assert "L.map(" in doc and "yz-map-data" in doc  # Leaflet and the map script are inlined
+    for url in _attrs(doc, "src") + _attrs(doc, "href"):
+        assert not re.match(r"^(https?:)?//", url), url
     with pytest.raises(InputError, match="give a path ending in .html"):
         write_report(res, tmp_path / "report.pdf")
     with pytest.raises(InputError, match="not a scenario result: missing 'sites'"):

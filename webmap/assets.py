@@ -7,8 +7,8 @@ page would be blank, and a phone on a slow link would wait on foreign hosts. So:
 * :data:`VENDOR` whitelists the pip-installed ``xstatic`` packages served under
   ``/vendor/<pkg>/<path>`` (upstream layout kept: Leaflet finds ``images/`` beside its CSS);
 * :func:`localize` walks a built map and replaces every asset list with local URLs, dropping
-  what we do not use (Bootstrap, glyphicons, awesome-markers: we draw circle markers, never
-  ``folium.Icon``). An unknown asset name raises, so a new plugin fails in the tests instead
+  what we do not use (jQuery, Bootstrap, glyphicons, awesome-markers: we draw circle markers, never
+  ``folium.Icon``, and no folium popups). An unknown asset name raises, so a new plugin fails in the tests instead
   of quietly calling a CDN;
 * :func:`render_parts` renders a map into the three pieces our templates embed.
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import xstatic.pkg.jquery as xs_jquery
 import xstatic.pkg.leaflet as xs_leaflet
 from flask import Blueprint, abort, send_from_directory, url_for
 from folium.elements import JSCSSMixin
@@ -28,7 +27,6 @@ from folium.elements import JSCSSMixin
 #: Package name in the URL -> directory served. Nothing else under /vendor/ is reachable.
 VENDOR: dict[str, Path] = {
     "leaflet": Path(xs_leaflet.BASE_DIR),
-    "jquery": Path(xs_jquery.BASE_DIR),
 }
 #: File types served from the vendor directories (no source maps, no ESM builds needed).
 VENDOR_SUFFIXES = (".js", ".css", ".png", ".svg")
@@ -37,8 +35,9 @@ VENDOR_SUFFIXES = (".js", ".css", ".png", ".svg")
 FOLIUM_ASSETS: dict[str, tuple[str, str] | None] = {
     "leaflet": ("leaflet", "leaflet.js"),
     "leaflet_css": ("leaflet", "leaflet.css"),
-    # folium's Popup template calls $(...); keep jQuery on pages that use folium popups.
-    "jquery": ("jquery", "jquery.min.js"),
+    # only folium's Popup needs jQuery; our maps have no folium popups (the planners' map
+    # draws its own, webmap/static/planner.js), so it is dropped.
+    "jquery": None,
     "bootstrap": None,
     "bootstrap_css": None,
     "glyphicons_css": None,
@@ -74,7 +73,7 @@ def vendor_url(name: str) -> str | None:
     return url_for("vendor.vendor", pkg=pkg, filename=filename)
 
 
-def localize(m, *, keep_jquery: bool = True):
+def localize(m):
     """Point every asset of the map ``m`` at the app's own copies (in place; returns ``m``).
 
     Assigns NEW lists on each element (never mutates folium's class-level lists, which
@@ -88,7 +87,7 @@ def localize(m, *, keep_jquery: bool = True):
             js, css = [], []
             for name, _url in element.default_js:
                 local = vendor_url(name)
-                if local and (keep_jquery or name != "jquery"):
+                if local:
                     js.append((name, local))
             for name, _url in element.default_css:
                 local = vendor_url(name)

@@ -1,10 +1,30 @@
-"""Folium map builders: each takes data (region, coverage, stations) and returns a map.
+"""Map builders.
 
-Maps are built with ``tiles=None`` plus an optional tile layer from the app config, and
-then :func:`webmap.assets.localize`-d so every asset comes from the app. Text that folium
-puts into popups and tooltips is HTML-escaped here first (folium inserts it as raw HTML).
-Coordinates: shapely/GeoJSON use (lon, lat); folium wants [lat, lon] — converted in
-:func:`_latlon` only.
+**Planners' map** (``/planner`` and the downloaded scenario report — one builder,
+:func:`scenario_map`): a :class:`MapSpec` is plain data — bounds, layers of GeoJSON
+features, legends — sent as JSON (:func:`script_json`, ``<`` ``>`` ``&`` U+2028/9 escaped)
+in ``<script type="application/json" id="yz-map-data">`` and drawn by our one script,
+``static/planner.js``, which puts every text on the page with ``textContent``. No text
+from data is ever part of HTML or JavaScript source (folium's tooltips and popups wrote
+names into JS template literals: stored XSS, and a backtick broke the map).
+
+Adding a layer is one call on the spec, e.g. in :func:`scenario_map` or on its result::
+
+    spec.add_layer("ev", t("pl_ev", lang),
+                   [point(lon, lat, tip=name, popup=[name, f"{kw:g} kW"]) for ...],
+                   points=True, style={"radius": 6, "color": "#1a9850", "fillColor": "#66bd63"})
+
+(``feature(geometry, tip=…, popup=[…], style={…})`` for lines and polygons; ``show=False``
+to start hidden; ``url=…`` to load a FeatureCollection only when switched on.) The layer
+appears in the layer control, in the page and in the report, with tooltips and popups.
+
+**Drivers' and staff pages** (:func:`driver_map`, :func:`picker_map`): folium base maps
+(counties, corridors from the embedded region, labels HTML-escaped) built with
+``tiles=None`` plus an optional tile layer from the app config, then
+:func:`webmap.assets.localize`-d so every asset comes from the app; station data reach
+those pages as JSON for their own scripts.
+
+Coordinates: shapely/GeoJSON use (lon, lat); Leaflet bounds are [lat, lon] (:func:`_latlon`).
 """
 
 from __future__ import annotations
@@ -24,6 +44,8 @@ from webmap.i18n import kind_label, t
 COUNTY_TOLERANCE_DEG = 0.002
 #: Decimals kept in display geometry (4 ≈ 10 m).
 DISPLAY_DECIMALS = 4
+#: Grid cells (kilometres across, hundreds of them) keep 3 (≈ 100 m): a third of the page less.
+GRID_DECIMALS = 3
 
 CORRIDOR_STYLE = {
     "expressway": {"color": "#1f5fa8", "weight": 4, "opacity": 0.85},
@@ -65,15 +87,10 @@ def display_features(gdf, *, props: Sequence[dict], tolerance_deg: float = 0.0) 
     tolerance_deg : float
         Douglas–Peucker tolerance in degrees (0 = no simplification).
     """
-    geoms = np.asarray(gdf.to_crs(4326).geometry.values)
-    if tolerance_deg > 0:
-        geoms = shapely.simplify(geoms, tolerance_deg, preserve_topology=True)
-    geoms = shapely.transform(geoms, lambda c: np.round(c, DISPLAY_DECIMALS))
     features = []
-    for geom, p in zip(geoms, props):
-        if geom is None or geom.is_empty:
-            continue
-        features.append({"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(geom)})
+    for geom, p in zip(_display_geoms(gdf, tolerance_deg), props):
+        if geom is not None:
+            features.append({"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(geom)})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -144,8 +161,7 @@ def driver_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) 
     m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, fit=False)
     add_counties(m, region, lang)
     add_corridors(m, region, lang)
-    # No folium popups here, so jQuery is not needed: keep the phone's download small.
-    return localize(m, keep_jquery=False)
+    return localize(m)
 
 
 def picker_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) -> folium.Map:
@@ -153,160 +169,344 @@ def picker_map(region, *, lang: str, tiles: str | None, tiles_attr: str | None) 
     m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, zoom_start=10, fit=False)
     add_counties(m, region, lang)
     add_corridors(m, region, lang)
-    return localize(m, keep_jquery=False)
+    return localize(m)
 
 
-# ------------------------------------------------------------------ planner map
+# ------------------------------------------------------------------ planners' map (JSON, no folium)
+#
+# The planners' page and the downloaded scenario report draw the same map, built here
+# as a :class:`MapSpec` (plain data) and drawn in the browser by ``static/planner.js``.
+# Text from data (station names, …) travels only as JSON string values and is put on the
+# page with ``textContent``: nothing from data is ever HTML or JavaScript source.
+
+
+def script_json(obj) -> str:
+    """``obj`` as JSON safe inside ``<script type="application/json">`` (and any HTML).
+
+    ``<``, ``>``, ``&`` become ``\\u003c`` … so no ``</script>`` or ``<!--`` can end or
+    change the element; U+2028/U+2029 are escaped too (they end lines in old JS parsers).
+    JSON.parse reads the escapes back to the same characters.
+    """
+    import json
+
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _finite(value) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def feature(geometry, *, tip: str | None = None, popup: Sequence[str] | None = None,
+            style: dict | None = None, **props) -> dict:
+    """A GeoJSON Feature for a :class:`MapSpec` layer.
+
+    ``geometry`` is a shapely geometry or a GeoJSON geometry dict (lon, lat). ``tip`` is the
+    hover text, ``popup`` lines of the click popup (the first is the title), ``style``
+    Leaflet path options for this feature only. All text is plain text, never HTML.
+    """
+    if not isinstance(geometry, dict):
+        geometry = shapely.geometry.mapping(geometry)
+    p = dict(props)
+    if tip is not None:
+        p["tip"] = str(tip)
+    if popup:
+        p["popup"] = ["" if line is None else str(line) for line in popup]
+    if style:
+        p["style"] = style
+    return {"type": "Feature", "properties": p, "geometry": geometry}
+
+
+def point(lon, lat, **kwargs) -> dict:
+    """A point :func:`feature` at (lon, lat), WGS-84, rounded to ~1 m."""
+    return feature({"type": "Point", "coordinates": [round(float(lon), 5), round(float(lat), 5)]}, **kwargs)
+
+
+class MapSpec:
+    """A map as data: bounds, optional tiles, layers of GeoJSON features, legends.
+
+    :meth:`to_json` is what ``static/planner.js`` draws. Adding a layer is one call::
+
+        spec.add_layer("ev", "EV charging", [point(lon, lat, tip="…")],
+                       style={"color": "#1a9850", "radius": 6}, points=True)
+    """
+
+    def __init__(self, bounds, *, tiles: str | None = None, tiles_attr: str | None = None):
+        self.bounds = bounds
+        self.tiles = {"url": tiles, "attr": tiles_attr or ""} if tiles else None
+        self.layers: list[dict] = []
+        self.legends: list[dict] = []
+
+    def add_layer(self, key: str, name: str, features: Iterable[dict] | None = None, *, style: dict | None = None,
+                  points: bool = False, show: bool = True, control: bool = True, interactive: bool = True,
+                  url: str | None = None) -> dict:
+        """Add a layer drawn in the order added (later on top).
+
+        Parameters
+        ----------
+        key : str
+            Stable id (``data-layer`` in the page, for tests and scripts).
+        name : str
+            Name in the layer control (text).
+        features : iterable of dict
+            :func:`feature` / :func:`point` dicts.
+        style : dict
+            Leaflet path options shared by the features (``radius`` for points).
+        points : bool
+            Draw point features as circle markers.
+        show, control, interactive : bool
+            Shown at first; listed in the layer control; hover/click enabled.
+        url : str, optional
+            Load the features (a FeatureCollection) from this same-origin URL the first
+            time the layer is switched on, instead of embedding them.
+        """
+        layer = {"key": key, "name": name, "style": style or {}, "points": points, "show": show,
+                 "control": control, "interactive": interactive}
+        if url is not None:
+            layer["url"] = url
+        else:
+            layer["data"] = {"type": "FeatureCollection", "features": list(features or [])}
+        self.layers.append(layer)
+        return layer
+
+    def add_legend(self, title: str, entries: Sequence[tuple[str, str]]) -> None:
+        """A legend box: ``entries`` are ``(colour, label)``."""
+        self.legends.append({"title": title, "entries": [list(e) for e in entries]})
+
+    def layer(self, key: str) -> dict | None:
+        return next((ly for ly in self.layers if ly["key"] == key), None)
+
+    def to_dict(self) -> dict:
+        return {"bounds": self.bounds, "tiles": self.tiles, "layers": self.layers, "legends": self.legends}
+
+    def to_json(self) -> str:
+        return script_json(self.to_dict())
+
+
 def distance_colour(road_km: float | None, radius_km: float) -> str:
-    """Colour of a corridor sample by road km to the nearest station (≥ R: red)."""
+    """Colour of a corridor sample by road km to the nearest station (> R: red)."""
     if road_km is None or not math.isfinite(road_km) or road_km > radius_km:
         return DISTANCE_COLOURS[-1]
     step = radius_km / (len(DISTANCE_COLOURS) - 1)
     return DISTANCE_COLOURS[min(int(road_km // step), len(DISTANCE_COLOURS) - 2)]
 
 
-def _runs(samples: list[dict], radius_km: float) -> Iterable[tuple[str, list[list[float]]]]:
-    """Consecutive samples of one corridor with the same colour → (colour, [[lat, lon], ...])."""
-    by_corridor: dict[str, list[dict]] = {}
+def _distance_bins(radius_km: float) -> list[tuple[str, str]]:
+    step = radius_km / (len(DISTANCE_COLOURS) - 1)
+    entries = [(c, f"{step * i:.0f}–{step * (i + 1):.0f} km") for i, c in enumerate(DISTANCE_COLOURS[:-1])]
+    entries.append((DISTANCE_COLOURS[-1], f"> {radius_km:.0f} km"))
+    return entries
+
+
+def _runs(samples: list[dict], radius_km: float) -> Iterable[tuple[dict, str, list, float, float]]:
+    """Consecutive samples of one corridor with the same colour →
+    (first sample, colour, [[lon, lat], ...], from km, to km)."""
+    by_corridor: dict = {}
     for s in samples:
-        by_corridor.setdefault(s["corridor"], []).append(s)
+        by_corridor.setdefault((s.get("corridor_idx"), s["corridor"]), []).append(s)
     for rows in by_corridor.values():
         rows.sort(key=lambda s: s["km"])
-        colour, run = None, []
+        colour, run, first = None, [], None
         for s in rows:
-            c = distance_colour(s.get("road_km"), radius_km)
-            point = _latlon(s["lon"], s["lat"])
+            c = distance_colour(_finite(s.get("road_km")), radius_km)
+            pt = [round(float(s["lon"]), DISPLAY_DECIMALS), round(float(s["lat"]), DISPLAY_DECIMALS)]
             if c != colour and run:
-                run.append(point)  # close the previous run at this sample: no holes
-                yield colour, run
-                run = []
+                run.append(pt)  # close the previous run at this sample: no holes
+                yield first, colour, run, first["km"], s["km"]
+                run, first = [], None
             colour = c
-            run.append(point)
+            first = first or s
+            run.append(pt)
         if len(run) > 1:
-            yield colour, run
-
-
-def _legend(m, title: str, entries: list[tuple[str, str]]):
-    """A small static legend (text escaped)."""
-    items = "".join(
-        f'<div><span class="legend-swatch" style="background:{c}"></span>{_esc(label)}</div>' for c, label in entries
-    )
-    html_ = f'<div class="map-legend"><strong>{_esc(title)}</strong>{items}</div>'
-    m.get_root().html.add_child(folium.Element(html_))
+            yield first, colour, run, first["km"], rows[-1]["km"]
 
 
 def _grid_colour(value, vmax: float) -> str:
-    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if value is None:
         return "#bbbbbb"
     ramp = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
     i = min(int(value / vmax * len(ramp)), len(ramp) - 1) if vmax > 0 else 0
     return ramp[i]
 
 
-def planner_map(
+def cell_names(grid, counties, lang: str) -> dict[str, str]:
+    """Human names of service-grid cells: county name + a number within the county.
+
+    Cells are numbered 1, 2, … per county from north-west to south-east (rows of
+    ~0.05°, west to east inside a row), so a number stays put while the grid does.
+    Returns ``{cell_id: name}``, e.g. ``江油市 12 号网格`` / ``Jiangyou City cell 12``.
+    """
+    county_name = {str(row["code"]): _name(row, lang) for _, row in counties.iterrows()}
+    pts = grid.to_crs(4326).geometry.representative_point()
+    order: dict[str, list[tuple[float, float, str]]] = {}
+    for cell_id, county, p in zip(grid["cell_id"], grid["county"], pts):
+        order.setdefault(str(county), []).append((-round(p.y / 0.05), p.x, str(cell_id)))
+    names = {}
+    for county, cells in order.items():
+        for n, (_row, _x, cell_id) in enumerate(sorted(cells), start=1):
+            names[cell_id] = t("pl_cell", lang, county=county_name.get(county, county), n=n)
+    return names
+
+
+def scenario_map(
     region,
     *,
     lang: str,
-    tiles: str | None,
-    tiles_attr: str | None,
-    coverage: dict | None,
-    grid=None,
     stations: list[dict],
-    candidates: list[dict] | None = None,
+    coverage: dict | None = None,
+    grid=None,
     suggestion: dict | None = None,
-) -> folium.Map:
-    """Planners' map: corridors coloured by road km to the nearest station, gaps, grid
-    cells shaded by demand-weighted drive time, stations, candidates and suggested sites,
-    each a layer in the layer control.
+    after: dict | None = None,
+    candidates_url: str | None = None,
+    tiles: str | None = None,
+    tiles_attr: str | None = None,
+) -> MapSpec:
+    """The planners' map, for ``/planner`` and for the scenario report alike.
 
-    ``coverage`` is ``Workspace.coverage(samples=True)``; ``grid`` is
-    ``Workspace.grid_access()`` (GeoDataFrame with ``mean_drive_min``); ``suggestion`` is
-    ``Workspace.suggest(...)``. Any of them may be None (the layer is left out).
+    Layers (each optional, drawn from what is given): counties; grid cells shaded by
+    demand-weighted drive time; corridors coloured by road km to the nearest station;
+    coverage gaps; existing stations; candidate sites (loaded from ``candidates_url``);
+    suggested sites.
+
+    Parameters
+    ----------
+    coverage : dict
+        ``Workspace.coverage(samples=True)`` plus ``gap_lines`` — the current state.
+    grid : GeoDataFrame
+        ``Workspace.grid_access()`` — the current state.
+    suggestion : dict
+        ``Workspace.suggest(...)``: adds the new sites; gaps become the scenario's
+        ("after") gaps, the current ones a hidden layer.
+    after : dict
+        ``{"coverage": …, "grid": …}`` of the scenario (existing + new sites), as
+        :func:`planner.report.after_state` returns: corridors and grid are drawn for the
+        scenario instead of the current state.
     """
-    m = base_map(region, tiles=tiles, tiles_attr=tiles_attr, zoom_start=8)
-    add_counties(m, region, lang, name=t("pl_counties", lang), show=True)
+    spec = MapSpec(region_bounds(region), tiles=tiles, tiles_attr=tiles_attr)
+    scenario = suggestion is not None
+    suffix = t("pl_after_suffix", lang) if scenario and after else ""
 
+    counties = region.counties
+    spec.add_layer("counties", t("pl_counties", lang), [
+        feature(g, tip=_name(row, lang))
+        for g, (_, row) in zip(_display_geoms(counties, COUNTY_TOLERANCE_DEG), counties.iterrows()) if g is not None
+    ], style=COUNTY_STYLE, interactive=False)
+
+    grid = (after or {}).get("grid", grid) if scenario else grid
     if grid is not None and len(grid):
-        values = [v for v in grid["mean_drive_min"].tolist() if isinstance(v, (int, float)) and math.isfinite(v)]
-        vmax = max(values) if values else 1.0
-        props = []
-        for _, row in grid.iterrows():
-            v = row.get("mean_drive_min")
-            ok = isinstance(v, (int, float)) and math.isfinite(v)
-            props.append({
-                "fill": _grid_colour(v if ok else None, vmax),
-                "opacity": 0.55 if ok else 0.05,  # no demand in the cell: outline only
-                "label": _esc(f"{row.get('cell_id', '')}: " + (f"{v:.0f} min" if ok else "–")
-                              + f" · {row.get('stations', 0)} st."),
-            })
-        data = display_features(grid, props=props)
-        folium.GeoJson(
-            data,
-            name=t("pl_grid", lang),
-            style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": f["properties"]["opacity"],
-                                      "color": "#999", "weight": 0.4},
-            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-        ).add_to(m)
-        step = vmax / 5
-        _legend(m, t("pl_legend_min", lang),
-                [(_grid_colour(step * (i + 0.5), vmax), f"{step * i:.0f}–{step * (i + 1):.0f}") for i in range(5)])
+        _add_grid(spec, grid, region, lang, suffix)
 
-    if coverage is not None and coverage.get("samples"):
-        radius = float(coverage["radius_km"])
-        layer = folium.FeatureGroup(name=t("pl_corridors", lang))
-        for colour, run in _runs(coverage["samples"], radius):
-            folium.PolyLine(run, color=colour, weight=5, opacity=0.9).add_to(layer)
-        layer.add_to(m)
-        step = radius / (len(DISTANCE_COLOURS) - 1)
-        entries = [(c, f"{step * i:.0f}–{step * (i + 1):.0f} km") for i, c in enumerate(DISTANCE_COLOURS[:-1])]
-        entries.append((DISTANCE_COLOURS[-1], f"> {radius:.0f} km"))
-        _legend(m, t("pl_legend_km", lang), entries)
+    cov = (after or {}).get("coverage") if scenario else coverage
+    if cov is not None and cov.get("samples"):
+        radius = float(cov["radius_km"])
+        feats = [feature({"type": "LineString", "coordinates": run},
+                         tip=t("pl_run_tip", lang, corridor=s["corridor"], a=f"{a:.0f}", b=f"{b:.0f}",
+                               band=_band(colour, radius)), style={"color": colour})
+                 for s, colour, run, a, b in _runs(cov["samples"], radius)]
+        spec.add_layer("corridors", t("pl_corridors", lang) + suffix, feats, style={"weight": 5, "opacity": 0.9})
+        spec.add_legend(t("pl_legend_km", lang) + suffix, _distance_bins(radius))
     else:
-        add_corridors(m, region, lang, name=t("pl_corridors", lang))
+        corridors = region.corridors
+        feats = []
+        for g, (_, row) in zip(_display_geoms(corridors, 0.0), corridors.iterrows()):
+            if g is None:
+                continue
+            style = CORRIDOR_STYLE.get(str(row.get("road_class") or ""), CORRIDOR_STYLE["expressway"])
+            feats.append(feature(g, tip=f"{row.get('ref') or ''} {_name(row, lang)}".strip(), style=style))
+        spec.add_layer("corridors", t("pl_corridors_plain", lang), feats)
 
-    gap_lines = (suggestion or {}).get("gap_lines", {}).get("before") if suggestion else None
-    if gap_lines is None and coverage is not None:
-        gap_lines = coverage.get("gap_lines")
-    if gap_lines:
-        layer = folium.FeatureGroup(name=t("pl_gaps", lang))
-        for g in gap_lines:
-            folium.PolyLine(
-                [_latlon(x, y) for x, y in g["coords"]], color="#d7191c", weight=10, opacity=0.45,
-                tooltip=_esc(f"{g['corridor']} km {g['from_km']:.0f}–{g['to_km']:.0f} ({g['length_km']:.0f} km)"),
-            ).add_to(layer)
-        layer.add_to(m)
+    if scenario:
+        gaps = {"before": suggestion.get("gap_lines", {}).get("before") or [],
+                "after": suggestion.get("gap_lines", {}).get("after") or []}
+        spec.add_layer("gaps_before", t("pl_gaps_before", lang), _gap_features(gaps["before"], lang),
+                       style={"color": "#fdae61", "weight": 10, "opacity": 0.5}, show=False)
+        spec.add_layer("gaps", t("pl_gaps", lang) + t("pl_after_suffix", lang), _gap_features(gaps["after"], lang),
+                       style={"color": "#d7191c", "weight": 10, "opacity": 0.45})
+    elif coverage is not None and coverage.get("gap_lines") is not None:
+        spec.add_layer("gaps", t("pl_gaps", lang), _gap_features(coverage["gap_lines"], lang),
+                       style={"color": "#d7191c", "weight": 10, "opacity": 0.45})
 
-    layer = folium.FeatureGroup(name=t("pl_stations", lang))
-    for s in stations:
-        text = f"{s.get('id')} · {s.get('name')}"
-        popup = (f"<b>{_esc(s.get('name'))}</b><br>{_esc(s.get('id'))} · {_esc(kind_label(s.get('kind', ''), lang))}"
-                 f"<br>{_esc(s.get('county_name') or '')} · {_esc(s.get('data_status'))}")
-        folium.CircleMarker(
-            _latlon(s["lon"], s["lat"]), radius=7, color="#0b3d91", weight=2, fill=True, fill_color="#2b83ba",
-            fill_opacity=0.9, tooltip=_esc(text), popup=folium.Popup(popup, max_width=300),
-        ).add_to(layer)
-    layer.add_to(m)
+    spec.add_layer("stations", t("pl_stations", lang), [
+        point(s["lon"], s["lat"], tip=f"{s.get('id')} · {s.get('name') or ''}",
+              popup=[s.get("name") or s.get("id"),
+                     f"{s.get('id')} · {kind_label(s.get('kind', ''), lang)}" if s.get("kind") else s.get("id"),
+                     " · ".join(str(v) for v in (s.get("county_name"), _status(s.get("data_status"), lang)) if v)])
+        for s in stations
+    ], style={"radius": 7, "color": "#0b3d91", "weight": 2, "fillColor": "#2b83ba", "fillOpacity": 0.9}, points=True)
 
-    if candidates:
-        layer = folium.FeatureGroup(name=t("pl_candidates", lang), show=False)
-        for c in candidates:
-            folium.CircleMarker(
-                _latlon(c["lon"], c["lat"]), radius=3, color="#555", weight=1, fill=True, fill_color="#aaa",
-                fill_opacity=0.8, tooltip=_esc(c.get("label") or c.get("source") or ""),
-            ).add_to(layer)
-        layer.add_to(m)
+    if candidates_url:
+        spec.add_layer("candidates", t("pl_candidates", lang), url=candidates_url, points=True, show=False,
+                       style={"radius": 3, "color": "#555", "weight": 1, "fillColor": "#aaa", "fillOpacity": 0.8})
 
-    if suggestion and suggestion.get("sites"):
-        layer = folium.FeatureGroup(name=t("pl_new_sites", lang))
-        for site in suggestion["sites"]:
-            label = f"{site.get('id', '')} {site.get('corridor') or ''} km {site.get('corridor_km', '')}"
-            folium.CircleMarker(
-                _latlon(site["lon"], site["lat"]), radius=9, color="#7b3294", weight=3, fill=True,
-                fill_color="#c2a5cf", fill_opacity=0.95, tooltip=_esc(label),
-                popup=folium.Popup(f"<b>{_esc(site.get('id'))}</b><br>{_esc(site.get('source') or '')}", max_width=300),
-            ).add_to(layer)
-        layer.add_to(m)
+    if scenario:
+        feats = []
+        for site in suggestion.get("sites") or []:
+            km = _finite(site.get("corridor_km"))
+            where = f"{site.get('corridor') or '—'}" + (f" km {km:.0f}" if km is not None else "")
+            feats.append(point(site["lon"], site["lat"], tip=f"{site.get('id', '')} · {where}",
+                               popup=[site.get("id") or "", where, site.get("name") or "",
+                                      f"{t('pl_source', lang)}: {site.get('source') or '—'}",
+                                      f"{float(site['lat']):.5f}, {float(site['lon']):.5f}"]))
+        spec.add_layer("sites", t("pl_new_sites", lang), feats, points=True,
+                       style={"radius": 9, "color": "#7b3294", "weight": 3, "fillColor": "#c2a5cf", "fillOpacity": 0.95})
+    return spec
 
-    folium.LayerControl(collapsed=False).add_to(m)
-    return localize(m, keep_jquery=True)
 
+def _status(data_status, lang: str) -> str | None:
+    """``illustrative`` → 示意 / illustrative (unknown values as they are)."""
+    if not data_status:
+        return None
+    key = f"status_{data_status}"
+    text = t(key, lang)
+    return str(data_status) if text == key else text
+
+
+def _display_geoms(gdf, tolerance_deg: float, decimals: int = DISPLAY_DECIMALS) -> list:
+    geoms = np.asarray(gdf.to_crs(4326).geometry.values)
+    if tolerance_deg > 0:
+        geoms = shapely.simplify(geoms, tolerance_deg, preserve_topology=True)
+    geoms = shapely.transform(geoms, lambda c: np.round(c, decimals))
+    return [None if g is None or g.is_empty else g for g in geoms]
+
+
+def _band(colour: str, radius_km: float) -> str:
+    return dict(_distance_bins(radius_km)).get(colour, "")
+
+
+def _gap_features(gap_lines: list[dict], lang: str) -> list[dict]:
+    return [feature({"type": "LineString", "coordinates": [[round(x, DISPLAY_DECIMALS), round(y, DISPLAY_DECIMALS)]
+                                                           for x, y in g["coords"]]},
+                    tip=t("pl_gap_tip", lang, corridor=g["corridor"], a=f"{g['from_km']:.0f}", b=f"{g['to_km']:.0f}",
+                          length=f"{g['length_km']:.0f}"))
+            for g in gap_lines if len(g.get("coords") or ()) > 1]
+
+
+def _add_grid(spec: MapSpec, grid, region, lang: str, suffix: str) -> None:
+    values = [v for v in (_finite(x) for x in grid["mean_drive_min"].tolist()) if v is not None]
+    vmax = max(values) if values else 1.0
+    names = cell_names(grid, region.counties, lang)
+    feats = []
+    for g, row in zip(_display_geoms(grid, 0.0, GRID_DECIMALS), grid.itertuples(index=False)):
+        if g is None:
+            continue
+        v = _finite(row.mean_drive_min)
+        name = names.get(str(row.cell_id), str(row.cell_id))
+        tip = (t("pl_cell_tip", lang, cell=name, minutes=f"{v:.0f}", stations=int(getattr(row, "stations", 0) or 0))
+               if v is not None else t("pl_cell_empty", lang, cell=name))
+        feats.append(feature(g, tip=tip, style={"fillColor": _grid_colour(v, vmax),
+                                                "fillOpacity": 0.55 if v is not None else 0.05}))
+    spec.add_layer("grid", t("pl_grid", lang) + suffix, feats, style={"color": "#999", "weight": 0.4})
+    step = vmax / 5
+    spec.add_legend(t("pl_legend_min", lang) + suffix,
+                    [(_grid_colour(step * (i + 0.5), vmax), f"{step * i:.0f}–{step * (i + 1):.0f}") for i in range(5)])

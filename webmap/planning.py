@@ -1,15 +1,21 @@
 """Planners' map (``/planner``): coverage, gaps, grid access, suggestions, downloads.
 
 * ``GET  /planner?radius_km=R`` — corridors coloured by road km to the nearest station,
-  gaps, grid cells shaded by demand-weighted drive time, stations and candidates;
-* ``POST /planner`` (CSRF) — run ``Workspace.suggest(method, k, radius_km)`` and show the
-  new sites and the before/after metrics;
+  gaps, grid cells (named county + number) shaded by demand-weighted drive time, stations;
+* ``GET  /planner/candidates.geojson`` — candidate sites, loaded when their layer is switched on;
+* ``POST /planner`` (CSRF) — run ``Workspace.suggest(method, k, radius_km)``: the results
+  beside the form, the map redrawn for the scenario (:func:`planner.report.after_state`),
+  and :func:`explanations` when coverage or drive time did not improve;
 * ``GET  /planner/export/stations.<gpkg|geojson|csv>`` — the registry's open stations;
 * ``GET  /planner/scenario.<gpkg|geojson|csv>?method=&k=&radius_km=`` — a suggestion's layers;
 * ``GET  /planner/report.html?method=&k=&radius_km=`` — the self-contained HTML report.
 
-Results are cached per registry generation (a suggestion is deterministic for its
-parameters: ``random_state=0``), so the downloads reuse the run the page showed.
+The map is :func:`webmap.maps.scenario_map` as JSON (drawn by ``static/planner.js``; the
+report uses the same builder). Results — coverage, grid access, suggestions, the map JSON
+per language/radius/suggestion — are cached per registry generation (a suggestion is
+deterministic for its parameters: ``random_state=0``), so the downloads reuse the run the
+page showed and a warm page is a template render. The default page's map is built while
+the app starts (:func:`_precompute`).
 """
 
 from __future__ import annotations
@@ -20,14 +26,12 @@ import math
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, current_app, render_template, request, send_file, url_for
 
 from planner import settings
 from planner.errors import InputError
-from webmap.assets import add_nonce, render_parts
 from webmap.i18n import METHOD_LABELS, METRIC_LABELS, get_lang, label, t
-from webmap.maps import planner_map
-from webmap.security import csp_nonce
+from webmap.maps import point, scenario_map, script_json
 from webmap.state import get_state, get_workspace
 
 bp = Blueprint("planning", __name__, url_prefix="/planner")
@@ -68,9 +72,9 @@ def _suggest_params(source) -> tuple[str, int | None, float]:
 
 def _coverage(ws, radius: float, gen: int) -> dict:
     def build():
-        cov = ws.coverage(radius_km=radius, samples=True)
-        from planner.scenario import gap_lines
+        from planner.coverage import gap_lines
 
+        cov = ws.coverage(radius_km=radius, samples=True)
         cov["gap_lines"] = gap_lines(cov)
         return cov
 
@@ -81,28 +85,40 @@ def _grid(ws, gen: int):
     return get_state().cached(("grid-access",), lambda: ws.grid_access(by="grid"), generation=gen)
 
 
-def _candidates(ws) -> list[dict]:
-    def build():
-        from planner.candidates import candidate_sites
-
-        frame = candidate_sites(ws.region, ws.network)
-        return [{"lon": float(r.lon), "lat": float(r.lat), "source": str(r.source),
-                 "label": f"{r.source}: {r.name}" if isinstance(r.name, str) and r.name else str(r.source)}
-                for r in frame.itertuples(index=False)]
-
-    return get_state().cached(("candidates",), build)
-
-
 def _suggestion(ws, method: str, k: int | None, radius: float, gen: int) -> dict:
     return get_state().cached(("suggest", method, k, radius),
                               lambda: ws.suggest(method=method, k=k, radius_km=radius), generation=gen)
 
 
-def _render(*, radius: float, suggestion: dict | None = None, params: dict | None = None, errors: dict | None = None,
-            status: int = 200):
+def _after(ws, key: tuple, result: dict, gen: int) -> dict:
+    """The scenario's own coverage and grid access (existing + new sites)."""
+    from planner.report import after_state
+
+    return get_state().cached(("after",) + key, lambda: after_state(ws.network, ws.stations(), result, region=ws.region),
+                              generation=gen)
+
+
+def _map_json(ws, *, lang: str, radius: float, gen: int, key: tuple | None = None, suggestion: dict | None = None,
+              layer) -> tuple[str, dict | None]:
+    """``(map spec as JSON, coverage)``, built once per (language, radius, suggestion,
+    registry generation); ``layer(what, build)`` runs each part (and reports a failure)."""
+    def build():
+        coverage = layer("coverage", lambda: _coverage(ws, radius, gen))
+        grid = layer("grid access", lambda: _grid(ws, gen))
+        after = layer("scenario coverage", lambda: _after(ws, key, suggestion, gen)) if suggestion else None
+        cfg = current_app.config
+        spec = scenario_map(ws.region, lang=lang, stations=ws.stations(), coverage=coverage, grid=grid,
+                            suggestion=suggestion, after=after, candidates_url=url_for("planning.candidates"),
+                            tiles=cfg["TILES"], tiles_attr=cfg["TILES_ATTR"])
+        return spec.to_json(), coverage
+
+    return get_state().cached(("planner-map", lang, radius, key), build, generation=gen)
+
+
+def _render(*, radius: float, suggestion: dict | None = None, key: tuple | None = None, params: dict | None = None,
+            errors: dict | None = None, status: int = 200):
     ws = get_workspace()
     lang = get_lang()
-    cfg = current_app.config
     gen = ws.registry.generation()
     problems: list[str] = []
 
@@ -116,40 +132,84 @@ def _render(*, radius: float, suggestion: dict | None = None, params: dict | Non
             problems.append(t("pl_unavailable", what=f"{what} ({type(exc).__name__}: {exc})"))
             return None
 
-    coverage = layer("coverage", lambda: _coverage(ws, radius, gen))
-    grid = layer("grid access", lambda: _grid(ws, gen))
-    candidates = layer("candidates", lambda: _candidates(ws)) or []
-    stations = ws.stations()
-    m = planner_map(ws.region, lang=lang, tiles=cfg["TILES"], tiles_attr=cfg["TILES_ATTR"], coverage=coverage,
-                    grid=grid, stations=stations, candidates=candidates, suggestion=suggestion)
-    parts = render_parts(m)
+    map_json, coverage = _map_json(ws, lang=lang, radius=radius, gen=gen, key=key, suggestion=suggestion, layer=layer)
+    if problems:  # do not keep a page with a missing layer: the next request tries again
+        get_state().forget(("planner-map", lang, radius, key))
     metrics = []
     if suggestion:
-        for key, pair in METRIC_LABELS.items():
-            before, after = suggestion["before"].get(key), suggestion["after"].get(key)
+        for k_, pair in METRIC_LABELS.items():
+            before, after = suggestion["before"].get(k_), suggestion["after"].get(k_)
             if before is None and after is None:
                 continue
-            lower_is_better = key in ("mean_drive_min", "p90_drive_min", "uncovered_km", "largest_gap_km")
-            better = (isinstance(before, (int, float)) and isinstance(after, (int, float))
-                      and ((after < before) if lower_is_better else (after > before)))
-            metrics.append({"label": pair[1 if lang == "en" else 0], "before": _fmt(key, before),
-                            "after": _fmt(key, after), "better": better})
-    return render_template(
+            better = _better(k_, before, after)
+            metrics.append({"label": pair[1 if lang == "en" else 0], "before": _fmt(k_, before),
+                            "after": _fmt(k_, after), "better": better})
+    response = current_app.make_response((render_template(
         "planner.html",
-        map_header=add_nonce(parts["header"], csp_nonce()),
-        map_html=parts["html"],
-        map_script=parts["script"],
+        map_json=map_json,
         radius=radius,
         coverage=coverage,
         suggestion=suggestion,
+        explanations=explanations(ws, suggestion, lang) if suggestion else [],
         metrics=metrics,
         params=params or {"method": "p-median", "k": DEFAULT_K, "radius_km": radius},
         methods=[(m_, label(METHOD_LABELS, m_, lang)) for m_ in METHODS],
         errors=errors or {},
         problems=problems,
         formats=tuple(FORMATS),
-        illustrative=ws.uses_illustrative_data(stations),
-    ), status
+        illustrative=ws.uses_illustrative_data(),
+    ), status))
+    return response
+
+
+LOWER_IS_BETTER = ("mean_drive_min", "p90_drive_min", "uncovered_km", "largest_gap_km", "gaps", "mean_road_km",
+                   "largest_spacing_km")
+
+
+def _better(key: str, before, after) -> bool:
+    if not (isinstance(before, (int, float)) and isinstance(after, (int, float))):
+        return False
+    tol = 1e-9 + 1e-6 * abs(before)
+    return after < before - tol if key in LOWER_IS_BETTER else after > before + tol
+
+
+def explanations(ws, result: dict, lang: str) -> list[str]:
+    """Why a suggestion did not improve corridor coverage or mean drive time, in words.
+
+    Coverage: whether any new site lies in a current gap (geodesic distance to the gap's
+    samples ≤ 1.5 km); drive time: the road km from each new site to the nearest existing
+    station. Each is followed by what the method optimises. Empty when both improved.
+    """
+    from pyproj import Geod
+
+    b, a = result["before"], result["after"]
+    sites = result.get("sites") or []
+    method_reason = t("pl_why_method_" + result["method"].replace("-", ""), lang)
+    out = []
+    if (b.get("uncovered_km") or 0) > 0 and not _better("uncovered_km", b.get("uncovered_km"), a.get("uncovered_km")):
+        geod = Geod(ellps="WGS84")
+        in_gap = False
+        for g in result.get("gap_lines", {}).get("before") or []:
+            for s in sites:
+                lons = [c[0] for c in g["coords"]]
+                lats = [c[1] for c in g["coords"]]
+                _, _, dist = geod.inv([s["lon"]] * len(lons), [s["lat"]] * len(lats), lons, lats)
+                in_gap = in_gap or min(dist) <= 1500
+        why = t("pl_why_gap_short", lang) if in_gap else t("pl_why_no_gap_site", lang, radius=f"{result['radius_km']:g}")
+        out.append(t("pl_no_gain", lang, what=t("pl_what_coverage", lang)) + why
+                   + ("" if result["method"] == "lscp" else " " + method_reason))
+    if sites and not _better("mean_drive_min", b.get("mean_drive_min"), a.get("mean_drive_min")):
+        filters = result.get("filters") or {}
+        km = []
+        for s in sites:
+            near = ws.nearest(s["lon"], s["lat"], k=1, amenities=filters.get("amenities") or (),
+                              min_power_kw=filters.get("min_power_kw"))["results"]
+            if near:
+                km.append(near[0]["road_km"])
+        why = t("pl_why_access_close", lang, km=f"{min(km):.1f}") if km else ""
+        out.append(t("pl_no_gain", lang, what=t("pl_what_access", lang)) + why
+                   + ("" if result["method"] == "p-median" else " " + method_reason))
+    return out
 
 
 def _fmt(key: str, value) -> str:
@@ -186,7 +246,25 @@ def suggest():
         errors = field_errors(exc) or {"method": error_message(exc)}
         return _render(radius=radius, params=params, errors=errors, status=400)
     params = {"method": method, "k": "" if k is None else k, "radius_km": radius}
-    return _render(radius=radius, suggestion=result, params=params)
+    return _render(radius=radius, suggestion=result, key=(method, k, radius), params=params)
+
+
+@bp.get("/candidates.geojson")
+def candidates():
+    """Candidate sites as map features (the page loads them when the layer is switched on)."""
+    lang = get_lang()
+    ws = get_workspace()
+
+    def build():
+        from planner.candidates import candidate_sites
+
+        frame = candidate_sites(ws.region, ws.network)
+        feats = [point(r.lon, r.lat, tip=f"{r.source}: {r.name}" if isinstance(r.name, str) and r.name else str(r.source))
+                 for r in frame.itertuples(index=False)]
+        return script_json({"type": "FeatureCollection", "features": feats})
+
+    body = get_state().cached(("candidates", lang), build)
+    return current_app.response_class(body, mimetype="application/geo+json")
 
 
 def _download(write, name: str, fmt: str):
@@ -226,8 +304,28 @@ def report():
 
     method, k, radius = _suggest_params(request.args)
     ws = get_workspace()
-    result = _suggestion(ws, method, k, radius, ws.registry.generation())
-    body = report_html(result, region=ws.region, tiles=None)
+    gen = ws.registry.generation()
+    result = _suggestion(ws, method, k, radius, gen)
+    body = report_html(result, region=ws.region, stations=ws.stations(), after=_after(ws, (method, k, radius), result, gen),
+                       lang=get_lang())
     response = current_app.response_class(body, mimetype="text/html")
     response.headers["Content-Disposition"] = f'attachment; filename="yizhan-report-{method}-k{result["k"]}.html"'
     return response
+
+
+@bp.record_once
+def _precompute(state) -> None:
+    """Build the default page's map (Chinese, default R) while the server starts, so the
+    first planner does not wait for coverage, grid access and the template (~0.5 s).
+    Not in tests. (Defined last: it runs after the routes above are registered.)"""
+    app = state.app
+    if app.testing:
+        return
+    with app.test_request_context("/planner"):
+        try:
+            app.jinja_env.get_template("planner.html")
+            ws = get_workspace()
+            _map_json(ws, lang="zh", radius=float(settings.DEFAULT_RADIUS_KM), gen=ws.registry.generation(),
+                      layer=lambda _what, build: build())
+        except Exception:  # the page reports a failing layer itself; never stop the server here
+            log.exception("planner map: precompute at start failed")

@@ -40,6 +40,11 @@ class AppState:
                 self._cache.pop(next(iter(self._cache)))
         return value
 
+    def forget(self, key: Hashable) -> None:
+        """Drop ``key`` (e.g. a page built while one of its parts failed)."""
+        with self._lock:
+            self._cache.pop(key, None)
+
 
 def get_state() -> AppState:
     return current_app.extensions[EXTENSION]

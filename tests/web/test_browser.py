@@ -282,15 +282,28 @@ def test_xss_payload_is_text_everywhere(page, live_server, users, recorder, page
 def test_planner_map_and_suggestion(page, live_server, recorder, page_errors, artifacts_dir):
     page.set_viewport_size({"width": 1280, "height": 860})
     page.goto(live_server.url + "/planner?lang=en")
-    page.wait_for_selector(".leaflet-container")
+    page.wait_for_selector("#yz-map[data-ready='1']")
     assert page.locator(".leaflet-control-layers-overlays label").count() >= 4
     assert "km covered" in page.locator("#coverage-summary").inner_text()
+    page.locator("path[data-layer='grid']").first.hover(force=True)
+    tip = page.locator(".leaflet-tooltip").first.inner_text()
+    assert re.match(r"^.+ cell \d+: ", tip) and not re.search(r"[0-9a-f]{15}", tip), tip  # a human cell name
+    assert page.locator("path[data-layer='candidates']").count() == 0  # loaded only when switched on
+    page.locator(".leaflet-control-layers-overlays label", has_text="Candidates").locator("input").check()
+    page.wait_for_selector("path[data-layer='candidates']")
     page.select_option("#method", "kmeans")
     page.fill("#k", "2")
     page.click("#run")
     page.wait_for_selector("#metrics")
+    page.wait_for_selector("#yz-map[data-ready='1']")
     assert page.locator("#sites li").count() == 2
     assert page.locator("#metrics tbody tr").count() >= 5
+    # results beside the form, within the first screen; the map drawn for the scenario
+    box = page.locator("#metrics").bounding_box()
+    assert box["y"] + box["height"] <= page.viewport_size["height"], box
+    assert page.locator("path[data-layer='sites']").count() == 2
+    overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert any("(after)" in o for o in overlays), overlays
     hrefs = page.locator("#scenario-downloads a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
     assert any(h.startswith("/planner/scenario.gpkg?") for h in hrefs)
     assert any(h.startswith("/planner/report.html?") for h in hrefs)

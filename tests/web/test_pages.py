@@ -145,7 +145,7 @@ def test_pages_load_nothing_from_other_hosts(client, users):
 def test_vendor_whitelist(client):
     r = client.get("/vendor/leaflet/leaflet.js")
     assert r.status_code == 200 and b"Leaflet" in r.data[:500]
-    assert client.get("/vendor/jquery/jquery.min.js").status_code == 200
+    assert client.get("/vendor/jquery/jquery.min.js").status_code == 404  # no page needs jQuery
     assert client.get("/vendor/leaflet/images/marker-icon.png").status_code == 200
     for bad in ("/vendor/leaflet/../../../../etc/passwd", "/vendor/nope/x.js", "/vendor/leaflet/leaflet.js.map",
                 "/vendor/leaflet/leaflet-src.esm.js.map"):
@@ -285,7 +285,7 @@ def test_station_text_is_escaped_in_every_server_page(client, app, users):
         html = client.get(path).get_data(as_text=True)
         assert XSS not in html, path
     planner = client.get("/planner").get_data(as_text=True)
-    assert "&lt;img src=x onerror=alert(1)&gt;" in planner  # the folium popup/tooltip text, escaped
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in planner  # map data: JSON, '<' escaped
     driver = client.get("/").get_data(as_text=True)
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in driver  # JSON in the page, '<' escaped
 
@@ -465,19 +465,128 @@ def test_staff_errors_name_fields_in_the_users_language(client, app, users):
 
 
 # ---------------------------------------------------------------------- planners' page
+def map_spec(html: str) -> dict:
+    """The planners' map as the page carries it: JSON in <script type="application/json">."""
+    match = re.search(r'<script type="application/json" id="yz-map-data">(.*?)</script>', html, re.S)
+    assert match, "no map data in the page"
+    return json.loads(match.group(1))
+
+
+def layer(spec: dict, key: str) -> dict:
+    found = [ly for ly in spec["layers"] if ly["key"] == key]
+    assert len(found) == 1, (key, [ly["key"] for ly in spec["layers"]])
+    return found[0]
+
+
+def features(spec: dict, key: str) -> list[dict]:
+    return layer(spec, key)["data"]["features"]
+
+
 def test_planner_page_and_suggestion(client):
     page = client.get("/planner")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "coverage-summary" in html and "flash-warning" not in html
+    assert "new Function" not in html and "L.circleMarker(" not in html  # no map code generated from data
+    before = map_spec(html)
+    assert {"counties", "grid", "corridors", "gaps", "stations", "candidates"} <= {ly["key"] for ly in before["layers"]}
+    assert len(features(before, "stations")) == 23
     token = csrf_token(client, "/planner")
     r = client.post("/planner", data={"csrf_token": token, "method": "kmeans", "k": "2", "radius_km": "30"})
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert html.count("<li>SUG-") + html.count("<li>NEW-") + len(re.findall(r'<ol id="sites"><li>', html)) >= 1
+    assert len(re.findall(r"<li>NEW-\d\d", html)) == 2
     assert 'id="metrics"' in html
+    # the results come straight after the form, before the coverage details
+    assert html.index('id="suggest-form"') < html.index('id="suggestion"') < html.index('id="coverage-summary"')
     bad = client.post("/planner", data={"csrf_token": token, "method": "magic", "k": "2"})
     assert bad.status_code == 400
+
+
+def test_planner_map_is_redrawn_for_the_scenario(client):
+    before = map_spec(client.get("/planner?lang=en").get_data(as_text=True))
+    token = csrf_token(client, "/planner")
+    r = client.post("/planner?lang=en", data={"csrf_token": token, "method": "lscp", "k": "", "radius_km": "30"})
+    assert r.status_code == 200, r.get_data(as_text=True)[:3000]
+    html = r.get_data(as_text=True)
+    after = map_spec(html)
+    sites = features(after, "sites")
+    assert len(sites) == len(re.findall(r"<li>NEW-\d\d", html)) >= 1
+    for key in ("grid", "corridors", "gaps"):
+        assert layer(after, key)["name"].endswith("(after)"), key
+    assert not layer(after, "gaps_before")["show"]
+    assert len(features(after, "gaps_before")) == len(features(before, "gaps")) > 0
+    assert len(features(after, "gaps")) < len(features(before, "gaps"))  # LSCP closes gaps: the map shows it
+    red = "#d73027"
+    assert (sum(f["properties"]["style"]["color"] == red for f in features(after, "corridors"))
+            < sum(f["properties"]["style"]["color"] == red for f in features(before, "corridors")))
+    assert 'id="explain"' not in html or "corridor coverage" not in html  # coverage did improve
+
+
+def test_planner_grid_cells_have_human_names(client):
+    for lang, county, word in (("zh", "江油市", "号网格"), ("en", "Jiangyou City", "cell")):
+        spec = map_spec(client.get(f"/planner?lang={lang}").get_data(as_text=True))
+        tips = [f["properties"]["tip"] for f in features(spec, "grid")]
+        assert len(tips) > 100
+        assert not any(re.search(r"\b[0-9a-f]{15}\b", tip) for tip in tips), "raw H3 ids in the grid tooltips"
+        names = [re.match(r"(.+?)[：:]", tip).group(1) for tip in tips]
+        assert len(set(names)) == len(names), "two cells with one name"
+        assert sum(n.startswith(county) and word in n for n in names) >= 10
+
+
+def test_planner_explains_a_suggestion_that_cannot_improve(client):
+    token = csrf_token(client, "/planner")
+    r = client.post("/planner?lang=en", data={"csrf_token": token, "method": "kmeans", "k": "3", "radius_km": "30"})
+    html = r.get_data(as_text=True)
+    uncovered = re.search(r'<tr><td>Uncovered km</td><td class="num">([^<]+)</td><td class="num">([^<]+)</td>', html)
+    assert uncovered.group(1) == uncovered.group(2), "this case was chosen because k-means closes no gap here"
+    explain = re.search(r'<div class="explain" id="explain" role="note">(.*?)</div>', html, re.S)
+    assert explain, "no explanation although corridor coverage did not improve"
+    text = explain.group(1)
+    assert "No improvement in corridor coverage" in text and "none of the new sites lies in a coverage gap" in text
+    assert "k-means" in text and "LSCP" in text
+    zh = client.post("/planner?lang=zh", data={"csrf_token": token, "method": "kmeans", "k": "3", "radius_km": "30"})
+    assert "通道覆盖没有改善" in zh.get_data(as_text=True)
+
+
+def test_planner_explains_no_gain_in_drive_time(app):
+    """A site on top of an existing station changes nothing: both explanations, with the
+    road km to that station and what the method aims at."""
+    from webmap.planning import explanations
+
+    ws = app.extensions["yizhan"].workspace
+    station = ws.stations()[0]
+    cov = ws.coverage(radius_km=30, samples=True)
+    from planner.coverage import gap_lines
+
+    same = {"mean_drive_min": 7.5, "uncovered_km": 100.0}
+    result = {"method": "mclp", "radius_km": 30.0, "before": same, "after": dict(same), "filters": {},
+              "sites": [{"lon": station["lon"], "lat": station["lat"]}], "gap_lines": {"before": gap_lines(cov)}}
+    coverage, access = explanations(ws, result, "en")
+    assert coverage.startswith("No improvement in corridor coverage: none of the new sites lies in a coverage gap")
+    assert access.startswith("No improvement in mean drive time: the new sites are close to existing stations")
+    km = float(re.search(r"nearest ([0-9.]+) km", access).group(1))
+    assert km < 1.0 and "MCLP maximises demand within R" in access
+    improved = dict(result, after={"mean_drive_min": 7.0, "uncovered_km": 90.0})
+    assert explanations(ws, improved, "en") == []
+
+
+def test_planner_page_survives_a_failing_layer_and_does_not_keep_it(client, app, monkeypatch):
+    ws = app.extensions["yizhan"].workspace
+
+    def broken(**_kw):
+        raise RuntimeError("grid file unreadable")
+
+    monkeypatch.setattr(ws, "grid_access", broken)
+    r = client.get("/planner?lang=en")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "flash-warning" in html and "grid file unreadable" in html
+    spec = map_spec(html)
+    assert "grid" not in {ly["key"] for ly in spec["layers"]} and len(features(spec, "stations")) == 23
+    monkeypatch.undo()
+    spec = map_spec(client.get("/planner?lang=en").get_data(as_text=True))  # not served from the cache
+    assert len(features(spec, "grid")) > 100
 
 
 def test_planner_downloads(client):
@@ -494,6 +603,10 @@ def test_planner_downloads(client):
     assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
     assert report.data.lstrip()[:15].upper() == b"<!DOCTYPE HTML>"
     assert io.BytesIO(report.data).getbuffer().nbytes > 1000
+    spec = json.loads(re.search(r"<script type='application/json' id='yz-map-data'>(.*?)</script>",
+                                report.get_data(as_text=True), re.S).group(1))
+    assert len(features(spec, "sites")) == 2 and len(features(spec, "stations")) == 23
+    assert len(features(spec, "grid")) > 100 and len(features(spec, "corridors")) > 10  # the scenario's own state
 
 
 def test_render_cache_is_bounded(app):
