@@ -32,6 +32,8 @@ import functools
 import math
 import re
 import threading
+import unicodedata
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -149,7 +151,8 @@ FIELDS: tuple[str, ...] = (
 )
 #: Fields a new record must give; the others have :data:`DEFAULTS` or are derived.
 REQUIRED: tuple[str, ...] = ("id", "name", "lon", "lat", "kind", "hours", "data_status", "source")
-#: Values used for optional fields left out of a new record (``as_of`` defaults to today, UTC;
+#: Values used for optional fields left out of a new record (``as_of`` defaults to today in
+#: the region's time zone;
 #: ``amenities`` to all false; ``charging`` to no bays). A field given as null must be nullable
 #: (``name_en``, ``corridor``, ``address``, ``phone``, ``daily_trucks``, ``notes``; null
 #: ``amenities``/``charging``/``field_status`` mean empty): leave a field out to get its default.
@@ -205,7 +208,7 @@ ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 PHONE_RE = re.compile(r"^[0-9 +\-()]{3,20}$")
 HOURS_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 NAME_MAX = 80
 CORRIDOR_MAX = 32
@@ -219,6 +222,77 @@ MAX_BAY_COUNT = 10_000
 MAX_PARKING_BAYS = 100_000
 MAX_DAILY_TRUCKS = 1_000_000
 MAX_COORD_PRECISION_M = 100_000
+
+
+#: The region's time zone: "today" for verification dates is Mianyang's today.
+REGION_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def region_today() -> dt.date:
+    """Today's date in the region's time zone (Asia/Shanghai)."""
+    return dt.datetime.now(REGION_TZ).date()
+
+
+# --------------------------------------------------------------------------- normalisation
+#: Fields whose values are codes or fixed vocabularies: compatibility-normalised (NFKC, so
+#: full-width ``ｒｅｔｉｒｅｄ`` or ``２４ｈ`` read as ASCII) and lower-cased.
+CODE_FIELDS: tuple[str, ...] = ("kind", "status", "data_status", "coord_sys")
+#: Fields of digits and punctuation: NFKC (full-width digits, ``：``) but case kept.
+NFKC_FIELDS: tuple[str, ...] = ("county", "hours", "phone", "as_of")
+#: Invisible characters stripped at the ends of a value besides Unicode white space.
+_EDGE_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def normalise_text(value: Any, *, code: bool = False, compat: bool = False) -> Any:
+    """One normalisation for a text value; anything that is not ``str`` comes back as is.
+
+    NFC, then white space stripped at both ends (every Unicode space, e.g. U+3000, tabs,
+    line breaks) together with zero-width characters. ``compat`` uses NFKC instead of NFC;
+    ``code`` also implies NFKC and case-folds (vocabulary values such as ``status``).
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        text = unicodedata.normalize("NFKC" if (code or compat) else "NFC", value)
+    except UnicodeError:  # lone surrogates: left for the validator to refuse
+        text = value
+    text = text.strip().strip(_EDGE_INVISIBLE).strip()
+    return text.casefold() if code else text
+
+
+def normalise_record(record: Any) -> Any:
+    """A station record or PATCH body with every value normalised as validation sees it.
+
+    The single normalisation applied before validation *and* before any rights check
+    (``{"status": "retired\u3000"}`` is a retirement wherever it is looked at). Keys are
+    stripped; ``amenities``/``field_status``/``charging`` keys are vocabulary and are
+    case-folded; ``id`` is upper-cased. Non-mappings are returned unchanged (the
+    validator reports them).
+    """
+    if not isinstance(record, Mapping):
+        return record
+    out: dict[Any, Any] = {}
+    for key, value in record.items():
+        key = normalise_text(key, code=True) if isinstance(key, str) else key
+        if key in CODE_FIELDS:
+            value = normalise_text(value, code=True)
+        elif key in NFKC_FIELDS:
+            value = normalise_text(value, compat=True)
+        elif key == "id":
+            value = normalise_text(value, compat=True)
+            value = value.upper() if isinstance(value, str) else value
+        elif key in ("amenities", "field_status", "charging") and isinstance(value, Mapping):
+            value = {normalise_text(k, code=True) if isinstance(k, str) else k:
+                     normalise_text(v, code=True) if key == "field_status" else v for k, v in value.items()}
+        else:
+            value = normalise_text(value)
+        out[key] = value
+    return out
+
+
+def retires(changes: Any) -> bool:
+    """Whether a (normalised) change sets the station's status to ``retired``."""
+    return isinstance(changes, Mapping) and normalise_record(changes).get("status") == "retired"
 
 
 # --------------------------------------------------------------------------- messages
@@ -262,7 +336,10 @@ class _Problems:
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int past Python's 4,300-digit limit, deep nesting
+        text = f"<{type(value).__name__} too large to show>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -275,11 +352,21 @@ def _is_number(value: Any) -> bool:
     return type(value).__module__ == "numpy" and hasattr(value, "dtype") and value.dtype.kind in "iuf"
 
 
-def _as_int(value: Any) -> int | None:
-    """An int for ints and integral floats (incl. numpy); None otherwise."""
+def _to_float(value: Any) -> float | None:
+    """A float for numbers that fit one (a 400-digit int does not); None otherwise."""
     if not _is_number(value):
         return None
-    number = float(value)
+    try:
+        return float(value)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _as_int(value: Any) -> int | None:
+    """An int for ints and integral floats (incl. numpy); None otherwise."""
+    number = _to_float(value)
+    if number is None:
+        return None
     if not math.isfinite(number) or not number.is_integer():
         return None
     return int(number)
@@ -487,7 +574,7 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
               f"站点数据须为 JSON 对象，收到 {type(record).__name__}")
         raise p.error()
 
-    given = {k: v for k, v in record.items() if k != "version"}
+    given = {k: v for k, v in normalise_record(record).items() if k != "version"}
     unknown = [k for k in given if k not in FIELDS]
     for key in unknown:
         p.add(str(key), f"unknown field {str(key)!r}; valid fields: {', '.join(FIELDS)}",
@@ -612,7 +699,12 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
                 dt.date.fromisoformat(value.strip())
             except ValueError:
                 ok = False
-        if ok:
+        if ok and dt.date.fromisoformat(value.strip()) > region_today():
+            today = region_today().isoformat()
+            p.add("as_of", f"as_of {value.strip()} is in the future (today in Mianyang is {today}); give the "
+                  "date the data was last checked",
+                  f"核实日期 {value.strip()} 晚于今天（绵阳时间 {today}）；请填写实际核实数据的日期")
+        elif ok:
             out["as_of"] = value.strip()
         else:
             p.add("as_of", f"as_of must be a date YYYY-MM-DD (e.g. 2025-10-16); got {_short(given['as_of'])}",
@@ -632,7 +724,7 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
         out["amenities"] = {key: False for key in AMENITIES}
     if "charging" not in out:
         out["charging"] = _charging_record([], False)
-    out.setdefault("as_of", dt.datetime.now(dt.timezone.utc).date().isoformat())
+    out.setdefault("as_of", region_today().isoformat())
     return {f: out[f] for f in FIELDS}
 
 
@@ -672,7 +764,7 @@ def _location(p: _Problems, given, out, *, partial: bool) -> None:
         value = given.get(name)
         if value is None and not partial:
             continue  # reported as required
-        number = float(value) if _is_number(value) else None
+        number = _to_float(value)
         if number is None or not math.isfinite(number) or not low <= number <= high:
             label = "经度" if name == "lon" else "纬度"
             p.add(name, f"{name} must be a number between {low:g} and {high:g} (inside Mianyang, WGS-84); "
@@ -782,7 +874,7 @@ def _charging(p: _Problems, value, out, *, partial: bool) -> None:
                 continue
             count = _as_int(bay.get("count"))
             power = bay.get("power_kw")
-            power_f = float(power) if _is_number(power) else None
+            power_f = _to_float(power)
             ok = True
             if count is None or not 0 < count <= MAX_BAY_COUNT:
                 p.add("charging", f"bay {i}: count must be a whole number from 1 to {MAX_BAY_COUNT}; "
@@ -810,7 +902,7 @@ def _charging(p: _Problems, value, out, *, partial: bool) -> None:
         return
     for key in derived_given:
         given = value[key]
-        if not _is_number(given) or abs(float(given) - record[key]) > 1e-6 * max(1.0, record[key]):
+        if _to_float(given) is None or abs(_to_float(given) - record[key]) > 1e-6 * max(1.0, record[key]):
             p.add("charging", f"charging.{key} is derived from the bays ({record[key]:g}); "
                   f"got {_short(given)}: leave it out or fix the bays",
                   f"charging.{key} 由充电桩自动计算（{record[key]:g}）；收到 {_short(given)}：请省略或修正充电桩")
@@ -867,7 +959,7 @@ def merge_changes(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
             merged[key] = value
     lon, lat = changes.get("lon"), changes.get("lat")
     moved = (lon, lat) != (current.get("lon"), current.get("lat"))
-    if moved and "county" not in changes and _is_number(lon) and _is_number(lat) \
+    if moved and "county" not in changes and _to_float(lon) is not None and _to_float(lat) is not None \
             and math.isfinite(float(lon)) and math.isfinite(float(lat)):
         code = county_for_location(float(lon), float(lat))
         if code is not None:

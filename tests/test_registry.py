@@ -386,9 +386,9 @@ def test_users_and_passwords(reg):
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"name": "bob", "role": "root", "password": "pw"}, "role"),
+        ({"name": "bob", "role": "root", "password": "pw-long-enough"}, "role"),
         ({"name": "bob", "role": "staff", "password": ""}, "password"),
-        ({"name": "bad name!", "role": "staff", "password": "pw"}, "name"),
+        ({"name": "bad name!", "role": "staff", "password": "pw-long-enough"}, "name"),
     ],
 )
 def test_invalid_users_are_refused(reg, kwargs, field):
@@ -400,14 +400,14 @@ def test_invalid_users_are_refused(reg, kwargs, field):
 
 
 def test_duplicate_user(reg):
-    reg.add_user("alice", role="admin", password="pw")
+    reg.add_user("alice", role="admin", password="pw-long-enough")
     with pytest.raises(InputError, match="already exists"):
-        reg.add_user("alice", role="staff", password="other")
-    assert reg.authenticate("alice", "pw")["role"] == "admin"
+        reg.add_user("alice", role="staff", password="other-password")
+    assert reg.authenticate("alice", "pw-long-enough")["role"] == "admin"
 
 
 def test_tokens_are_stored_as_hashes(reg):
-    reg.add_user("alice", role="admin", password="pw")
+    reg.add_user("alice", role="admin", password="pw-long-enough")
     token = reg.issue_token("alice")
     assert len(token) >= 40
     assert reg.user_for_token(token)["name"] == "alice"
@@ -419,13 +419,13 @@ def test_tokens_are_stored_as_hashes(reg):
     assert rows == [(hashlib.sha256(token.encode()).hexdigest(),)]
     with pytest.raises(NotFoundError):
         reg.issue_token("nobody")
-    reg.set_password("alice", "new")
+    reg.set_password("alice", "new-password-9")
     assert reg.user_for_token(token) is None  # a password change revokes tokens
-    assert reg.authenticate("alice", "new") is not None
+    assert reg.authenticate("alice", "new-password-9") is not None
 
 
 def test_user_writes_do_not_change_station_generation(reg):
     gen = reg.generation()
-    reg.add_user("alice", role="staff", password="pw")
+    reg.add_user("alice", role="staff", password="pw-long-enough")
     reg.issue_token("alice")
     assert reg.generation() == gen
