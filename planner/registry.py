@@ -508,8 +508,15 @@ class Registry:
             con.close()
             raise RegistryError(f"registry {self.path}: {exc}") from exc
 
-    def history(self, station_id: str) -> list[dict]:
+    def history(self, station_id: str, *, names: bool = True) -> list[dict]:
         """The audit trail of a station, newest first.
+
+        Parameters
+        ----------
+        names
+            False for anonymous readers: ``actor`` is then the actor's role (``"staff"``
+            or ``"admin"``; ``"staff"`` for accounts since deleted or bulk imports) or
+            ``"system"`` for the seed, never a person's name.
 
         Returns
         -------
@@ -528,10 +535,17 @@ class Registry:
                 (str(station_id),),
             ).fetchall()
             exists = rows or con.execute("SELECT 1 FROM stations WHERE id = ?", (str(station_id),)).fetchone()
+            roles = {} if names else dict(con.execute("SELECT name, role FROM users").fetchall())
         if not exists:
             raise NotFoundError(f"no station with id {station_id!r}")
+
+        def actor(row) -> str:
+            if names:
+                return row["actor"]
+            return "system" if row["action"] == "seed" else roles.get(row["actor"], "staff")
+
         return [
-            {"version": r["version"], "at": r["at"], "actor": r["actor"], "action": r["action"],
+            {"version": r["version"], "at": r["at"], "actor": actor(r), "action": r["action"],
              "changes": json.loads(r["changes"])}
             for r in rows
         ]

@@ -14,6 +14,9 @@ someone saved in between, the conflict screen shows both sides and nothing is wr
 from __future__ import annotations
 
 import datetime as dt
+import math
+import unicodedata
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -26,6 +29,7 @@ from flask import (
 )
 
 from planner.errors import ConflictError, InputError
+from planner.registry import ThrottledError
 from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS
 from webmap import auth, forms
 from webmap.assets import add_nonce, render_parts
@@ -40,26 +44,46 @@ COORD_CHOICES = ("wgs84", "gcj02", "bd09")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.stations")
+    """Where to go after login: a same-origin path such as ``/admin/stations/X?q=1``, else
+    the station list (no open redirect).
+
+    Refused: anything not starting with exactly one ``/`` (``//host``, ``/\\host``,
+    ``https://…``), any backslash, white space or control character (browsers drop tabs
+    and line breaks, so ``/\t/evil.example`` would become ``//evil.example``; CR/LF would
+    split the header), and anything with a scheme or host after parsing.
+    """
+    fallback = url_for("admin.stations")
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2048:
+        return fallback
+    if target.startswith("//") or "\\" in target:
+        return fallback
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 # ------------------------------------------------------------------ login
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         name = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        user = get_workspace().registry.authenticate(name, password)
-        if user is None:
-            error = t("login_failed")
+        try:
+            user = get_workspace().registry.authenticate(name, password, client=request.remote_addr)
+        except ThrottledError as exc:
+            seconds = max(1, math.ceil(exc.retry_after))
+            error, status, headers = t("login_throttled", seconds=seconds), 429, {"Retry-After": str(seconds)}
         else:
-            auth.login(user)
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("admin/login.html", error=error), (401 if error else 200)
+            if user is None:
+                error, status = t("login_failed"), 401
+            else:
+                auth.login(user)
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("admin/login.html", error=error), status, headers
 
 
 @bp.post("/logout")
@@ -152,7 +176,7 @@ def save(station_id: str):
         return redirect(url_for("admin.edit", station_id=station_id))
     try:
         record = registry.update(station_id, changes, expected_version=version, actor=user["name"],
-                                 coords=submitted["coord_sys"])
+                                 coords=submitted["coord_sys"], may_retire=auth.can(user, "retire"))
     except ConflictError as exc:
         current = exc.current or registry.get(station_id)
         return _conflict(current, orig=orig, mine=changes, edited=submitted)

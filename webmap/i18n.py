@@ -308,3 +308,14 @@ def error_message(exc, lang: str | None = None) -> str:
     if lang == "zh" and getattr(exc, "message_zh", None):
         return exc.message_zh
     return getattr(exc, "message", str(exc))
+
+
+# ---------------------------------------------------------------------- security strings
+# Login throttling and session messages (kept in one block: webmap.auth, webmap.admin).
+STRINGS.update({
+    "login_throttled": (
+        "登录失败次数过多，请在 {seconds} 秒后再试。",
+        "Too many failed logins; try again in {seconds} s.",
+    ),
+    "session_ended": ("登录已过期或已在别处退出，请重新登录。", "Your session has ended; please log in again."),
+})
