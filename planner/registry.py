@@ -246,10 +246,8 @@ class Registry:
                     "(uses YIZHAN_DB), or set YIZHAN_DB to an existing registry"
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):  # another process may be creating it too
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            self._initialise()
-            return
+            self._create_atomically()
+            return self._open(create=False)
         size = path.stat().st_size
         if size == 0:
             if not create:
@@ -317,9 +315,36 @@ class Registry:
             con.close()
         return int(app_id), int(user_version), tables, check
 
-    def _initialise(self) -> None:
+    def _create_atomically(self) -> None:
+        """Build a new registry beside the target (mode 0600), then hard-link it into place.
+
+        The name appears only once the registry is complete, so several processes starting
+        at once (gunicorn workers) never see a half-made file; the first link wins and the
+        others use it.
+        """
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}-", suffix=".new", dir=self.path.parent)  # 0600
+        os.close(fd)
         try:
-            con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._initialise(Path(tmp))
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+            except OSError:  # a file system without hard links: create in place
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                    self._initialise()
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp + suffix)
+
+    def _initialise(self, target: Path | None = None) -> None:
+        target = self.path if target is None else target
+        try:
+            con = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
             raise RegistryError(f"cannot create registry {self.path}: {exc}") from exc
         try:
@@ -332,7 +357,7 @@ class Registry:
                 return
             if tables:
                 con.execute("ROLLBACK")
-                raise RegistryError(f"{self.path} is not empty; refusing to initialise it. {_FIX_HINT}")
+                raise RegistryError(f"{target} is not empty; refusing to initialise it. {_FIX_HINT}")
             for statement in _SCHEMA:
                 con.execute(statement)
             con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -341,10 +366,11 @@ class Registry:
         except sqlite3.Error as exc:
             if con.in_transaction:
                 con.execute("ROLLBACK")
-            raise RegistryError(f"cannot create registry {self.path}: {exc}") from exc
+            raise RegistryError(f"cannot create registry {target}: {exc}") from exc
         finally:
             con.close()
-        self._make_private()
+        if target == self.path:
+            self._make_private()
 
     def _migrate_1_to_2(self) -> None:
         """Add token expiry (existing tokens: 90 days from now), sessions and login throttling."""

@@ -429,3 +429,21 @@ def test_user_writes_do_not_change_station_generation(reg):
     reg.add_user("alice", role="staff", password="pw-long-enough")
     reg.issue_token("alice")
     assert reg.generation() == gen
+
+
+def _open_registry(path: str) -> str:
+    from planner.registry import Registry as R
+
+    return repr(len(R(path, create=True).list_users()))
+
+
+def test_processes_creating_one_registry_at_once_all_succeed(tmp_path):
+    """gunicorn workers start together: none may see a half-made file (it appears complete)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    for attempt in range(3):
+        path = str(tmp_path / f"race-{attempt}.sqlite")
+        with ProcessPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(_open_registry, [path] * 8))
+        assert results == ["0"] * 8
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f".race-{attempt}")) == []
