@@ -495,3 +495,119 @@ def test_secure_cookies_and_proxy_fix_are_configurable(fresh_workspace, monkeypa
     keys = {k for (k,) in con.execute("SELECT key FROM login_failures WHERE key LIKE 'ip:%'")}
     con.close()
     assert keys == {"ip:203.0.113.9"}
+
+
+# ------------------------------------------------------------------ 9. slow clients
+def test_slow_clients_do_not_stall_nearest_on_the_served_configuration(tmp_path):
+    """gunicorn with gunicorn.conf.py (as `make run`), one worker to spare the CPU: four
+    connections dripping their headers must not delay /api/nearest (the old 2-thread
+    gthread setup answered none of these while they were open; bench/slowloris.py)."""
+    import http.client
+    import os
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, YIZHAN_DB=str(tmp_path / "r.sqlite"), YIZHAN_SECRET_KEY=secrets.token_hex(16),
+               YIZHAN_TILES="none", WORKERS="1", PYTHONPATH=str(root), PORT=str(port), HOST="127.0.0.1")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen([str(gunicorn), "-c", str(root / "gunicorn.conf.py"), "app:create_app()"], cwd=root,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stop = threading.Event()
+
+    def get(path: str, timeout: float) -> float:
+        t0 = time.perf_counter()
+        con = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        con.request("GET", path)
+        assert con.getresponse().status == 200
+        con.close()
+        return time.perf_counter() - t0
+
+    def slow():
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /api/nearest?lon=104.75&lat=31.55 HTTP/1.1\r\nHost: x\r\n")
+            while not stop.wait(0.5):
+                try:
+                    sock.sendall(b"X")
+                except OSError:
+                    return
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                get("/healthz", 2)
+                break
+            except (OSError, AssertionError):
+                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.5)
+        get("/api/nearest?lon=104.75&lat=31.55&k=3", 60)  # warm
+        drips = [threading.Thread(target=slow, daemon=True) for _ in range(4)]
+        for t in drips:
+            t.start()
+        time.sleep(1.0)
+        times = [get("/api/nearest?lon=104.75&lat=31.55&k=3", 10) for _ in range(5)]
+        assert max(times) < 2.0, times
+    finally:
+        stop.set()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_header_deadline_cuts_off_a_slow_client(tmp_path):
+    """More slow clients than threads: each is cut off after the head deadline."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, YIZHAN_DB=str(tmp_path / "r.sqlite"), YIZHAN_TILES="none", WORKERS="1", THREADS="2",
+               YIZHAN_HEADER_TIMEOUT_S="2", PYTHONPATH=str(root), PORT=str(port), HOST="127.0.0.1")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen([str(gunicorn), "-c", str(root / "gunicorn.conf.py"), "app:create_app()"], cwd=root,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
+                    probe.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+                    if b"200" in probe.recv(100):
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+            time.sleep(0.5)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        closed = False
+        while time.monotonic() - t0 < 8:
+            try:
+                sock.sendall(b"X")
+                sock.settimeout(0.5)
+                if sock.recv(100) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+                break
+        sock.close()
+        assert closed and time.monotonic() - t0 < 5, "the slow client was not cut off after the 2 s deadline"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
