@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import sqlite3
 import threading
 
@@ -447,3 +448,69 @@ def test_processes_creating_one_registry_at_once_all_succeed(tmp_path):
             results = list(pool.map(_open_registry, [path] * 8))
         assert results == ["0"] * 8
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f".race-{attempt}")) == []
+
+
+# ------------------------------------------------------------------ accounts from the CLI (issues 9 and 11)
+def _users_cli(db, *argv, stdin: str | None = None):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-m", "planner", "--db", str(db), "users", *argv], input=stdin,
+                          text=True, capture_output=True, cwd=root, timeout=120)
+
+
+def test_cli_passwd_token_rotate_revoke(tmp_path):
+    db = tmp_path / "u.sqlite"
+    weak = _users_cli(db, "add", "alice", "--role", "staff", "--password-stdin", stdin="short\n")
+    assert weak.returncode == 2 and "at least 10 characters" in weak.stderr and "Traceback" not in weak.stderr
+    assert _users_cli(db, "add", "alice", "--role", "staff", "--password-stdin", stdin="first-password\n").returncode == 0
+    reg = Registry(db)
+    sid = reg.open_session("alice")
+    token = _users_cli(db, "token", "alice", "--days", "7").stdout.strip()
+    assert reg.user_for_token(token)["name"] == "alice"
+    listed = json.loads(_users_cli(db, "tokens", "alice", "--json").stdout)
+    assert len(listed) == 1 and listed[0]["expired"] is False and token not in json.dumps(listed)
+    assert listed[0]["id"] == hashlib.sha256(token.encode()).hexdigest()[:8]
+    done = _users_cli(db, "passwd", "alice", "--password-stdin", stdin="second-password\n")
+    assert done.returncode == 0, done.stderr
+    assert reg.authenticate("alice", "second-password") and reg.authenticate("alice", "first-password") is None
+    assert reg.session_user(sid) is None and reg.user_for_token(token) is None  # both ended
+    same = _users_cli(db, "passwd", "alice", "--password-stdin", stdin="alice\n")
+    assert same.returncode == 2 and "password" in same.stderr
+    nobody = _users_cli(db, "passwd", "nobody", "--password-stdin", stdin="long-enough-password\n")
+    assert nobody.returncode == 2 and "no user named" in nobody.stderr
+    first = _users_cli(db, "token", "alice").stdout.strip()
+    second = _users_cli(db, "rotate", "alice", "--days", "30").stdout.strip()
+    assert reg.user_for_token(first) is None and reg.user_for_token(second)["name"] == "alice"
+    revoked = _users_cli(db, "revoke", "alice")
+    assert revoked.returncode == 0 and "revoked 1" in revoked.stdout
+    assert reg.user_for_token(second) is None
+    bad_days = _users_cli(db, "token", "alice", "--days", "0")
+    assert bad_days.returncode == 2 and "days" in bad_days.stderr
+    assert _users_cli(db, "role", "alice", "--role", "admin").returncode == 0
+    assert reg.list_users()[0]["role"] == "admin"
+    assert _users_cli(db, "delete", "alice").returncode == 0 and reg.list_users() == []
+
+
+def test_version_1_registry_is_upgraded_in_place(tmp_path):
+    """A registry made before sessions and token expiry: opened, upgraded, nothing lost."""
+    path = tmp_path / "v1.sqlite"
+    reg = Registry(path, create=True)
+    reg.add_user("alice", role="staff", password="a long enough one")
+    token = reg.issue_token("alice")
+    con = sqlite3.connect(path)
+    con.executescript("DROP TABLE sessions; DROP TABLE login_failures; "
+                      "CREATE TABLE t2 AS SELECT token_hash, user_name, created_at FROM tokens; DROP TABLE tokens; "
+                      "CREATE TABLE tokens (token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL REFERENCES users (name) "
+                      "ON DELETE CASCADE, created_at TEXT NOT NULL); INSERT INTO tokens SELECT * FROM t2; DROP TABLE t2; "
+                      "PRAGMA user_version = 1;")
+    con.close()
+    reg = Registry(path)
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    con.close()
+    assert reg.user_for_token(token)["name"] == "alice"  # kept, now with an expiry
+    assert reg.list_tokens("alice")[0]["expires_at"]
+    assert reg.session_user(reg.open_session("alice"))["name"] == "alice"
