@@ -190,8 +190,12 @@ def stations():
 @bp.get("/api/stations/<station_id>")
 def station(station_id: str):
     record = get_workspace().registry.get(station_id)
-    response = _station_response(record)
-    return response.make_conditional(request)
+    response = _station_response(record).make_conditional(request)
+    if response.status_code == 412:  # If-Match names another version: the one error shape
+        raise ApiError(412, "precondition_failed",
+                       f"If-Match {request.headers.get('If-Match', '')!r} does not match the stored version "
+                       f"{record['version']} (ETag {etag(record)})", current=feature(record))
+    return response
 
 
 @bp.get("/api/stations/<station_id>/history")
