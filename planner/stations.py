@@ -41,9 +41,9 @@ from planner.coords import COORD_SYSTEMS, MIANYANG_BBOX, in_mianyang_bbox
 from planner.errors import InputError, YizhanError
 
 # --------------------------------------------------------------------------- vocabularies
-#: The seven service categories of 《"司机之家"建设运营服务规范》 (DOMAIN.md §5).
+#: The seven service categories of 《"司机之家"建设运营服务规范》 (docs/domain.md).
 SEVEN_CATEGORIES: tuple[str, ...] = ("parking", "rest", "dining", "shower", "laundry", "toilet", "other")
-#: The five free basic services of the 2025 expressway standardisation (DOMAIN.md §0, §5).
+#: The five free basic services of the 2025 expressway standardisation (docs/domain.md).
 FREE_BASICS: tuple[str, ...] = (
     "free_parking_rest",
     "free_hot_water",
@@ -100,12 +100,12 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "charging_hub": ("Charging hub", "充电枢纽"),
     "town": ("Town", "城镇"),
 }
-#: How far a record (or one of its fields) can be trusted (DOMAIN.md §11).
+#: How far a record (or one of its fields) can be trusted (docs/domain.md).
 DATA_STATUSES: tuple[str, ...] = ("verified", "approximate", "illustrative")
 #: Station life cycle; retired stations are kept (history) but never offered to drivers.
 STATUSES: tuple[str, ...] = ("open", "retired")
 
-#: Mianyang's county-level units (DOMAIN.md §1): code -> (Chinese name, English name).
+#: Mianyang's county-level units (docs/domain.md): code -> (Chinese name, English name).
 COUNTIES: dict[str, tuple[str, str]] = {
     "510703": ("涪城区", "Fucheng District"),
     "510704": ("游仙区", "Youxian District"),

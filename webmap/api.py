@@ -1,4 +1,4 @@
-"""JSON API (DESIGN.md "HTTP"): public reads, one authenticated write.
+"""JSON API (the HTTP contract in README "HTTP"): public reads, one authenticated write.
 
 =============================================  ======================================================
 ``GET  /healthz``                              ``{"status": "ok"}``

@@ -20,7 +20,7 @@ SECURE``                                                  whenever the site is s
 
 Tiles are decoration only: every layer the pages need is vector data from the app. OSM tiles
 are WGS-84 like our data; GCJ-02 tiles (Amap, Tencent) would shift every point by ~500 m
-(DOMAIN.md §9), so do not point ``YIZHAN_TILES`` at them.
+(docs/domain.md), so do not point ``YIZHAN_TILES`` at them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The JSON API (DESIGN.md "HTTP"): shapes, every status code, auth, concurrency."""
+"""The JSON API (README "HTTP"): shapes, every status code, auth, concurrency."""
 
 from __future__ import annotations
 
