@@ -13,7 +13,6 @@ someone saved in between, the conflict screen shows both sides and nothing is wr
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import unicodedata
 from urllib.parse import urlsplit
@@ -30,7 +29,7 @@ from flask import (
 
 from planner.errors import ConflictError, InputError
 from planner.registry import ThrottledError
-from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS
+from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS, region_today
 from webmap import auth, forms
 from webmap.assets import add_nonce, render_parts
 from webmap.i18n import field_errors, get_lang, t
@@ -205,7 +204,7 @@ def _conflict(current: dict, *, orig: dict, mine: dict, edited: dict):
 def _blank() -> dict:
     values = forms.values_of({"lon": None, "lat": None})
     values.update(hours="24h", data_status="approximate", kind="service_area", parking_bays=0,
-                  as_of=dt.date.today().isoformat(), coord_precision_m=100)
+                  as_of=region_today().isoformat(), coord_precision_m=100)
     values["id"] = ""
     values["county"] = ""
     return values
