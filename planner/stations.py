@@ -266,7 +266,8 @@ def normalise_record(record: Any) -> Any:
     The single normalisation applied before validation *and* before any rights check
     (``{"status": "retired\u3000"}`` is a retirement wherever it is looked at). Keys are
     stripped; ``amenities``/``field_status``/``charging`` keys are vocabulary and are
-    case-folded; ``id`` is upper-cased. Non-mappings are returned unchanged (the
+    case-folded; ``id`` is NFKC (full-width letters and digits) but keeps its case.
+    Non-mappings are returned unchanged (the
     validator reports them).
     """
     if not isinstance(record, Mapping):
@@ -280,7 +281,6 @@ def normalise_record(record: Any) -> Any:
             value = normalise_text(value, compat=True)
         elif key == "id":
             value = normalise_text(value, compat=True)
-            value = value.upper() if isinstance(value, str) else value
         elif key in ("amenities", "field_status", "charging") and isinstance(value, Mapping):
             value = {normalise_text(k, code=True) if isinstance(k, str) else k:
                      normalise_text(v, code=True) if key == "field_status" else v for k, v in value.items()}
@@ -575,6 +575,9 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
         raise p.error()
 
     given = {k: v for k, v in normalise_record(record).items() if k != "version"}
+    # "Required" means given at all: a value that normalises to "" (e.g. "  ") is reported by
+    # its own field rule ("1-80 characters"), not as missing.
+    raw = {normalise_text(k, code=True) if isinstance(k, str) else k: v for k, v in record.items()}
     unknown = [k for k in given if k not in FIELDS]
     for key in unknown:
         p.add(str(key), f"unknown field {str(key)!r}; valid fields: {', '.join(FIELDS)}",
@@ -582,12 +585,12 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
 
     out: dict[str, Any] = {}
     if not partial:
-        missing = [f for f in REQUIRED if given.get(f) in (None, "")]
+        missing = [f for f in REQUIRED if raw.get(f) in (None, "")]
         for f in missing:
             p.add(f, f"{f} is required", f"{FIELD_LABELS_ZH.get(f, f)}为必填项")
 
     def has(field: str) -> bool:
-        return field in given and not (not partial and field in REQUIRED and given[field] in (None, ""))
+        return field in given and not (not partial and field in REQUIRED and raw.get(field) in (None, ""))
 
     # identity and names
     if has("id"):

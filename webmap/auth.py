@@ -23,6 +23,7 @@ import functools
 from flask import abort, flash, g, redirect, request, session, url_for
 from flask_wtf.csrf import ValidationError, validate_csrf
 
+from planner.errors import RegistryError
 from webmap.errors import ApiError
 from webmap.i18n import t
 from webmap.state import get_workspace
@@ -46,7 +47,10 @@ def current_user() -> dict | None:
     """
     if "user" not in g:
         sid = session.get("sid")
-        user = get_workspace().registry.session_user(sid) if sid else None
+        try:
+            user = get_workspace().registry.session_user(sid) if sid else None
+        except RegistryError:  # registry unreadable: nobody is logged in (the error page still renders)
+            user = None
         if sid and user is None:
             session.pop("sid", None)  # ended elsewhere: forget the dead id
         g.user = user if user and user.get("role") in ROLES else None
