@@ -238,6 +238,8 @@ def _sweep(clients, csrf, tokens, rule: str, method: str) -> None:
     for the API, a logged-in admin with a valid CSRF token for forms): the random search
     above may not draw a given value in its examples, this sweep always does."""
     corpus = list(dict.fromkeys(HOSTILE + IF_MATCH))
+    if rule in HEAVY:
+        corpus = corpus[::3]
     for i, value in enumerate(corpus):
         path = "/".join(_q(value) if piece.startswith("<") else piece for piece in rule.split("/"))
         if "<fmt>" in rule:
