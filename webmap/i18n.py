@@ -311,11 +311,10 @@ def error_message(exc, lang: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------------- security strings
-# Login throttling and session messages (kept in one block: webmap.auth, webmap.admin).
+# Login throttling (kept in one block; used by webmap.admin).
 STRINGS.update({
     "login_throttled": (
         "登录失败次数过多，请在 {seconds} 秒后再试。",
         "Too many failed logins; try again in {seconds} s.",
     ),
-    "session_ended": ("登录已过期或已在别处退出，请重新登录。", "Your session has ended; please log in again."),
 })
