@@ -30,7 +30,7 @@ setup-dev: $(VENV)/.dev-installed
 # A random secret key for the session cookie, kept in instance/ (never a fixed default).
 instance/secret_key:
 	mkdir -p instance
-	$(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
 	chmod 600 $@
 
 run: setup instance/secret_key

@@ -608,3 +608,23 @@ def test_header_deadline_cuts_off_a_slow_client(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_make_writes_a_private_secret_key(tmp_path):
+    """`make run`'s secret key file is created 0600 (never readable by others, not even briefly)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "Makefile", tmp_path / "Makefile")
+    done = subprocess.run(["make", "instance/secret_key", f"BIN={Path(sys.executable).parent}"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    key = tmp_path / "instance" / "secret_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(key.read_text().strip()) == 64
