@@ -7,13 +7,24 @@ import math
 from planner.errors import InputError
 
 
+def _shown(value) -> str:
+    """``repr`` for messages; an int past Python's 4,300-digit limit cannot be shown."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a number too large to show"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _number(value, name: str) -> float:
     if isinstance(value, bool):
         raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"})
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}", fields={name: "must be a number"}) from None
+        raise InputError(f"{name} must be a number, got {_shown(value)}", fields={name: "must be a number"}) from None
+    except OverflowError:  # an int with hundreds of digits
+        raise InputError(f"{name} is far too large, got {_shown(value)}", fields={name: "out of range"}) from None
 
 
 def positive(value, name: str) -> float:

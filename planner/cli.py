@@ -249,12 +249,14 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from planner.io import read_stations
+    from planner.io import read_station_changes
 
     ws = _workspace(args)
-    records = read_stations(args.file, coords=args.coords)
-    ws.registry.import_stations(records, actor=args.actor)
-    print(f"imported {len(records)} stations from {args.file} into {ws.db_path}")
+    items = read_station_changes(args.file, coords=args.coords)
+    summary = ws.registry.import_stations([record for _label, record in items], actor=args.actor, partial=True,
+                                          labels=[label for label, _record in items])
+    print(f"{args.file} → {ws.db_path}: {summary['added']} added, {summary['updated']} updated (only the columns "
+          f"the file has), {summary['unchanged']} unchanged")
     return 0
 
 
@@ -271,22 +273,63 @@ def cmd_import_gps(args) -> int:
     return 0
 
 
+def _read_password(args) -> str:
+    """A new password from standard input (``--password-stdin``) or asked twice at the terminal."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    password = getpass.getpass(f"password for {args.name}: ")
+    if password != getpass.getpass("again: "):
+        raise InputError("the two passwords differ; nothing was saved")
+    return password
+
+
 def cmd_users(args) -> int:
     ws = _workspace(args)
-    if args.users_command == "add":
-        if args.password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
-        else:
-            import getpass
-
-            password = getpass.getpass(f"password for {args.name}: ")
-            if password != getpass.getpass("again: "):
-                raise InputError("the two passwords differ; nothing was saved")
-        ws.registry.add_user(args.name, role=args.role, password=password)
+    registry = ws.registry
+    action = args.users_command
+    if action == "add":
+        registry.add_user(args.name, role=args.role, password=_read_password(args))
         print(f"user {args.name} ({args.role}) saved in {ws.db_path}")
-    else:
-        print(ws.registry.issue_token(args.name))
+    elif action == "passwd":
+        registry.set_password(args.name, _read_password(args))
+        print(f"password of {args.name} changed; their sessions and tokens were ended")
+    elif action == "role":
+        registry.set_role(args.name, args.role)
+        print(f"{args.name} is now {args.role}; their sessions were ended")
+    elif action == "delete":
+        registry.delete_user(args.name)
+        print(f"user {args.name} deleted with their sessions and tokens (the audit trail keeps the name)")
+    elif action == "list":
+        rows = registry.list_users()
+        if args.json:
+            _dump(rows)
+        else:
+            print(_table(rows, ["name", "role", "created_at"]))
+    elif action == "token":
+        print(registry.issue_token(args.name, days=args.days))
+        print(f"valid for {args.days:g} days; revoke with `python -m planner users revoke {args.name}`",
+              file=sys.stderr)
+    elif action == "rotate":
+        print(registry.rotate_token(args.name, days=args.days))
+        print(f"every earlier token of {args.name} was revoked; this one is valid for {args.days:g} days",
+              file=sys.stderr)
+    elif action == "revoke":
+        n = registry.revoke_tokens(args.name)
+        print(f"revoked {n} token(s) of {args.name}")
+    elif action == "tokens":
+        rows = registry.list_tokens(args.name)
+        if args.json:
+            _dump(rows)
+        else:
+            print(_table(rows, ["user", "id", "created_at", "expires_at", "expired"]))
+    else:  # pragma: no cover - argparse only offers the actions above
+        raise InputError(f"unknown users action {action!r}; valid: {', '.join(USERS_ACTIONS)}")
     return 0
+
+
+USERS_ACTIONS = ("add", "passwd", "role", "delete", "list", "token", "rotate", "revoke", "tokens")
 
 
 # ------------------------------------------------------------------ parser
@@ -442,7 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="file to write; the format follows the suffix")
     sp.add_argument("--include-retired", action="store_true")
 
-    sp = add("import", cmd_import, "import stations from GeoJSON, CSV or GeoPackage (all or nothing)")
+    sp = add("import", cmd_import, "import stations from GeoJSON, CSV or GeoPackage (all or nothing): existing "
+             "stations change only in the columns the file has; new ones need every required column")
     sp.add_argument("file")
     sp.add_argument("--coords", choices=COORD_SYSTEMS, default="wgs84")
     sp.add_argument("--actor", default="cli-import", help="name recorded in the audit trail")
@@ -453,14 +497,48 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--min-stop-min", type=float, default=settings.MIN_BREAK_MIN)
     sp.add_argument("--out", required=True, help="demand layer to write (.gpkg/.geojson/.csv)")
 
-    sp = add("users", cmd_users, "staff accounts")
+    from planner import users as rules
+
+    sp = add("users", cmd_users, "staff accounts and API tokens")
     usub = sp.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    ua = usub.add_parser("add", help="add or update a user")
+    password_rule = (f"at least {rules.MIN_PASSWORD_LENGTH} characters, not only spaces, not a common password, "
+                     "not the user name")
+    ua = usub.add_parser("add", help="add a user", description=f"Add a user. Password: {password_rule}.")
     ua.add_argument("name")
     ua.add_argument("--role", choices=("staff", "admin"), required=True)
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    up = usub.add_parser("passwd", help="set a new password (ends the user's sessions and tokens)",
+                         description=f"Set a user's password. Password: {password_rule}.")
+    up.add_argument("name")
+    up.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ur = usub.add_parser("role", help="change a user's role (ends their sessions)")
+    ur.add_argument("name")
+    ur.add_argument("--role", choices=("staff", "admin"), required=True)
+    ud = usub.add_parser("delete", help="delete a user with their sessions and tokens")
+    ud.add_argument("name")
+    ul = usub.add_parser("list", help="list users")
+    ul.add_argument("--json", action="store_true")
+
+    def days(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+        if not 0 < value <= rules.MAX_TOKEN_DAYS:
+            raise argparse.ArgumentTypeError(f"days must be from 1 to {rules.MAX_TOKEN_DAYS}; got {text}")
+        return value
+
     ut = usub.add_parser("token", help="print a new API bearer token for a user")
     ut.add_argument("name")
+    ut.add_argument("--days", type=days, default=rules.TOKEN_DAYS, help="lifetime in days (default: %(default)s)")
+    uo = usub.add_parser("rotate", help="revoke every token of a user and print a new one")
+    uo.add_argument("name")
+    uo.add_argument("--days", type=days, default=rules.TOKEN_DAYS, help="lifetime in days (default: %(default)s)")
+    uv = usub.add_parser("revoke", help="revoke every token of a user")
+    uv.add_argument("name")
+    uk = usub.add_parser("tokens", help="list tokens (never the tokens themselves): user, id, created, expiry")
+    uk.add_argument("name", nargs="?")
+    uk.add_argument("--json", action="store_true")
 
     sp = add("desk", cmd_desk, "grid service desk: 2142 deadlines, request import, calendar, grids, reports")
     dsub = sp.add_subparsers(dest="desk_command", required=True, metavar="ACTION")
@@ -489,6 +567,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _known_input_failures() -> tuple[type[BaseException], ...]:
+    import csv
+    import lzma
+    import zlib
+    from xml.etree.ElementTree import ParseError
+
+    return (OSError, EOFError, RecursionError, UnicodeError, zlib.error, lzma.LZMAError, csv.Error, ParseError,
+            json.JSONDecodeError)
+
+
+#: Exceptions that mean "the input is unusable" when they escape a command (OSError covers
+#: missing files, permissions, gzip.BadGzipFile and bz2's "Invalid data stream").
+KNOWN_INPUT_FAILURES = _known_input_failures()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to read (a JSON/XML file with thousands of levels?)"
+    if isinstance(exc, UnicodeError):
+        return f"the input is not valid UTF-8 text ({exc}); save it as UTF-8"
+    if isinstance(exc, EOFError):
+        return f"the input file ends too early (truncated or damaged): {exc}"
+    text = str(exc) or type(exc).__name__
+    if type(exc).__name__ == "BadGzipFile" or "gzip" in text.lower():
+        return f"{text}: the file is not a gzip archive (.gz); check the file or give the plain .osm"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     import logging
     import time
@@ -508,11 +614,13 @@ def main(argv: list[str] | None = None) -> int:
         for field, rule in exc.fields.items():
             print(f"  {field}: {rule}", file=sys.stderr)
         return EXIT_INPUT
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
     except BrokenPipeError:
         # stdout closed early (piped into `head`): not an error. Point stdout at devnull so
         # the interpreter's final flush does not raise again (Python docs, "SIGPIPE").
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KNOWN_INPUT_FAILURES as exc:
+        # A file or value the user gave that a library refused (not gzip, not UTF-8, nested
+        # too deeply, unreadable, ...): a message and exit 2, never a traceback.
+        print(f"error: {_describe(exc)}", file=sys.stderr)
+        return EXIT_INPUT

@@ -19,7 +19,14 @@ field. Everything else keeps its record name.
 Reading validates every record with :func:`planner.stations.validate_station` and raises
 one :class:`~planner.errors.InputError` naming each bad row (CSV; row 1 is the header, as in
 Excel) or feature (GeoJSON/GeoPackage, from 1) and field. Writes go to a temporary file
-that replaces the target only when complete.
+that replaces the target only when complete. :func:`read_station_changes` reads a file
+whose rows carry only some columns (``python -m planner import`` updates just those).
+
+Spreadsheet formulas: every CSV this module writes passes text cells through
+:func:`neutralise_cell` (OWASP "CSV Injection"): a cell starting with ``=``, ``+``, ``-``,
+``@``, tab or carriage return (or the full-width ``＝＋－＠``) gets a leading ``'``, so
+Excel/WPS/LibreOffice show it as text instead of running it. Reading a CSV removes that
+one quote again, so an export imports back unchanged.
 """
 
 from __future__ import annotations
@@ -58,7 +65,30 @@ _BAY_RE = re.compile(r"^\s*(\d+)\s*[x×*]\s*(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 _FIELD_STATUS_KEYS = FIELDS + FIELD_STATUS_EXTRA_KEYS
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP), with the
+#: full-width forms that Chinese input methods produce (WPS and Excel accept ``＝`` too).
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
 # ---------------------------------------------------------------------- helpers
+def neutralise_cell(value: Any) -> Any:
+    """A text cell safe for spreadsheets: ``'`` before a leading formula character.
+
+    Non-text values (numbers, booleans, None) are returned as they are: a number cell is
+    never a formula, and ``-3.5`` must stay a number.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: Any) -> Any:
+    """Undo :func:`neutralise_cell` on a cell read from a CSV."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
+
+
 def _format(path: Path, fmt: str | None) -> str:
     if fmt is not None:
         name = str(fmt).lower().lstrip(".")
@@ -183,7 +213,7 @@ def _known_column(name: str) -> bool:
 
 def _coerce(name: str, value: Any) -> Any:
     """Parse text cells by column type; unparseable text is kept for the validator to report."""
-    value = _plain(value)
+    value = restore_cell(_plain(value))
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -354,13 +384,13 @@ def _cell(value: Any) -> str:
         return repr(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return neutralise_cell(str(value))
 
 
 def _write_csv(path: Path, columns: list[str], rows: Iterable[Mapping[str, Any]]) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(columns)
+        writer.writerow([neutralise_cell(c) for c in columns])
         for row in rows:
             writer.writerow([_cell(row.get(c)) for c in columns])
 
@@ -418,33 +448,13 @@ def read_stations(path: str | Path, *, coords: str = "wgs84", fmt: str | None = 
         lon, not points, ...) or invalid records; ``fields`` keys name the row/feature and
         field, e.g. ``"row 3 (MY-DH-03).lon"``.
     """
-    path = Path(path)
-    system = check_coord_system(coords)
-    kind = _format(path, fmt)
-    if not path.is_file():
-        raise InputError(f"no such file: {path}", fields={"path": "file not found"})
-    if kind == "csv":
-        items = _read_csv_rows(path)
-    elif kind == "geojson":
-        items = _read_geojson_items(path)
-    else:
-        items = _read_gpkg_items(path)
-
     records: list[dict] = []
     problems: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for label, props in items:
-        record = unflatten_station(props)
-        record.pop("version", None)
+    for label, record in _read_items(path, coords=coords, fmt=fmt, required=REQUIRED_COLUMNS):
         ident = record.get("id")
         if isinstance(ident, str) and ident.strip():
             label = f"{label} ({ident.strip()})"
-        if system != "wgs84" and _is_num(record.get("lon")) and _is_num(record.get("lat")):
-            try:
-                record["lon"], record["lat"] = to_wgs84(record["lon"], record["lat"], system)
-                record["coord_sys"] = system
-            except InputError:
-                pass  # the validator reports the numbers
         try:
             clean = validate_station(record)
         except InputError as err:
@@ -461,11 +471,61 @@ def read_stations(path: str | Path, *, coords: str = "wgs84", fmt: str | None = 
     return records
 
 
+def read_station_changes(path: str | Path, *, coords: str = "wgs84",
+                         fmt: str | None = None) -> list[tuple[str, dict]]:
+    """Read a station file whose rows may carry only some columns.
+
+    Each record holds exactly the fields its row carries (an ``id`` is required; a GeoJSON
+    or GeoPackage point always carries ``lon``/``lat``). Pass them to
+    :meth:`planner.registry.Registry.import_stations` with ``partial=True``: existing
+    stations get only those fields changed; new ones must carry every required field.
+
+    Returns
+    -------
+    list of (label, record)
+        ``label`` names the row or feature for error messages (``"row 3"``).
+
+    Raises
+    ------
+    InputError
+        Unreadable file, unknown or repeated columns, no ``id`` column.
+    """
+    return _read_items(path, coords=coords, fmt=fmt, required=("id",))
+
+
+def _read_items(path: str | Path, *, coords: str, fmt: str | None,
+                required: tuple[str, ...]) -> list[tuple[str, dict]]:
+    """(label, record) per row/feature: unflattened, coordinates in WGS-84, not validated."""
+    path = Path(path)
+    system = check_coord_system(coords)
+    kind = _format(path, fmt)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}", fields={"path": "file not found"})
+    if kind == "csv":
+        items = _read_csv_rows(path, required)
+    elif kind == "geojson":
+        items = _read_geojson_items(path)
+    else:
+        items = _read_gpkg_items(path)
+    out = []
+    for label, props in items:
+        record = unflatten_station(props)
+        record.pop("version", None)
+        if system != "wgs84" and _is_num(record.get("lon")) and _is_num(record.get("lat")):
+            try:
+                record["lon"], record["lat"] = to_wgs84(record["lon"], record["lat"], system)
+                record["coord_sys"] = system
+            except InputError:
+                pass  # the validator reports the numbers
+        out.append((label, record))
+    return out
+
+
 def _is_num(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _read_csv_rows(path: Path) -> list[tuple[str, dict]]:
+def _read_csv_rows(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[tuple[str, dict]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -483,10 +543,10 @@ def _read_csv_rows(path: Path) -> list[tuple[str, dict]]:
                          f"({', '.join(REQUIRED_COLUMNS)}, ...)", fields={"columns": "header row missing"})
     header = [cell.strip() for cell in rows[0]]
     issues = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    missing = [c for c in required if c not in header]
     if missing:
         issues.append(f"missing column(s) {', '.join(missing)}; a station CSV needs at least "
-                      f"{', '.join(REQUIRED_COLUMNS)}")
+                      f"{', '.join(required)}")
     unknown = [c for c in header if c and not _known_column(c) and not c.startswith(("amenity_", "field_status_"))]
     if unknown:
         issues.append(f"unknown column(s) {', '.join(unknown)}; valid: {', '.join(_column_order())}")
@@ -516,6 +576,9 @@ def _read_geojson_items(path: Path) -> list[tuple[str, dict]]:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path.name} is not UTF-8 text", fields={"file": "must be UTF-8 JSON"}) from exc
+    except RecursionError as exc:
+        raise InputError(f"{path.name} is nested too deeply to be station data (thousands of levels of "
+                         "[ or {)", fields={"file": "nested too deeply"}) from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                          fields={"file": f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"}) from exc
@@ -712,4 +775,8 @@ def _write_frame_csv(path: Path, frame) -> None:
             table["geometry"] = geometry.to_wkt()
     else:
         table = pd.DataFrame(frame)
+    for col in table.columns:
+        if table[col].dtype == object or pd.api.types.is_string_dtype(table[col]):
+            table[col] = table[col].map(neutralise_cell)
+    table.columns = [neutralise_cell(str(c)) for c in table.columns]
     table.to_csv(path, index=False, encoding="utf-8-sig")

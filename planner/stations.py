@@ -35,6 +35,7 @@ import functools
 import math
 import re
 import threading
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,9 +43,9 @@ from planner.coords import COORD_SYSTEMS, MIANYANG_BBOX, in_mianyang_bbox
 from planner.errors import InputError, YizhanError
 
 # --------------------------------------------------------------------------- vocabularies
-#: The seven service categories of 《"司机之家"建设运营服务规范》 (DOMAIN.md §5).
+#: The seven service categories of 《"司机之家"建设运营服务规范》 (docs/domain.md).
 SEVEN_CATEGORIES: tuple[str, ...] = ("parking", "rest", "dining", "shower", "laundry", "toilet", "other")
-#: The five free basic services of the 2025 expressway standardisation (DOMAIN.md §0, §5).
+#: The five free basic services of the 2025 expressway standardisation (docs/domain.md).
 FREE_BASICS: tuple[str, ...] = (
     "free_parking_rest",
     "free_hot_water",
@@ -106,12 +107,12 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "town": ("Town", "城镇"),
     "external": ("Neighbouring region's station (external supply)", "邻近地区站点（外部供给）"),
 }
-#: How far a record (or one of its fields) can be trusted (DOMAIN.md §11).
+#: How far a record (or one of its fields) can be trusted (docs/domain.md).
 DATA_STATUSES: tuple[str, ...] = ("verified", "approximate", "illustrative")
 #: Station life cycle; retired stations are kept (history) but never offered to drivers.
 STATUSES: tuple[str, ...] = ("open", "retired")
 
-#: Mianyang's county-level units (DOMAIN.md §1): code -> (Chinese name, English name).
+#: Mianyang's county-level units (docs/domain.md): code -> (Chinese name, English name).
 COUNTIES: dict[str, tuple[str, str]] = {
     "510703": ("涪城区", "Fucheng District"),
     "510704": ("游仙区", "Youxian District"),
@@ -214,7 +215,7 @@ ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 PHONE_RE = re.compile(r"^[0-9 +\-()]{3,20}$")
 HOURS_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 NAME_MAX = 80
 CORRIDOR_MAX = 32
@@ -228,6 +229,78 @@ MAX_BAY_COUNT = 10_000
 MAX_PARKING_BAYS = 100_000
 MAX_DAILY_TRUCKS = 1_000_000
 MAX_COORD_PRECISION_M = 100_000
+
+
+def region_today() -> dt.date:
+    """Today's date in the region's time zone (UTC only while the region cannot load)."""
+    region = _region()
+    if region is not None and region.timezone:
+        return region.now().date()
+    from planner.clock import utcnow
+
+    return utcnow().date()
+
+
+# --------------------------------------------------------------------------- normalisation
+#: Fields whose values are codes or fixed vocabularies: compatibility-normalised (NFKC, so
+#: full-width ``ｒｅｔｉｒｅｄ`` or ``２４ｈ`` read as ASCII) and lower-cased.
+CODE_FIELDS: tuple[str, ...] = ("kind", "status", "data_status", "coord_sys")
+#: Fields of digits and punctuation: NFKC (full-width digits, ``：``) but case kept.
+NFKC_FIELDS: tuple[str, ...] = ("county", "hours", "phone", "as_of")
+#: Invisible characters stripped at the ends of a value besides Unicode white space.
+_EDGE_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def normalise_text(value: Any, *, code: bool = False, compat: bool = False) -> Any:
+    """One normalisation for a text value; anything that is not ``str`` comes back as is.
+
+    NFC, then white space stripped at both ends (every Unicode space, e.g. U+3000, tabs,
+    line breaks) together with zero-width characters. ``compat`` uses NFKC instead of NFC;
+    ``code`` also implies NFKC and case-folds (vocabulary values such as ``status``).
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        text = unicodedata.normalize("NFKC" if (code or compat) else "NFC", value)
+    except UnicodeError:  # lone surrogates: left for the validator to refuse
+        text = value
+    text = text.strip().strip(_EDGE_INVISIBLE).strip()
+    return text.casefold() if code else text
+
+
+def normalise_record(record: Any) -> Any:
+    """A station record or PATCH body with every value normalised as validation sees it.
+
+    The single normalisation applied before validation *and* before any rights check
+    (``{"status": "retired\u3000"}`` is a retirement wherever it is looked at). Keys are
+    stripped; ``amenities``/``field_status``/``charging`` keys are vocabulary and are
+    case-folded; ``id`` is NFKC (full-width letters and digits) but keeps its case.
+    Non-mappings are returned unchanged (the
+    validator reports them).
+    """
+    if not isinstance(record, Mapping):
+        return record
+    out: dict[Any, Any] = {}
+    for key, value in record.items():
+        key = normalise_text(key, code=True) if isinstance(key, str) else key
+        if key in CODE_FIELDS:
+            value = normalise_text(value, code=True)
+        elif key in NFKC_FIELDS:
+            value = normalise_text(value, compat=True)
+        elif key == "id":
+            value = normalise_text(value, compat=True)
+        elif key in ("amenities", "field_status", "charging") and isinstance(value, Mapping):
+            value = {normalise_text(k, code=True) if isinstance(k, str) else k:
+                     normalise_text(v, code=True) if key == "field_status" else v for k, v in value.items()}
+        else:
+            value = normalise_text(value)
+        out[key] = value
+    return out
+
+
+def retires(changes: Any) -> bool:
+    """Whether a (normalised) change sets the station's status to ``retired``."""
+    return isinstance(changes, Mapping) and normalise_record(changes).get("status") == "retired"
 
 
 # --------------------------------------------------------------------------- messages
@@ -271,7 +344,10 @@ class _Problems:
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int past Python's 4,300-digit limit, deep nesting
+        text = f"<{type(value).__name__} too large to show>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -284,11 +360,21 @@ def _is_number(value: Any) -> bool:
     return type(value).__module__ == "numpy" and hasattr(value, "dtype") and value.dtype.kind in "iuf"
 
 
-def _as_int(value: Any) -> int | None:
-    """An int for ints and integral floats (incl. numpy); None otherwise."""
+def _to_float(value: Any) -> float | None:
+    """A float for numbers that fit one (a 400-digit int does not); None otherwise."""
     if not _is_number(value):
         return None
-    number = float(value)
+    try:
+        return float(value)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _as_int(value: Any) -> int | None:
+    """An int for ints and integral floats (incl. numpy); None otherwise."""
+    number = _to_float(value)
+    if number is None:
+        return None
     if not math.isfinite(number) or not number.is_integer():
         return None
     return int(number)
@@ -356,16 +442,6 @@ def inside_region(lon: float, lat: float, *, external: bool = False) -> bool:
     if region is None:
         return in_mianyang_bbox(lon, lat)
     return bool(region.in_band(lon, lat) if external else region.contains(lon, lat))
-
-
-def _today() -> dt.date:
-    """Today's date in the region's time zone (UTC only while the region cannot load)."""
-    region = _region()
-    if region is not None and region.timezone:
-        return region.now().date()
-    from planner.clock import utcnow
-
-    return utcnow().date()
 
 
 def _region_labels() -> tuple[str, str, float]:
@@ -538,7 +614,10 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
               f"站点数据须为 JSON 对象，收到 {type(record).__name__}")
         raise p.error()
 
-    given = {k: v for k, v in record.items() if k != "version"}
+    given = {k: v for k, v in normalise_record(record).items() if k != "version"}
+    # "Required" means given at all: a value that normalises to "" (e.g. "  ") is reported by
+    # its own field rule ("1-80 characters"), not as missing.
+    raw = {normalise_text(k, code=True) if isinstance(k, str) else k: v for k, v in record.items()}
     unknown = [k for k in given if k not in FIELDS]
     for key in unknown:
         p.add(str(key), f"unknown field {str(key)!r}; valid fields: {', '.join(FIELDS)}",
@@ -546,12 +625,12 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
 
     out: dict[str, Any] = {}
     if not partial:
-        missing = [f for f in REQUIRED if given.get(f) in (None, "")]
+        missing = [f for f in REQUIRED if raw.get(f) in (None, "")]
         for f in missing:
             p.add(f, f"{f} is required", f"{FIELD_LABELS_ZH.get(f, f)}为必填项")
 
     def has(field: str) -> bool:
-        return field in given and not (not partial and field in REQUIRED and given[field] in (None, ""))
+        return field in given and not (not partial and field in REQUIRED and raw.get(field) in (None, ""))
 
     # identity and names
     if has("id"):
@@ -677,7 +756,12 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
                 dt.date.fromisoformat(value.strip())
             except ValueError:
                 ok = False
-        if ok:
+        if ok and dt.date.fromisoformat(value.strip()) > region_today():
+            today = region_today().isoformat()
+            p.add("as_of", f"as_of {value.strip()} is in the future (today in Mianyang is {today}); give the "
+                  "date the data was last checked",
+                  f"核实日期 {value.strip()} 晚于今天（绵阳时间 {today}）；请填写实际核实数据的日期")
+        elif ok:
             out["as_of"] = value.strip()
         else:
             p.add("as_of", f"as_of must be a date YYYY-MM-DD (e.g. 2025-10-16); got {_short(given['as_of'])}",
@@ -697,7 +781,7 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
         out["amenities"] = {key: False for key in AMENITIES}
     if "charging" not in out:
         out["charging"] = _charging_record([], False)
-    out.setdefault("as_of", _today().isoformat())
+    out.setdefault("as_of", region_today().isoformat())
     return {f: out[f] for f in FIELDS}
 
 
@@ -740,7 +824,7 @@ def _location(p: _Problems, given, out, *, partial: bool, external: bool = False
         value = given.get(name)
         if value is None and not partial:
             continue  # reported as required
-        number = float(value) if _is_number(value) else None
+        number = _to_float(value)
         if number is None or not math.isfinite(number) or not low <= number <= high:
             label = "经度" if name == "lon" else "纬度"
             p.add(name, f"{name} must be a number between {low:g} and {high:g} ({where_en}, WGS-84); "
@@ -856,7 +940,7 @@ def _charging(p: _Problems, value, out, *, partial: bool) -> None:
                 continue
             count = _as_int(bay.get("count"))
             power = bay.get("power_kw")
-            power_f = float(power) if _is_number(power) else None
+            power_f = _to_float(power)
             ok = True
             if count is None or not 0 < count <= MAX_BAY_COUNT:
                 p.add("charging", f"bay {i}: count must be a whole number from 1 to {MAX_BAY_COUNT}; "
@@ -884,7 +968,7 @@ def _charging(p: _Problems, value, out, *, partial: bool) -> None:
         return
     for key in derived_given:
         given = value[key]
-        if not _is_number(given) or abs(float(given) - record[key]) > 1e-6 * max(1.0, record[key]):
+        if _to_float(given) is None or abs(_to_float(given) - record[key]) > 1e-6 * max(1.0, record[key]):
             p.add("charging", f"charging.{key} is derived from the bays ({record[key]:g}); "
                   f"got {_short(given)}: leave it out or fix the bays",
                   f"charging.{key} 由充电桩自动计算（{record[key]:g}）；收到 {_short(given)}：请省略或修正充电桩")
@@ -941,7 +1025,7 @@ def merge_changes(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
             merged[key] = value
     lon, lat = changes.get("lon"), changes.get("lat")
     moved = (lon, lat) != (current.get("lon"), current.get("lat"))
-    if moved and "county" not in changes and _is_number(lon) and _is_number(lat) \
+    if moved and "county" not in changes and _to_float(lon) is not None and _to_float(lat) is not None \
             and math.isfinite(float(lon)) and math.isfinite(float(lat)):
         code = county_for_location(float(lon), float(lat))
         if code is not None:

@@ -263,3 +263,117 @@ def test_write_layers_refuses_what_a_format_cannot_hold(tmp_path, layers):
     with pytest.raises(InputError, match="at least one layer"):
         write_layers({}, tmp_path / "empty.gpkg")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- partial imports (issue 9 item 11)
+def _cli(db, *argv):
+    from planner.cli import main
+
+    return main(["--db", str(db), *map(str, argv)])
+
+
+def test_partial_csv_import_changes_only_its_columns(tmp_path, fresh_workspace, capsys):
+    """The MY-DH-03 case: a CSV with a few columns must not zero charging, bays or amenities."""
+    registry = fresh_workspace.registry
+    before = registry.get("MY-DH-03")
+    assert before["charging"]["total_kw"] == 960 and before["parking_bays"] == 120
+    path = tmp_path / "few.csv"
+    path.write_text("id,name,hours,phone\nMY-DH-03,张家坪司机之家,06:00-23:00,0816-1111111\n", encoding="utf-8")
+    assert _cli(fresh_workspace.db_path, "import", path) == 0
+    assert "1 updated" in capsys.readouterr().out
+    after = registry.get("MY-DH-03")
+    assert (after["name"], after["hours"], after["phone"]) == ("张家坪司机之家", "06:00-23:00", "0816-1111111")
+    assert after["charging"] == before["charging"] and after["charging"]["total_kw"] == 960
+    assert after["parking_bays"] == 120 and after["amenities"] == before["amenities"]
+    unchanged = {k: v for k, v in before.items() if k not in ("name", "hours", "phone", "version")}
+    assert {k: after[k] for k in unchanged} == unchanged
+    assert after["version"] == before["version"] + 1
+    changes = registry.history("MY-DH-03")[0]["changes"]
+    assert set(changes) == {"name", "hours", "phone"}
+
+
+def test_partial_import_with_the_required_columns_keeps_the_rest(tmp_path, fresh_workspace):
+    """The file from the report: every required column, but no amenities/charging/bays."""
+    registry = fresh_workspace.registry
+    before = registry.get("MY-DH-03")
+    path = tmp_path / "required.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "name", "lon", "lat", "kind", "hours", "data_status", "source"])
+        w.writerow(["MY-DH-03", before["name"], before["lon"], before["lat"], before["kind"], "24h",
+                    before["data_status"], "updated by the county office"])
+    assert _cli(fresh_workspace.db_path, "import", path) == 0
+    after = registry.get("MY-DH-03")
+    assert after["source"] == "updated by the county office"
+    assert after["charging"]["total_kw"] == 960 and after["parking_bays"] == 120
+    assert after["amenities"] == before["amenities"] and all(after["amenities"][k] for k in ("shower", "laundry"))
+
+
+def test_partial_geojson_import_changes_only_its_properties(tmp_path, fresh_workspace):
+    registry = fresh_workspace.registry
+    before = registry.get("MY-DH-03")
+    doc = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [before["lon"], before["lat"]]},
+        "properties": {"id": "MY-DH-03", "amenities": {"repair": True}}}]}
+    path = tmp_path / "few.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert _cli(fresh_workspace.db_path, "import", path) == 0
+    after = registry.get("MY-DH-03")
+    assert after["amenities"] == {**before["amenities"], "repair": True}
+    assert after["charging"] == before["charging"] and after["parking_bays"] == 120
+
+
+def test_new_station_with_missing_columns_is_refused_naming_them(tmp_path, fresh_workspace, capsys):
+    registry = fresh_workspace.registry
+    path = tmp_path / "new.csv"
+    path.write_text("id,name,hours\nMY-DH-03,x,24h\nMY-NEW-01,新站,24h\n", encoding="utf-8")
+    count = registry.count()
+    assert _cli(fresh_workspace.db_path, "import", path) == 2
+    err = capsys.readouterr().err
+    assert "MY-NEW-01" in err and "lon" in err and "kind" in err and "source" in err
+    assert registry.count() == count and registry.get("MY-DH-03")["name"] != "x"  # all or nothing
+
+
+def test_import_of_a_full_export_round_trips(tmp_path, fresh_workspace, capsys):
+    registry = fresh_workspace.registry
+    out = tmp_path / "all.csv"
+    assert _cli(fresh_workspace.db_path, "export", "stations", "--out", out) == 0
+    assert _cli(fresh_workspace.db_path, "import", out) == 0
+    out = capsys.readouterr().out
+    assert "0 added, 0 updated" in out and "23 unchanged" in out
+    assert all(s["version"] == 1 for s in registry.list_stations(include_retired=True))
+
+
+def test_cli_bad_files_exit_2_without_traceback(tmp_path, fresh_workspace, capsys):
+    not_gzip = tmp_path / "roads.osm.gz"
+    not_gzip.write_bytes(b"<osm>not compressed</osm>")
+    deep = tmp_path / "deep.geojson"
+    deep.write_text("[" * 100000 + "]" * 100000, encoding="utf-8")
+    deep_props = tmp_path / "deep2.geojson"
+    deep_props.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+                          '{"type": "Point", "coordinates": [104.7, 31.5]}, "properties": {"notes": '
+                          + "[" * 3000 + "]" * 3000 + "}}]}", encoding="utf-8")
+    not_utf8 = tmp_path / "latin.geojson"
+    not_utf8.write_bytes(b'{"type": "FeatureCollection", "features": [], "x": "\xff\xfe"}')
+    for argv in (["import-osm", not_gzip], ["import", deep], ["import", deep_props], ["import", not_utf8]):
+        code = _cli(fresh_workspace.db_path, *argv)
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_csv_cells_are_neutralised_and_restored(tmp_path, records):
+    from planner.io import neutralise_cell, restore_cell
+
+    for text in ("=1+1", "+1", "-1", "@a", "\tx", "\rx", "\uff1d1", "\uff0b1", "\uff0d1", "\uff20a"):
+        assert neutralise_cell(text) == "'" + text and restore_cell("'" + text) == text
+    for value in ("plain", "'quoted", "1-2", 3, -1.5, None, True):
+        assert neutralise_cell(value) == value
+    records[0]["name"] = "=HYPERLINK(\"http://evil.example\")"
+    records[1]["address"] = "@SUM(1)"
+    path = export_stations(records, tmp_path / "s.csv")
+    text = path.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text and "'@SUM(1)" in text
+    back = {r["id"]: r for r in read_stations(path)}
+    assert back[records[0]["id"]]["name"] == records[0]["name"]
+    assert back[records[1]["id"]]["address"] == "@SUM(1)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import sqlite3
 import threading
 
@@ -386,9 +387,9 @@ def test_users_and_passwords(reg):
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"name": "bob", "role": "root", "password": "pw"}, "role"),
+        ({"name": "bob", "role": "root", "password": "pw-long-enough"}, "role"),
         ({"name": "bob", "role": "staff", "password": ""}, "password"),
-        ({"name": "bad name!", "role": "staff", "password": "pw"}, "name"),
+        ({"name": "bad name!", "role": "staff", "password": "pw-long-enough"}, "name"),
     ],
 )
 def test_invalid_users_are_refused(reg, kwargs, field):
@@ -400,14 +401,14 @@ def test_invalid_users_are_refused(reg, kwargs, field):
 
 
 def test_duplicate_user(reg):
-    reg.add_user("alice", role="admin", password="pw")
+    reg.add_user("alice", role="admin", password="pw-long-enough")
     with pytest.raises(InputError, match="already exists"):
-        reg.add_user("alice", role="staff", password="other")
-    assert reg.authenticate("alice", "pw")["role"] == "admin"
+        reg.add_user("alice", role="staff", password="other-password")
+    assert reg.authenticate("alice", "pw-long-enough")["role"] == "admin"
 
 
 def test_tokens_are_stored_as_hashes(reg):
-    reg.add_user("alice", role="admin", password="pw")
+    reg.add_user("alice", role="admin", password="pw-long-enough")
     token = reg.issue_token("alice")
     assert len(token) >= 40
     assert reg.user_for_token(token)["name"] == "alice"
@@ -419,13 +420,147 @@ def test_tokens_are_stored_as_hashes(reg):
     assert rows == [(hashlib.sha256(token.encode()).hexdigest(),)]
     with pytest.raises(NotFoundError):
         reg.issue_token("nobody")
-    reg.set_password("alice", "new")
+    reg.set_password("alice", "new-password-9")
     assert reg.user_for_token(token) is None  # a password change revokes tokens
-    assert reg.authenticate("alice", "new") is not None
+    assert reg.authenticate("alice", "new-password-9") is not None
 
 
 def test_user_writes_do_not_change_station_generation(reg):
     gen = reg.generation()
-    reg.add_user("alice", role="staff", password="pw")
+    reg.add_user("alice", role="staff", password="pw-long-enough")
     reg.issue_token("alice")
     assert reg.generation() == gen
+
+
+def _open_registry(path: str) -> str:
+    from planner.registry import Registry as R
+
+    return repr(len(R(path, create=True).list_users()))
+
+
+def test_processes_creating_one_registry_at_once_all_succeed(tmp_path):
+    """gunicorn workers start together: none may see a half-made file (it appears complete)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    for attempt in range(3):
+        path = str(tmp_path / f"race-{attempt}.sqlite")
+        with ProcessPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(_open_registry, [path] * 8))
+        assert results == ["0"] * 8
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f".race-{attempt}")) == []
+
+
+# ------------------------------------------------------------------ accounts from the CLI (issues 9 and 11)
+def _users_cli(db, *argv, stdin: str | None = None):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-m", "planner", "--db", str(db), "users", *argv], input=stdin,
+                          text=True, capture_output=True, cwd=root, timeout=120)
+
+
+def test_cli_passwd_token_rotate_revoke(tmp_path):
+    db = tmp_path / "u.sqlite"
+    weak = _users_cli(db, "add", "alice", "--role", "staff", "--password-stdin", stdin="short\n")
+    assert weak.returncode == 2 and "at least 10 characters" in weak.stderr and "Traceback" not in weak.stderr
+    assert _users_cli(db, "add", "alice", "--role", "staff", "--password-stdin", stdin="first-password\n").returncode == 0
+    reg = Registry(db)
+    sid = reg.open_session("alice")
+    token = _users_cli(db, "token", "alice", "--days", "7").stdout.strip()
+    assert reg.user_for_token(token)["name"] == "alice"
+    listed = json.loads(_users_cli(db, "tokens", "alice", "--json").stdout)
+    assert len(listed) == 1 and listed[0]["expired"] is False and token not in json.dumps(listed)
+    assert listed[0]["id"] == hashlib.sha256(token.encode()).hexdigest()[:8]
+    done = _users_cli(db, "passwd", "alice", "--password-stdin", stdin="second-password\n")
+    assert done.returncode == 0, done.stderr
+    assert reg.authenticate("alice", "second-password") and reg.authenticate("alice", "first-password") is None
+    assert reg.session_user(sid) is None and reg.user_for_token(token) is None  # both ended
+    same = _users_cli(db, "passwd", "alice", "--password-stdin", stdin="alice\n")
+    assert same.returncode == 2 and "password" in same.stderr
+    nobody = _users_cli(db, "passwd", "nobody", "--password-stdin", stdin="long-enough-password\n")
+    assert nobody.returncode == 2 and "no user named" in nobody.stderr
+    first = _users_cli(db, "token", "alice").stdout.strip()
+    second = _users_cli(db, "rotate", "alice", "--days", "30").stdout.strip()
+    assert reg.user_for_token(first) is None and reg.user_for_token(second)["name"] == "alice"
+    revoked = _users_cli(db, "revoke", "alice")
+    assert revoked.returncode == 0 and "revoked 1" in revoked.stdout
+    assert reg.user_for_token(second) is None
+    bad_days = _users_cli(db, "token", "alice", "--days", "0")
+    assert bad_days.returncode == 2 and "days" in bad_days.stderr
+    assert _users_cli(db, "role", "alice", "--role", "admin").returncode == 0
+    assert reg.list_users()[0]["role"] == "admin"
+    assert _users_cli(db, "delete", "alice").returncode == 0 and reg.list_users() == []
+
+
+def test_version_1_registry_is_upgraded_in_place(tmp_path):
+    """A registry made before sessions and token expiry: opened, upgraded, nothing lost."""
+    path = tmp_path / "v1.sqlite"
+    reg = Registry(path, create=True)
+    reg.add_user("alice", role="staff", password="a long enough one")
+    token = reg.issue_token("alice")
+    con = sqlite3.connect(path)
+    con.executescript("DROP TABLE sessions; DROP TABLE login_failures; "
+                      "CREATE TABLE t2 AS SELECT token_hash, user_name, created_at FROM tokens; DROP TABLE tokens; "
+                      "CREATE TABLE tokens (token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL REFERENCES users (name) "
+                      "ON DELETE CASCADE, created_at TEXT NOT NULL); INSERT INTO tokens SELECT * FROM t2; DROP TABLE t2; "
+                      "PRAGMA user_version = 1;")
+    con.close()
+    reg = Registry(path)
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    con.close()
+    assert reg.user_for_token(token)["name"] == "alice"  # kept, now with an expiry
+    assert reg.list_tokens("alice")[0]["expires_at"]
+    assert reg.session_user(reg.open_session("alice"))["name"] == "alice"
+
+
+def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path):
+    """A writer process killed with SIGKILL mid-stream: every write it acknowledged is
+    stored, the file passes integrity_check and still opens as a registry."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    path = tmp_path / "k.sqlite"
+    Registry(path, create=True).add_user("alice", role="staff", password="a long enough one")
+    script = (
+        "import sys\n"
+        "from planner.registry import Registry\n"
+        "from planner.region import load_region\n"
+        f"reg = Registry({str(path)!r})\n"
+        "reg.seed(load_region().stations)\n"
+        "v = reg.get('MY-DH-01')['version']\n"
+        "i = 0\n"
+        "while True:\n"
+        "    i += 1\n"
+        "    v = reg.update('MY-DH-01', {'notes': f'write {i}'}, expected_version=v, actor='alice')['version']\n"
+        "    reg.open_session('alice')\n"
+        "    print(i, v, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(root)))
+    acknowledged = []
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < 150 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        acknowledged.append(tuple(map(int, line.split())))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert len(acknowledged) >= 150, "the writer did not get going"
+    last_i, last_v = acknowledged[-1]
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    stored = Registry(path).get("MY-DH-01")
+    assert stored["version"] >= last_v  # the kill may land after a commit, before its print
+    history = {h["version"]: h for h in Registry(path).history("MY-DH-01")}
+    for i, v in acknowledged:
+        assert history[v]["changes"]["notes"]["after"] == f"write {i}"

@@ -13,6 +13,9 @@ someone saved in between, the conflict screen shows both sides and nothing is wr
 
 from __future__ import annotations
 
+import math
+import unicodedata
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -25,7 +28,8 @@ from flask import (
 )
 
 from planner.errors import ConflictError, InputError
-from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS
+from planner.registry import ThrottledError
+from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS, region_today
 from webmap import auth, forms
 from webmap.assets import add_nonce, render_parts
 from webmap.i18n import field_errors, get_lang, t
@@ -39,26 +43,46 @@ COORD_CHOICES = ("wgs84", "gcj02", "bd09")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.stations")
+    """Where to go after login: a same-origin path such as ``/admin/stations/X?q=1``, else
+    the station list (no open redirect).
+
+    Refused: anything not starting with exactly one ``/`` (``//host``, ``/\\host``,
+    ``https://…``), any backslash, white space or control character (browsers drop tabs
+    and line breaks, so ``/\t/evil.example`` would become ``//evil.example``; CR/LF would
+    split the header), and anything with a scheme or host after parsing.
+    """
+    fallback = url_for("admin.stations")
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2048:
+        return fallback
+    if target.startswith("//") or "\\" in target:
+        return fallback
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 # ------------------------------------------------------------------ login
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         name = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        user = get_workspace().registry.authenticate(name, password)
-        if user is None:
-            error = t("login_failed")
+        try:
+            user = get_workspace().registry.authenticate(name, password, client=request.remote_addr)
+        except ThrottledError as exc:
+            seconds = max(1, math.ceil(exc.retry_after))
+            error, status, headers = t("login_throttled", seconds=seconds), 429, {"Retry-After": str(seconds)}
         else:
-            auth.login(user)
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("admin/login.html", error=error), (401 if error else 200)
+            if user is None:
+                error, status = t("login_failed"), 401
+            else:
+                auth.login(user)
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("admin/login.html", error=error), status, headers
 
 
 @bp.post("/logout")
@@ -151,7 +175,7 @@ def save(station_id: str):
         return redirect(url_for("admin.edit", station_id=station_id))
     try:
         record = registry.update(station_id, changes, expected_version=version, actor=user["name"],
-                                 coords=submitted["coord_sys"])
+                                 coords=submitted["coord_sys"], may_retire=auth.can(user, "retire"))
     except ConflictError as exc:
         current = exc.current or registry.get(station_id)
         return _conflict(current, orig=orig, mine=changes, edited=submitted)
@@ -180,7 +204,7 @@ def _conflict(current: dict, *, orig: dict, mine: dict, edited: dict):
 def _blank() -> dict:
     values = forms.values_of({"lon": None, "lat": None})
     values.update(hours="24h", data_status="approximate", kind="service_area", parking_bays=0,
-                  as_of=get_workspace().now().date().isoformat(), coord_precision_m=100)  # the region's date
+                  as_of=region_today().isoformat(), coord_precision_m=100)
     values["id"] = ""
     values["county"] = ""
     return values

@@ -1,4 +1,4 @@
-"""JSON API (DESIGN.md "HTTP"): public reads, one authenticated write.
+"""JSON API (the HTTP contract in README "HTTP"): public reads, one authenticated write.
 
 =============================================  ======================================================
 ``GET  /healthz``                              ``{"status": "ok"}``
@@ -9,7 +9,8 @@
                                                Feature / 400 fields / 401 / 403 / 404 / 409 / 428;
                                                ``?coords=gcj02`` for lon/lat copied from Amap;
                                                ``{"status": "retired"}`` needs the admin role
-``GET  /api/stations/<id>/history``            audit trail, newest first (JSON list)
+``GET  /api/stations/<id>/history``            audit trail, newest first (JSON list); anonymous
+                                               readers see the actor's role, staff see names
 ``GET  /api/nearest?lon=&lat=``                CLI ``nearest`` JSON; ``amenity=`` (repeat or comma
                                                list), ``k``, ``coords``, ``min_power_kw``,
                                                ``open_now=1``, ``route=1`` (adds ``route``)
@@ -29,13 +30,16 @@ Feature) so a client can show both versions.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 from flask import Blueprint, jsonify, request
 
 from planner import settings
 from planner.coords import check_coord_system
 from planner import gazetteer
 from planner.errors import ConflictError, InputError
-from webmap.auth import api_user, can
+from webmap.auth import api_user, can, reader
 from webmap.errors import ApiError
 from webmap.serialize import etag, feature, feature_collection
 from webmap.state import get_workspace
@@ -112,7 +116,8 @@ def _if_match_version() -> int:
         )
     value = raw.removeprefix("W/")
     value = value.strip().strip('"')
-    if not value.isdigit() or int(value) < 1:
+    # ASCII digits only ("²".isdigit() is true), and few enough to be a version.
+    if not (value.isascii() and value.isdigit() and len(value) <= 15) or int(value) < 1:
         raise ApiError(
             400,
             "invalid_input",
@@ -122,13 +127,49 @@ def _if_match_version() -> int:
     return int(value)
 
 
+#: Deepest JSON nesting a PATCH body may have (a station record is 3 levels deep).
+MAX_JSON_DEPTH = 8
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, counted without recursion (stops past ``limit``)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _json_body():
+    """The request body as JSON, or None when it is not JSON this API can take.
+
+    Refuses (None) what ``get_json`` would crash or choke on: nesting deeper than the
+    interpreter's recursion limit, integers past Python's 4,300-digit limit, invalid
+    UTF-8 and lone surrogates (``"\\ud800"``) which SQLite cannot store.
+    """
+    try:
+        body = json.loads(request.get_data(cache=True))
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # JSONDecodeError, int limit, UnicodeError are ValueErrors
+        return None
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        return None
+    return body
+
+
 def _changes_body() -> dict:
-    body = request.get_json(silent=True)
+    body = _json_body()
     if not isinstance(body, dict):
         raise ApiError(
             400,
             "invalid_input",
-            "the body must be a JSON object of the fields to change, e.g. {\"amenities\": {\"shower\": true}}",
+            "the body must be a JSON object (UTF-8, nested at most 8 levels) of the fields to change, "
+            "e.g. {\"amenities\": {\"shower\": true}}",
             fields={"body": "must be a JSON object"},
         )
     if not body:
@@ -154,13 +195,18 @@ def stations():
 @bp.get("/api/stations/<station_id>")
 def station(station_id: str):
     record = get_workspace().registry.get(station_id)
-    response = _station_response(record)
-    return response.make_conditional(request)
+    response = _station_response(record).make_conditional(request)
+    if response.status_code == 412:  # If-Match names another version: the one error shape
+        raise ApiError(412, "precondition_failed",
+                       f"If-Match {request.headers.get('If-Match', '')!r} does not match the stored version "
+                       f"{record['version']} (ETag {etag(record)})", current=feature(record))
+    return response
 
 
 @bp.get("/api/stations/<station_id>/history")
 def station_history(station_id: str):
-    return jsonify(get_workspace().registry.history(station_id))
+    """Staff (session or bearer token) see who changed what; anonymous readers see roles."""
+    return jsonify(get_workspace().registry.history(station_id, names=reader() is not None))
 
 
 @bp.get("/api/nearest")
@@ -241,19 +287,16 @@ def patch_station(station_id: str):
     expected = _if_match_version()
     changes = _changes_body()
     registry = get_workspace().registry
-    retiring = changes.get("status") == "retired"
-    if retiring and not can(user, "retire"):
-        raise ApiError(403, "forbidden", f"only admins may retire a station; {user['name']!r} is {user['role']}")
     # lon/lat may be given as Amap shows them: ?coords=gcj02, or "coord_sys" in the body.
     coords = Query(request.args).arg("coords") or (
         changes.get("coord_sys") if "lon" in changes and isinstance(changes.get("coord_sys"), str) else "wgs84"
     )
     coords = check_coord_system(coords)
     try:
-        if retiring and set(changes) == {"status"}:
-            record = registry.retire(station_id, expected_version=expected, actor=user["name"])
-        else:
-            record = registry.update(station_id, changes, expected_version=expected, actor=user["name"], coords=coords)
+        # The registry normalises the change once and decides on the merged record whether
+        # it retires the station (then only admins may, whatever the spelling of "retired").
+        record = registry.update(station_id, changes, expected_version=expected, actor=user["name"],
+                                 coords=coords, may_retire=can(user, "retire"))
     except ConflictError as exc:
         current = exc.current if exc.current is not None else registry.get(station_id)
         raise ApiError(

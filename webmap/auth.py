@@ -8,6 +8,12 @@ API writes accept either ``Authorization: Bearer <token>`` (``python -m planner 
 token NAME``) or a logged-in session plus the ``X-CSRFToken`` header (what the pages'
 scripts send). A session without that header is refused: a cookie alone proves nothing
 about which site sent the request.
+
+Sessions are server-side: the signed cookie holds only a random session id; the
+registry's ``sessions`` table says whether it is still alive and the ``users`` table gives
+the role on every request. Logout, a password change (``users passwd``), a role change and
+deleting the user end the session at once; a session also ends after 12 h idle or 7 days
+(:mod:`planner.users`). Bearer tokens expire (90 days by default) and can be revoked.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import functools
 from flask import abort, flash, g, redirect, request, session, url_for
 from flask_wtf.csrf import ValidationError, validate_csrf
 
+from planner.errors import RegistryError
 from webmap.errors import ApiError
 from webmap.i18n import t
 from webmap.state import get_workspace
@@ -34,22 +41,46 @@ def can(user: dict | None, action: str) -> bool:
 
 
 def current_user() -> dict | None:
-    """The logged-in staff member (``{"name", "role"}``) or None."""
+    """The logged-in staff member (``{"name", "role"}``, role as stored now) or None.
+
+    Asks the registry once per request whether the session is still alive.
+    """
     if "user" not in g:
-        data = session.get("user")
-        g.user = {"name": data["name"], "role": data["role"]} if isinstance(data, dict) and data.get("role") in ROLES else None
+        sid = session.get("sid")
+        try:
+            user = get_workspace().registry.session_user(sid) if sid else None
+        except RegistryError:  # registry unreadable: nobody is logged in (the error page still renders)
+            user = None
+        if sid and user is None:
+            session.pop("sid", None)  # ended elsewhere: forget the dead id
+        g.user = user if user and user.get("role") in ROLES else None
     return g.user
 
 
 def login(user: dict) -> None:
-    session.clear()  # a fresh session on login (no fixation)
-    session["user"] = {"name": user["name"], "role": user["role"]}
+    """Start a server-side session for ``user`` (a fresh cookie: no fixation)."""
+    sid = get_workspace().registry.open_session(user["name"])
+    session.clear()
+    session["sid"] = sid
     g.pop("user", None)
 
 
 def logout() -> None:
+    """End this session on the server (a copied cookie stops working too)."""
+    sid = session.get("sid")
+    if sid:
+        get_workspace().registry.close_session(sid)
     session.clear()
     g.pop("user", None)
+
+
+def reader() -> dict | None:
+    """Who is reading (for views that show more to staff): a bearer token's user or the
+    logged-in staff member; None for anonymous readers and for bad tokens."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return get_workspace().registry.user_for_token(token.strip())
+    return current_user()
 
 
 def login_required(action: str | None = None):
@@ -84,7 +115,8 @@ def api_user(action: str = "edit") -> dict:
             raise _unauthorized("use 'Authorization: Bearer <token>' (python -m planner users token NAME)")
         user = get_workspace().registry.user_for_token(token.strip())
         if user is None:
-            raise _unauthorized("unknown or revoked bearer token; issue a new one with `python -m planner users token NAME`")
+            raise _unauthorized("unknown, expired or revoked bearer token; issue a new one with "
+                                "`python -m planner users token NAME`")
     else:
         user = current_user()
         if user is None:

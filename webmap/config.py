@@ -13,6 +13,9 @@ Setting               Environment variable                Default
 ``TILES``             ``YIZHAN_TILES``                    none: the app's own vector layers only
 ``TILES_ATTR``        ``YIZHAN_TILES_ATTR``               OSM's attribution for OSM tiles, else the tile host
 ``REGION``            ``YIZHAN_REGION``                   ``mianyang``
+``SESSION_COOKIE_     ``YIZHAN_SECURE_COOKIES``           off; ``1`` = cookies only over HTTPS (set it
+SECURE``                                                  whenever the site is served over TLS)
+``PROXY_FIX``         ``YIZHAN_PROXY_FIX``                0; ``n`` = trust X-Forwarded-* from ``n`` proxies
 ====================  ==================================  =========================================
 
 Tiles are decoration only and off by default: every layer the pages need (counties,
@@ -32,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from planner import settings
+from planner.users import SESSION_ABSOLUTE_S
 
 #: OpenStreetMap's standard tiles (WGS-84 web-mercator, matches our coordinates); not a default.
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -51,6 +55,8 @@ SETTINGS: tuple[tuple[str, object, str], ...] = (
     ("REGION", settings.DEFAULT_REGION, "embedded region name (YIZHAN_REGION)"),
     ("NEAREST_K", 5, "how many stations the drivers' map lists"),
     ("ALONG_DETOUR_KM", 5.0, "default detour for the along-route search, km"),
+    ("SESSION_COOKIE_SECURE", False, "send cookies over HTTPS only (YIZHAN_SECURE_COOKIES=1 behind TLS)"),
+    ("PROXY_FIX", 0, "number of reverse proxies whose X-Forwarded-For/-Proto/-Host to trust (YIZHAN_PROXY_FIX)"),
     ("WORKSPACE", None, "an existing planner Workspace to serve (tests, notebooks); None = build one"),
 )
 
@@ -97,11 +103,27 @@ def defaults() -> dict:
     cfg["TILES"] = tiles_from_env(os.environ.get("YIZHAN_TILES"))
     cfg["TILES_ATTR"] = tiles_attribution(cfg["TILES"], os.environ.get("YIZHAN_TILES_ATTR"))
     cfg["REGION"] = os.environ.get("YIZHAN_REGION") or settings.DEFAULT_REGION
+    cfg["SESSION_COOKIE_SECURE"] = _flag(os.environ.get("YIZHAN_SECURE_COOKIES"))
+    cfg["PROXY_FIX"] = _count(os.environ.get("YIZHAN_PROXY_FIX"), "YIZHAN_PROXY_FIX")
+    cfg["PERMANENT_SESSION_LIFETIME"] = SESSION_ABSOLUTE_S  # the server ends sessions sooner when idle
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a working day: staff keep a form open for long
     cfg["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024  # station edits are small
     return cfg
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _count(value: str | None, name: str) -> int:
+    text = (value or "").strip()
+    if not text:
+        return 0
+    if not (text.isascii() and text.isdigit()) or int(text) > 10:
+        raise RuntimeError(f"{name} must be a whole number of proxies from 0 to 10; got {value!r}")
+    return int(text)
 
 
 def resolve_secret_key(config: dict, instance_path: str | Path) -> str:

@@ -8,6 +8,7 @@ this module only maps them to HTTP statuses, and turns Werkzeug's HTTP errors (4
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -20,13 +21,16 @@ from planner.errors import (
     RegistryError,
     YizhanError,
 )
+from planner.registry import ForbiddenError, ThrottledError
 from webmap.i18n import error_message, field_errors, t
 
 log = logging.getLogger(__name__)
 
 #: planner error class -> HTTP status (first match wins, so subclasses come first).
 STATUS: tuple[tuple[type[YizhanError], int], ...] = (
-    (InputError, 400),  # InfeasibleError is an InputError: also 400, code "infeasible"
+    (InputError, 400),
+    (ForbiddenError, 403),
+    (ThrottledError, 429),  # InfeasibleError is an InputError: also 400, code "infeasible"
     (NotFoundError, 404),
     (ConflictError, 409),
     (RegistryError, 503),
@@ -93,6 +97,8 @@ def init_app(app: Flask) -> None:
                 body["error"]["current"] = exc.current
             response = jsonify(body)
             response.status_code = status
+            if isinstance(exc, ThrottledError):
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
             return response
         return _page(status, error_message(exc), field_errors(exc))
 

@@ -114,12 +114,40 @@ def parse(form) -> tuple[dict, dict]:
 
 
 def load_orig(text: str | None) -> dict | None:
-    """The ``orig`` hidden field (values the form was loaded with), or None if unusable."""
+    """The ``orig`` hidden field (values the form was loaded with), or None if unusable.
+
+    The field comes back from the browser, so it is checked to have exactly the shape
+    :func:`values_of` gives (a tampered or damaged one is ignored and the stored record
+    used instead): no edit can crash on it.
+    """
     try:
         orig = json.loads(text or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return orig if isinstance(orig, dict) else None
+    return orig if _orig_shape_ok(orig) else None
+
+
+def _orig_shape_ok(orig) -> bool:
+    def number(v, integer=False):
+        ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+        return ok and not isinstance(v, bool) and (integer or math.isfinite(v))
+
+    if not isinstance(orig, dict):
+        return False
+    if not all(isinstance(orig.get(f), str) for f in TEXT_FIELDS + CHOICE_FIELDS):
+        return False
+    if not all(orig.get(f) == "" or number(orig.get(f), integer=True) for f in INT_FIELDS):
+        return False
+    amenities, charging = orig.get("amenities"), orig.get("charging")
+    if not isinstance(amenities, dict) or not all(isinstance(v, bool) for v in amenities.values()):
+        return False
+    if not isinstance(charging, dict) or not isinstance(charging.get("swap"), bool):
+        return False
+    bays = charging.get("bays")
+    if not isinstance(bays, list) or not all(
+            isinstance(b, list) and len(b) == 2 and number(b[0], integer=True) and number(b[1]) for b in bays):
+        return False
+    return all(orig.get(f) == "" or number(orig.get(f)) for f in ("lon", "lat"))
 
 
 def dump_orig(values: dict) -> str:

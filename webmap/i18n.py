@@ -425,3 +425,13 @@ def error_message(exc, lang: str | None = None) -> str:
     if lang == "zh" and getattr(exc, "message_zh", None):
         return exc.message_zh
     return getattr(exc, "message", str(exc))
+
+
+# ---------------------------------------------------------------------- security strings
+# Login throttling (kept in one block; used by webmap.admin).
+STRINGS.update({
+    "login_throttled": (
+        "登录失败次数过多，请在 {seconds} 秒后再试。",
+        "Too many failed logins; try again in {seconds} s.",
+    ),
+})

@@ -11,7 +11,8 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, g
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def csp_nonce() -> str:
@@ -66,12 +67,35 @@ STATIC_HEADERS = (
 )
 
 
+def private_response() -> bool:
+    """Whether this response is for staff eyes only: staff pages, and anything answered to
+    a logged-in session or a bearer token. Such responses are never stored by browsers or
+    proxies (``Cache-Control: no-store``): no staff page comes back from the back button
+    after logout or from a shared computer's cache."""
+    if request.blueprint == "admin" or request.headers.get("Authorization"):
+        return True
+    return g.get("user") is not None
+
+
 def init_app(app: Flask) -> None:
+    """Security headers on every response; ``ProxyFix`` when ``PROXY_FIX`` (behind a proxy).
+
+    ``PROXY_FIX = n`` (``YIZHAN_PROXY_FIX``) trusts ``X-Forwarded-For/-Proto/-Host`` from
+    ``n`` proxies in front, so the client address used for login throttling and the
+    https scheme are the real ones. Without a proxy leave it 0: the headers could be forged.
+    """
+    hops = int(app.config.get("PROXY_FIX") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     @app.after_request
     def _headers(response):
         h = response.headers
         for name, value in STATIC_HEADERS:
             h.setdefault(name, value)
+        if private_response():
+            h["Cache-Control"] = "no-store"
+            h.add("Vary", "Cookie")
         if "Content-Security-Policy" not in h:
             if response.mimetype == "text/html":
                 h["Content-Security-Policy"] = content_security_policy(csp_nonce(), app.config.get("TILES"))

@@ -1,4 +1,4 @@
-"""The JSON API (DESIGN.md "HTTP"): shapes, every status code, auth, concurrency."""
+"""The JSON API (README "HTTP"): shapes, every status code, auth, concurrency."""
 
 from __future__ import annotations
 
@@ -249,7 +249,7 @@ def test_patch_applies_and_is_audited(client, tokens, users):
     props = r.get_json()["properties"]
     assert props["version"] == 2 and props["amenities"]["laundry"] is True and props["hours"] == "06:00-23:00"
     assert props["amenities"]["shower"] is True  # other amenities untouched (merge key by key)
-    history = client.get("/api/stations/MY-DH-02/history").get_json()
+    history = client.get("/api/stations/MY-DH-02/history", headers=bearer(tokens["staff"])).get_json()
     assert history[0]["version"] == 2 and history[0]["actor"] == users["staff"][0]
     assert history[0]["changes"]["hours"] == {"before": "24h", "after": "06:00-23:00"}
     assert history[-1]["action"] == "seed"
