@@ -66,11 +66,13 @@ json_values = st.recursive(
 )
 QUERY_NAMES = ["lon", "lat", "k", "amenity", "coords", "min_power_kw", "open_now", "route", "station", "from", "to",
                "detour_km", "radius_km", "samples", "include_retired", "method", "lang", "q", "retired", "next",
-               "fmt"]
+               "fmt", "date", "format", "device", "period", "state", "category", "grid", "channel"]
 FORM_NAMES = ["username", "password", "name", "name_en", "kind", "corridor", "address", "hours", "phone",
               "source", "notes", "as_of", "data_status", "parking_bays", "daily_trucks", "coord_precision_m",
               "lon", "lat", "coord_sys", "amenity", "bay_count", "bay_kw", "swap", "orig", "version", "id",
-              "county", "method", "k", "radius_km"]
+              "county", "method", "k", "radius_km", "description", "category", "channel", "contact",
+              "station_id", "corridor_km", "title", "body", "kind", "valid_from", "valid_to", "radius_km",
+              "satisfaction", "money_recovered_cny", "platform", "note"]
 
 
 def _q(value: str) -> str:
@@ -93,9 +95,9 @@ def _header(value: str) -> str:
 
 # ---------------------------------------------------------------------- the app
 def _blueprints():
-    from webmap import admin, api, assets, driver, planning
+    from webmap import admin, api, assets, desk, driver, planning
 
-    return (assets.bp, driver.bp, planning.bp, admin.bp, api.bp)
+    return (assets.bp, driver.bp, planning.bp, admin.bp, api.bp, desk.bp)
 
 
 def _routes() -> list[tuple[str, str]]:

@@ -44,7 +44,7 @@ class YizhanRequest(Request):
 def init_app(app: Flask) -> None:
     """Attach the workspace, security, error handling and every blueprint to ``app``."""
     from planner.workspace import Workspace
-    from webmap import admin, api, assets, driver, errors, i18n, planning, security
+    from webmap import admin, api, assets, desk, driver, errors, i18n, planning, security
     from webmap.state import EXTENSION, AppState
 
     workspace = app.config.get("WORKSPACE") or Workspace(
@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(planning.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(__import__("webmap.desk", fromlist=["bp"]).bp)  # grid service desk (webmap/desk.py)
+    desk.init_app(app)  # the grid service desk: its tables, blueprint and template globals
     csrf.exempt(api.bp)  # API writes check a bearer token or the X-CSRFToken header (webmap.auth)
 
     @app.context_processor

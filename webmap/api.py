@@ -104,14 +104,17 @@ def _station_response(record: dict, status: int = 200):
     return response
 
 
-def _if_match_version() -> int:
-    """The version named by ``If-Match`` (``3``, ``"3"`` or ``W/"3"``); 428 when missing."""
+def if_match_version(what: str = "station") -> int:
+    """The version named by ``If-Match`` (``3``, ``"3"`` or ``W/"3"``); 428 when missing.
+
+    ``what`` names the record in messages (``station``, ``request``).
+    """
     raw = request.headers.get("If-Match", "").strip()
     if not raw or raw == "*":
         raise ApiError(
             428,
             "precondition_required",
-            "send If-Match with the version you read (the ETag of GET /api/stations/<id>) "
+            f"send If-Match with the version you read (the ETag of GET /api/{what}s/<id>) "
             "so that no one else's change is overwritten",
         )
     value = raw.removeprefix("W/")
@@ -121,7 +124,7 @@ def _if_match_version() -> int:
         raise ApiError(
             400,
             "invalid_input",
-            f"If-Match must be a station version such as \"3\", got {raw!r}",
+            f"If-Match must be a {what} version such as \"3\", got {raw!r}",
             fields={"If-Match": "must be a version number"},
         )
     return int(value)
@@ -145,7 +148,7 @@ def _depth(value, limit: int) -> int:
     return deepest
 
 
-def _json_body():
+def json_body():
     """The request body as JSON, or None when it is not JSON this API can take.
 
     Refuses (None) what ``get_json`` would crash or choke on: nesting deeper than the
@@ -163,7 +166,7 @@ def _json_body():
 
 
 def _changes_body() -> dict:
-    body = _json_body()
+    body = json_body()
     if not isinstance(body, dict):
         raise ApiError(
             400,
@@ -284,7 +287,7 @@ def coverage():
 def patch_station(station_id: str):
     """Change some fields of a station, only if ``If-Match`` names the stored version."""
     user = api_user("edit")
-    expected = _if_match_version()
+    expected = if_match_version()
     changes = _changes_body()
     registry = get_workspace().registry
     # lon/lat may be given as Amap shows them: ?coords=gcj02, or "coord_sys" in the body.

@@ -27,11 +27,12 @@ import hashlib
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
-from planner.desk import REGION_TZ, Desk
+from planner.desk import Desk
 from planner.desk.notices import KINDS as NOTICE_KINDS
 from planner.desk.notices import check_device, public_notice, staff_notice
 from planner.desk.requests import CATEGORIES, CHANNELS, SATISFACTION, STAGE_LABELS, STATE_LABELS, STATES, staff_view
 from planner.errors import ConflictError
+from webmap.api import if_match_version, json_body
 from webmap.auth import api_user, current_user, login_required
 from webmap.errors import ApiError
 from webmap.i18n import get_lang
@@ -78,11 +79,11 @@ def _labels(table: dict) -> dict:
     return {k: v[i] for k, v in table.items()}
 
 
-@bp.record_once
-def _attach(state):
+def init_app(app) -> None:
+    """Attach the desk (its tables in the workspace's registry) and the blueprint to ``app``."""
     from webmap import csrf
 
-    app = state.app
+    app.register_blueprint(bp)
     csrf.exempt(bp)  # API writes check a bearer token or the X-CSRFToken header (webmap.auth)
     app.extensions[DESK] = Desk(app.extensions[EXTENSION].workspace)
 
@@ -96,7 +97,7 @@ def get_desk() -> Desk:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(REGION_TZ)
+    return get_desk().ws.now()
 
 
 # ---------------------------------------------------------------------- helpers
@@ -105,7 +106,7 @@ def _is_staff_request() -> bool:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_input", "the body must be a JSON object (Content-Type: application/json)",
                        fields={"body": "must be a JSON object"})
@@ -113,16 +114,7 @@ def _body() -> dict:
 
 
 def _if_match() -> int:
-    raw = request.headers.get("If-Match", "").strip()
-    if not raw or raw == "*":
-        raise ApiError(428, "precondition_required",
-                       "send If-Match with the version you read (the ETag of GET /api/requests/<id>) so that "
-                       "no one else's change is overwritten")
-    value = raw.removeprefix("W/").strip().strip('"')
-    if not value.isdigit() or int(value) < 1:
-        raise ApiError(400, "invalid_input", f"If-Match must be a request version such as \"3\", got {raw!r}",
-                       fields={"If-Match": "must be a version number"})
-    return int(value)
+    return if_match_version("request")
 
 
 def _request_json(record: dict, status: int = 200, *, with_history: bool = False):
