@@ -14,23 +14,21 @@ Three constructors meet in one place:
 
 - :meth:`RoadNetwork.from_corridors`: the embedded corridor LineStrings, densified to short
   straight segments, two-way, with linear referencing (:meth:`RoadNetwork.corridor_samples`);
-- :meth:`RoadNetwork.from_osm_xml`: an OpenStreetMap ``.osm``/``.osm.bz2``/``.osm.gz`` extract
-  read offline with ``osmnx.graph_from_xml``, filtered to roads a truck may drive, one-way
-  streets kept one-way;
+- :meth:`RoadNetwork.from_osm`: an OpenStreetMap ``.osm.pbf``/``.osm``/``.osm.bz2``/``.osm.gz``
+  extract streamed with pyosmium (:mod:`planner.network.osm`), roads a truck or van may
+  drive, one-way streets kept one-way, truck rules per edge (:meth:`RoadNetwork.for_vehicle`);
 - :meth:`RoadNetwork.from_graph`: any networkx graph with ``x``/``y`` node attributes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import math
 import re
-import xml.sax
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import ParseError
 
 import geopandas as gpd
 import networkx as nx
@@ -82,8 +80,6 @@ HIGHWAY_SPEED_KMH: dict[str, float] = {
 DRIVEABLE_HIGHWAYS = frozenset(HIGHWAY_SPEED_KMH)
 #: Speed for an edge whose highway type is unknown (from_graph on a non-OSM graph), km/h.
 FALLBACK_SPEED_KMH = 40.0
-#: Extra OSM way tags read from XML (restored afterwards: osmnx settings are global).
-_EXTRA_WAY_TAGS = ("ref", "maxspeed:hgv", "hgv", "service")
 #: Shortest stored edge, metres (keeps csgraph from seeing zero-weight edges).
 _MIN_EDGE_M = 1e-3
 _MPH_TO_KMH = 1.609344
@@ -171,38 +167,10 @@ def _ref_str(value: Any) -> str:
     return ";".join(dict.fromkeys(parts))
 
 
-@contextlib.contextmanager
-def _osmnx_way_tags(extra: Sequence[str]) -> Iterator[None]:
-    """Temporarily add way tags to osmnx's (global) ``useful_tags_way``."""
-    import osmnx as ox
-
-    saved = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = saved + [t for t in extra if t not in saved]
-    try:
-        yield
-    finally:
-        ox.settings.useful_tags_way = saved
-
-
-def _keep_osm_edge(data: dict) -> bool:
-    """Is an OSM edge a road a truck may use?"""
-    highways = _as_list(data.get("highway"))
-    if not any(h in DRIVEABLE_HIGHWAYS for h in highways):
-        return False
-    if "no" in _as_list(data.get("hgv")):
-        return False
-    access = set(_as_list(data.get("access")))
-    if access & {"no", "private"} and not set(_as_list(data.get("hgv"))) & {"yes", "designated", "destination", "delivery"}:
-        return False
-    if set(_as_list(data.get("area"))) & {"yes"}:
-        return False
-    return True
-
-
 class RoadNetwork:
     """A directed road graph with metres and truck seconds on every edge.
 
-    Build it with :meth:`from_corridors`, :meth:`from_osm_xml`, :meth:`from_graph` or
+    Build it with :meth:`from_corridors`, :meth:`from_osm`, :meth:`from_graph` or
     :meth:`load`. Node ids are ``0..n_nodes-1``.
 
     Attributes
@@ -235,6 +203,7 @@ class RoadNetwork:
         node_osmid: Any = None,
         corridor_nodes: pd.DataFrame | None = None,
         source: str = "",
+        edge_rules: dict[str, Any] | None = None,
     ):
         self.node_lon = np.ascontiguousarray(node_lon, dtype=np.float64)
         self.node_lat = np.ascontiguousarray(node_lat, dtype=np.float64)
@@ -286,6 +255,20 @@ class RoadNetwork:
         self.node_osmid = None if node_osmid is None else np.asarray(node_osmid)
         self._corridor_nodes = corridor_nodes
         self.source = source
+        self.edge_rules: dict[str, np.ndarray] | None = None
+        if edge_rules is not None:
+            from planner.network.vehicle import RULE_COLUMNS
+
+            unknown = set(edge_rules) - set(RULE_COLUMNS)
+            if unknown:
+                raise InputError(f"unknown edge rule(s) {sorted(unknown)}", fields={"edge_rules": ", ".join(RULE_COLUMNS)})
+            self.edge_rules = {}
+            for name, values in edge_rules.items():
+                arr = np.ascontiguousarray(values, dtype=RULE_COLUMNS[name]).reshape(-1)
+                if arr.size != m:
+                    raise InputError(f"edge rule {name!r} needs one value per edge", fields={name: f"{m} values"})
+                self.edge_rules[name] = arr
+        self._vehicle_nets: dict = {}
         self._tree: cKDTree | None = None
         self._build_csr()
 
@@ -633,95 +616,110 @@ class RoadNetwork:
         )
 
     @classmethod
-    def from_osm_xml(
+    def from_osm(
         cls,
         path: str | Path,
         *,
         truck_speed_kmh: float | None = None,
         retain_all: bool = False,
-        simplify: bool = False,
     ) -> RoadNetwork:
-        """Read an OpenStreetMap XML extract offline (``osmnx.graph_from_xml``).
+        """Read an OpenStreetMap extract offline, streaming, in bounded memory.
 
         Parameters
         ----------
         path
-            ``.osm``, ``.osm.bz2`` or ``.osm.gz`` file (``.pbf`` is not supported by osmnx).
+            ``.osm.pbf``, ``.osm``, ``.osm.bz2`` or ``.osm.gz`` (read with pyosmium; see
+            :mod:`planner.network.osm` and ``docs/osm.md``).
         truck_speed_kmh
             Speed cap, km/h; default :data:`TRUCK_SPEED_KMH`. Each edge's speed comes from
             ``maxspeed:hgv``, else ``maxspeed``, else its ``highway`` type
             (:data:`HIGHWAY_SPEED_KMH`), never above the cap.
         retain_all
-            ``False`` (default): after filtering to driveable roads, keep only the largest
-            weakly connected component, so a stray fragment at the edge of the extract cannot
-            capture snapped points that then reach no station. ``True`` keeps every
-            component. (The graph is always loaded with osmnx's ``retain_all=True`` first:
-            osmnx would otherwise pick the largest component *before* our road filter, with
-            buildings and footpaths deciding which part survives.)
-        simplify
-            Merge chains of degree-2 nodes into single edges that keep their geometry
-            (``osmnx.simplify_graph``) after filtering. ``False`` (default) keeps every OSM
-            node, which gives shorter snapping distances.
+            ``False`` (default): keep only the largest weakly connected component of the
+            drivable roads, so a stray fragment at the edge of the extract cannot capture
+            snapped points that then reach no station. ``True`` keeps every component.
 
         Returns
         -------
         RoadNetwork
-            One-way streets stay one-way (``oneway=yes|-1``, roundabouts); others are
-            two-way. Ways with ``hgv=no`` or ``access=no|private`` are dropped.
+            Every OSM node of a kept way is a node (no simplification); lengths are
+            great-circle. One-way streets stay one-way (``oneway=yes|true|1|-1|reverse``,
+            roundabouts). Truck rules (``maxweight``, ``maxheight``, ``maxlength``,
+            ``maxaxleload``, ``hgv``, ``access``, ``oneway``) are kept per edge in
+            :attr:`edge_rules`; :meth:`for_vehicle` applies them. Ways closed to every
+            motor vehicle (e.g. ``access=no`` without an exception) are dropped.
 
         Raises
         ------
         InputError
-            Missing/unreadable file, broken XML, a way referencing a node absent from the
-            file, or no driveable road in the file.
+            Missing or unreadable file, a file that is not what its name says, a way
+            referencing a node absent from the file, or no drivable road in the file.
         """
-        import osmnx as ox
+        from planner.network.osm import read_osm
 
         cap = _check_speed_cap(truck_speed_kmh)
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"OSM file not found: {str(p)!r}", fields={"path": "an existing .osm/.osm.bz2/.osm.gz file"})
-        try:
-            with _osmnx_way_tags(_EXTRA_WAY_TAGS):
-                G = ox.graph_from_xml(p, bidirectional=False, simplify=False, retain_all=True)
-        except (ParseError, xml.sax.SAXException) as exc:
-            raise InputError(f"{p.name} is not well-formed OSM XML: {exc}", fields={"path": "well-formed OSM XML"}) from None
-        except (ValueError, KeyError, TypeError, ox._errors.InsufficientResponseError) as exc:
-            raise InputError(
-                f"cannot build a road graph from {p.name}: {exc}. A way may reference a node missing "
-                "from the extract (cut the extract with complete ways, e.g. osmium extract -s complete_ways)",
-                fields={"path": "complete OSM XML"},
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{p.name} is not UTF-8 text: {exc}", fields={"path": "UTF-8 OSM XML"}) from None
-        missing = [n for n, d in G.nodes(data=True) if "x" not in d or "y" not in d]
-        if missing:
-            raise InputError(
-                f"{p.name}: a way references node {missing[0]} that is not in the file "
-                f"({len(missing)} missing); export the extract with complete ways",
-                fields={"path": "ways reference existing nodes"},
-            )
-        drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not _keep_osm_edge(d)]
-        G.remove_edges_from(drop)
-        G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
-        if G.number_of_edges() == 0:
-            raise InputError(
-                f"{p.name} contains no road a truck may drive (highway in {sorted(DRIVEABLE_HIGHWAYS)})",
-                fields={"path": "driveable highway ways"},
-            )
-        if not retain_all:
-            G = ox.truncate.largest_component(G, strongly=False)
-        if simplify:
-            # time each OSM segment at its own speed first, then sum along merged chains
-            # (a merged edge may join a 60 km/h ramp and a 90 km/h motorway)
-            ids = list(G.nodes)
-            nx_, ny_ = _to_utm(np.array([G.nodes[n]["x"] for n in ids]), np.array([G.nodes[n]["y"] for n in ids]))
-            utm = dict(zip(ids, zip(np.asarray(nx_).tolist(), np.asarray(ny_).tolist())))
-            for u, v, d in G.edges(data=True):
-                length = math.hypot(utm[v][0] - utm[u][0], utm[v][1] - utm[u][1])
-                d["travel_time_s"] = max(length, _MIN_EDGE_M) / (_edge_speed_kmh(d, cap) / 3.6)
-            G = ox.simplify_graph(G, remove_rings=False, edge_attr_aggs={"length": sum, "travel_time_s": sum})
-        return cls.from_graph(G, truck_speed_kmh=cap, source=f"osm_xml:{p.name}")
+        roads = read_osm(p, highway_speed_kmh=HIGHWAY_SPEED_KMH, speed_of=lambda tags: _edge_speed_kmh(tags, cap),
+                         retain_all=retain_all)
+        return cls(
+            roads.node_lon,
+            roads.node_lat,
+            roads.edge_u,
+            roads.edge_v,
+            roads.edge_length_m,
+            roads.edge_speed_kmh,
+            roads.edge_ref,
+            node_osmid=roads.node_id,
+            source=f"osm:{p.name}",
+            edge_rules=roads.rules,
+        )
+
+    #: The same reader (it reads XML too); kept for existing callers.
+    from_osm_xml = from_osm
+
+    def for_vehicle(self, vehicle: Any = None) -> RoadNetwork:
+        """The network a vehicle may drive: the same nodes, only the edges it may use.
+
+        Parameters
+        ----------
+        vehicle
+            A :class:`~planner.network.vehicle.Vehicle`, text such as ``"49t,4.2m,18m"``,
+            or ``None`` for the default 49-t tractor-semitrailer.
+
+        Returns
+        -------
+        RoadNetwork
+            ``self`` when every edge is allowed (always for networks without truck rules,
+            such as the corridors); else a network sharing the node arrays, cached per
+            vehicle.
+        """
+        from planner.network.vehicle import allowed_edges, parse_vehicle
+
+        v = parse_vehicle(vehicle)
+        if not self.edge_rules:
+            return self
+        key = v.key()
+        hit = self._vehicle_nets.get(key)
+        if hit is not None:
+            return hit
+        mask = allowed_edges(self.edge_rules, self.n_edges, v)
+        if mask.all():
+            sub = self
+        else:
+            sub = copy.copy(self)
+            sub.edge_u, sub.edge_v = self.edge_u[mask], self.edge_v[mask]
+            sub.edge_length_m, sub.edge_time_s = self.edge_length_m[mask], self.edge_time_s[mask]
+            sub.edge_speed_kmh, sub.edge_ref = self.edge_speed_kmh[mask], self.edge_ref[mask]
+            sub.edge_rules = {k: a[mask] for k, a in self.edge_rules.items()}
+            if self.edge_geometry is not None:
+                sub.edge_geometry = [g for g, keep in zip(self.edge_geometry, mask) if keep]
+            sub.source = f"{self.source} [{key}]"
+            sub._vehicle_nets = {key: sub}
+            sub._build_csr()
+        if len(self._vehicle_nets) >= 16:
+            self._vehicle_nets.clear()
+        self._vehicle_nets[key] = sub
+        return sub
 
     # ------------------------------------------------------------------ queries
     def snap(self, lon: float, lat: float) -> tuple[int, float]:
