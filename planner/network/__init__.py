@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -904,7 +905,10 @@ class RoadNetwork:
         (gdf_nodes, gdf_edges)
             ``gdf_nodes``: ``node``, ``lon``, ``lat`` (+ ``osmid`` for OSM graphs), Point.
             ``gdf_edges``: ``u``, ``v``, ``length_m``, ``travel_time_s``, ``speed_kmh``,
-            ``ref``, LineString (the edge geometry, or the straight segment).
+            ``ref``, the truck rules of OSM networks (``maxweight_t``, ``maxheight_m``,
+            ``maxlength_m``, ``maxaxleload_t``: NaN = no limit, -1 = ``below_default``;
+            ``hgv``, ``access``: the OSM access value, "" when untagged; ``oneway``),
+            LineString (the edge geometry, or the straight segment).
         """
         nodes = pd.DataFrame({"node": np.arange(self.n_nodes), "lon": self.node_lon, "lat": self.node_lat})
         if self.node_osmid is not None:
@@ -931,11 +935,24 @@ class RoadNetwork:
                 "travel_time_s": self.edge_time_s,
                 "speed_kmh": self.edge_speed_kmh,
                 "ref": self.edge_ref.astype(str),
+                **self._rule_columns(),
             },
             geometry=gpd.GeoSeries(geoms, crs=WGS84),
             crs=WGS84,
         )
         return gdf_nodes, gdf_edges
+
+    def _rule_columns(self) -> dict[str, np.ndarray]:
+        """Truck rules as readable columns (access codes as their OSM values)."""
+        if not self.edge_rules:
+            return {}
+        from planner.network.vehicle import ACCESS_VALUES
+
+        names = np.array(ACCESS_VALUES, dtype=object)
+        out = {}
+        for k, a in self.edge_rules.items():
+            out[k] = names[a] if k in ("hgv", "access") else a
+        return out
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """A networkx MultiDiGraph (``x``/``y`` in EPSG:4326, ``length_m``, ``travel_time_s``)."""
@@ -948,33 +965,145 @@ class RoadNetwork:
         return G
 
     def save(self, path: str | Path) -> Path:
-        """Write a GeoPackage with layers ``nodes`` and ``edges`` (and ``corridor_nodes``).
+        """Write the network: a GeoPackage for GIS plus a ``.npz`` beside it that loads fast.
 
-        The file opens in QGIS; :meth:`load` reads it back to an identical network.
+        ``path`` ending in ``.gpkg`` writes layers ``nodes`` and ``edges`` (and
+        ``corridor_nodes``) that open in QGIS, and the same network as arrays in
+        ``<stem>.npz`` next to it; ending in ``.npz`` writes the arrays only. Files are
+        written to a temporary name and moved into place, so a failed save never leaves a
+        half-written network. :meth:`load` reads either back to an identical network.
         """
         p = Path(path)
-        if p.suffix.lower() != ".gpkg":
-            raise InputError(f"save writes a GeoPackage; use a .gpkg path, got {str(p)!r}", fields={"path": "*.gpkg"})
-        import pyogrio
+        suffix = p.suffix.lower()
+        if suffix not in (".gpkg", ".npz"):
+            raise InputError(f"save writes a GeoPackage (.gpkg) or arrays (.npz), got {str(p)!r}", fields={"path": "*.gpkg | *.npz"})
+        if not p.parent.is_dir():
+            raise InputError(f"cannot write {str(p)!r}: the directory {str(p.parent)!r} does not exist", fields={"path": "in an existing directory"})
+        if suffix == ".gpkg":
+            import pyogrio
 
-        gdf_nodes, gdf_edges = self.to_gdfs()
-        if p.exists():
-            p.unlink()
-        meta = {"yizhan_network_source": self.source}
-        pyogrio.write_dataframe(gdf_nodes, p, layer="nodes", driver="GPKG", layer_metadata=meta)
-        pyogrio.write_dataframe(gdf_edges, p, layer="edges", driver="GPKG", append=False)
-        if self._corridor_nodes is not None:
-            pyogrio.write_dataframe(self._corridor_nodes, p, layer="corridor_nodes", driver="GPKG")
+            gdf_nodes, gdf_edges = self.to_gdfs()
+            tmp = p.with_name(f".{p.name}.tmp.gpkg")
+            tmp.unlink(missing_ok=True)
+            try:
+                meta = {"yizhan_network_source": self.source}
+                pyogrio.write_dataframe(gdf_nodes, tmp, layer="nodes", driver="GPKG", layer_metadata=meta)
+                pyogrio.write_dataframe(gdf_edges, tmp, layer="edges", driver="GPKG", append=False)
+                if self._corridor_nodes is not None:
+                    pyogrio.write_dataframe(self._corridor_nodes, tmp, layer="corridor_nodes", driver="GPKG")
+                os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
+        self._save_npz(p.with_suffix(".npz"))
         return p
+
+    def _save_npz(self, p: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "format": np.array(_NPZ_FORMAT),
+            "source": np.array(self.source),
+            "node_lon": self.node_lon,
+            "node_lat": self.node_lat,
+            "edge_u": self.edge_u,
+            "edge_v": self.edge_v,
+            "edge_length_m": self.edge_length_m,
+            "edge_time_s": self.edge_time_s,
+            "edge_speed_kmh": self.edge_speed_kmh,
+        }
+        ref_names, ref_code = np.unique(self.edge_ref.astype(str), return_inverse=True)
+        arrays["ref_names"] = ref_names.astype(str)
+        arrays["ref_code"] = ref_code.astype(np.int32)
+        if self.node_osmid is not None:
+            arrays["node_osmid"] = np.asarray(self.node_osmid) if self.node_osmid.dtype != object else self.node_osmid.astype(str)
+        for k, a in (self.edge_rules or {}).items():
+            arrays[f"rule_{k}"] = a
+        if self.edge_geometry is not None:
+            geoms = np.array([shapely.linestrings([[self.node_lon[u], self.node_lat[u]], [self.node_lon[v], self.node_lat[v]]])
+                              if g is None else g for g, u, v in zip(self.edge_geometry, self.edge_u, self.edge_v)], dtype=object)
+            coords, owner = shapely.get_coordinates(geoms, return_index=True)
+            arrays["geom_coords"] = coords
+            arrays["geom_offsets"] = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(geoms)))])
+        if self._corridor_nodes is not None:
+            for c in self._corridor_nodes.columns:
+                col = self._corridor_nodes[c]
+                arrays[f"cn_{c}"] = col.to_numpy() if col.dtype != object else col.fillna("").astype(str).to_numpy()
+        tmp = p.with_name(f".{p.name}.tmp.npz")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, p)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: str | Path) -> RoadNetwork:
-        """Read a network written by :meth:`save` (or any GeoPackage with the same layers)."""
-        import pyogrio
+        """Read a network written by :meth:`save`: a ``.npz``, or a GeoPackage.
 
+        For a ``.gpkg`` with an up-to-date ``.npz`` of the same name beside it (as
+        :meth:`save` writes), the arrays are read instead (seconds faster at province
+        scale); any GeoPackage with the same layers is read too.
+        """
         p = Path(path)
         if not p.is_file():
-            raise InputError(f"network file not found: {str(p)!r}", fields={"path": "existing .gpkg"})
+            raise InputError(f"network file not found: {str(p)!r}", fields={"path": "existing .gpkg or .npz"})
+        suffix = p.suffix.lower()
+        if suffix == ".npz":
+            return cls._load_npz(p)
+        if suffix != ".gpkg":
+            raise InputError(
+                f"{p.name}: a network is a .gpkg or .npz written by import-osm (for an OSM extract, run "
+                "`python -m planner import-osm` first)",
+                fields={"path": "*.gpkg | *.npz"},
+            )
+        twin = p.with_suffix(".npz")
+        if twin.is_file() and twin.stat().st_mtime >= p.stat().st_mtime:
+            try:
+                return cls._load_npz(twin)
+            except InputError:
+                pass  # fall back to the GeoPackage itself
+        return cls._load_gpkg(p)
+
+    @classmethod
+    def _load_npz(cls, p: Path) -> RoadNetwork:
+        import zipfile
+
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise InputError(f"{p.name} is not a readable network .npz: {exc}", fields={"path": "network .npz"}) from None
+        need = {"format", "node_lon", "node_lat", "edge_u", "edge_v", "edge_length_m", "edge_time_s", "edge_speed_kmh", "ref_names", "ref_code"}
+        if not need <= set(data) or int(data["format"]) != _NPZ_FORMAT:
+            raise InputError(f"{p.name} is not a network .npz written by this version (save it again)", fields={"path": "network .npz"})
+        rules = {k[5:]: v for k, v in data.items() if k.startswith("rule_")} or None
+        geoms = None
+        if "geom_coords" in data:
+            off = data["geom_offsets"]
+            coords = data["geom_coords"]
+            geoms = list(shapely.linestrings(coords, indices=np.repeat(np.arange(off.size - 1), np.diff(off))))
+        corridor_nodes = None
+        cn = {k[3:]: v for k, v in data.items() if k.startswith("cn_")}
+        if cn:
+            corridor_nodes = pd.DataFrame(cn)
+        return cls(
+            data["node_lon"],
+            data["node_lat"],
+            data["edge_u"],
+            data["edge_v"],
+            data["edge_length_m"],
+            data["edge_speed_kmh"],
+            data["ref_names"].astype(object)[data["ref_code"]],
+            edge_time_s=data["edge_time_s"],
+            edge_geometry=geoms,
+            node_osmid=data.get("node_osmid"),
+            corridor_nodes=corridor_nodes,
+            source=str(data["source"]),
+            edge_rules=rules,
+        )
+
+    @classmethod
+    def _load_gpkg(cls, p: Path) -> RoadNetwork:
+        import pyogrio
+
         try:
             layers = {name for name, _ in pyogrio.list_layers(p)}
         except Exception as exc:  # pyogrio raises DataSourceError subclasses of RuntimeError/OSError
@@ -1001,6 +1130,7 @@ class RoadNetwork:
             corridor_nodes = pd.DataFrame(pyogrio.read_dataframe(p, layer="corridor_nodes", read_geometry=False))
         osmid = nodes["osmid"].to_numpy() if "osmid" in nodes.columns else None
         ref = edges["ref"].fillna("").to_numpy() if "ref" in edges.columns else None
+        rules = _rules_from_columns(edges)
         return cls(
             nodes["lon"].to_numpy(),
             nodes["lat"].to_numpy(),
@@ -1014,7 +1144,30 @@ class RoadNetwork:
             node_osmid=osmid,
             corridor_nodes=corridor_nodes,
             source=meta.get("yizhan_network_source", f"gpkg:{p.name}"),
+            edge_rules=rules,
         )
+
+
+#: Version of the ``.npz`` layout written by :meth:`RoadNetwork.save`.
+_NPZ_FORMAT = 1
+
+
+def _rules_from_columns(edges: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """Truck rules from the edge columns of a GeoPackage (None when it has none)."""
+    from planner.network.vehicle import ACCESS_VALUES, RULE_COLUMNS
+
+    present = [k for k in RULE_COLUMNS if k in edges.columns]
+    if not present:
+        return None
+    code = {v: i for i, v in enumerate(ACCESS_VALUES)}
+    rules = {}
+    for k in present:
+        col = edges[k]
+        if k in ("hgv", "access"):
+            rules[k] = np.array([code.get(str(v), code["other"]) if isinstance(v, str) else 0 for v in col], dtype=np.int8)
+        else:
+            rules[k] = col.to_numpy(dtype=RULE_COLUMNS[k], na_value=np.nan) if k != "oneway" else col.fillna(False).to_numpy(dtype=bool)
+    return rules
 
 
 def _straight_utm(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
