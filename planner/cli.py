@@ -192,22 +192,27 @@ def cmd_import_osm(args) -> int:
 
     from planner.network import RoadNetwork
 
+    logger = logging.getLogger("planner.network")
+    handler = None
     if not args.quiet:  # progress of long imports on stderr
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        logger = logging.getLogger("planner.network")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    t0 = time.perf_counter()
-    net = RoadNetwork.from_osm(args.file, retain_all=args.retain_all)
-    read_s = time.perf_counter() - t0
-    name = Path(args.file).name
-    for suffix in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    out = Path(args.out) if args.out else Path(args.file).with_name(f"{name}.network.gpkg")
-    net.save(out)
+    try:
+        t0 = time.perf_counter()
+        net = RoadNetwork.from_osm(args.file, retain_all=args.retain_all)
+        read_s = time.perf_counter() - t0
+        name = Path(args.file).name
+        for suffix in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf"):
+            if name.lower().endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        out = Path(args.out) if args.out else Path(args.file).with_name(f"{name}.network.gpkg")
+        net.save(out)
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
     rules = net.edge_rules or {}
     summary = {
         "file": str(args.file),
