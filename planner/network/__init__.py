@@ -662,6 +662,11 @@ class RoadNetwork:
         p = Path(path)
         roads = read_osm(p, highway_speed_kmh=HIGHWAY_SPEED_KMH, speed_of=lambda tags: _edge_speed_kmh(tags, cap),
                          retain_all=retain_all)
+        return cls._from_roads(roads, source=f"osm:{p.name}")
+
+    @classmethod
+    def _from_roads(cls, roads: Any, *, source: str) -> RoadNetwork:
+        """The network of :class:`planner.network.osm.OsmRoads` arrays."""
         return cls(
             roads.node_lon,
             roads.node_lat,
@@ -671,7 +676,7 @@ class RoadNetwork:
             roads.edge_speed_kmh,
             roads.edge_ref,
             node_osmid=roads.node_id,
-            source=f"osm:{p.name}",
+            source=source,
             edge_rules=roads.rules,
         )
 
