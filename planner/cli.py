@@ -220,9 +220,9 @@ def cmd_import_osm(args) -> int:
         "arrays": str(out.with_suffix(".npz")) if out.suffix.lower() == ".gpkg" else str(out),
         "nodes": int(net.n_nodes),
         "edges": int(net.n_edges),
-        "edges_with_limits": int(sum(
-            (~np.isnan(rules[k])).sum() for k in ("maxweight_t", "maxheight_m", "maxlength_m", "maxaxleload_t") if k in rules
-        )) if rules else 0,
+        "edges_with_limits": int(np.logical_or.reduce(
+            [~np.isnan(rules[k]) for k in ("maxweight_t", "maxheight_m", "maxlength_m", "maxaxleload_t")]
+        ).sum()) if rules else 0,
         "read_s": round(read_s, 2),
         "total_s": round(time.perf_counter() - t0, 2),
     }

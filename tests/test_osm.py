@@ -251,6 +251,7 @@ def test_cli_import_pbf_and_nearest_with_vehicle(run, tmp_path):
     assert code == 0, err
     summary = json.loads(out)
     assert summary["out"] == str(tmp_path / "limits.network.gpkg") and summary["edges"] == 26
+    assert summary["edges_with_limits"] == 10
     assert "road nodes read" in err  # progress on stderr
     answers = {}
     for vehicle in (TRUCK, VAN):
