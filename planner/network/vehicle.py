@@ -99,7 +99,7 @@ class Vehicle:
 
     def as_dict(self) -> dict:
         """The JSON form (``"vehicle"`` in answers)."""
-        return asdict(self)
+        return {"weight_t": self.weight_t, "height_m": self.height_m, "length_m": self.length_m, "axle_load_t": self.axle_load_t}
 
     def key(self) -> str:
         """Canonical text form, parseable by :func:`parse_vehicle` (a cache key)."""
@@ -121,6 +121,7 @@ _NUM = r"(\d+(?:[.,]\d+)?)"
 _WEIGHT_RE = re.compile(rf"\s*{_NUM}\s*(t|kg)?\s*", re.IGNORECASE)
 _LENGTH_RE = re.compile(rf"\s*{_NUM}\s*(m)?\s*", re.IGNORECASE)
 _FIELDS = ("weight_t", "height_m", "length_m", "axle_load_t")
+_PARSED: dict[str, Vehicle] = {}
 _HELP = "e.g. '49t,4.2m,18m' (weight, height, length[, axle load]) or one of " + ", ".join(sorted(PRESETS))
 
 
@@ -141,6 +142,9 @@ def parse_vehicle(text: Any) -> Vehicle:
         return DEFAULT_VEHICLE
     if s in PRESETS:
         return PRESETS[s]
+    hit = _PARSED.get(s)
+    if hit is not None:
+        return hit
     parts = [p for p in s.split(",")]
     if len(parts) > 4 or any(not p.strip() for p in parts):
         raise InputError(f"cannot read vehicle {text!r}; {_HELP}", fields={"vehicle": _HELP})
@@ -161,7 +165,10 @@ def parse_vehicle(text: Any) -> Vehicle:
         values[name] = v
     if "axle_load_t" not in values and "weight_t" in values:
         values["axle_load_t"] = min(DEFAULT_VEHICLE.axle_load_t, values["weight_t"])
-    return Vehicle(**{**asdict(DEFAULT_VEHICLE), **values})
+    vehicle = Vehicle(**{**asdict(DEFAULT_VEHICLE), **values})
+    if len(_PARSED) < 1024:  # requests repeat a few profiles
+        _PARSED[s] = vehicle
+    return vehicle
 
 
 def allowed_edges(rules: Mapping[str, np.ndarray] | None, n_edges: int, vehicle: Vehicle) -> np.ndarray:
