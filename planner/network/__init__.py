@@ -250,8 +250,11 @@ class RoadNetwork:
             self.edge_time_s = np.asarray(edge_time_s, dtype=np.float64).reshape(-1)
             if self.edge_time_s.size != m or not (np.isfinite(self.edge_time_s).all() and (self.edge_time_s > 0).all()):
                 raise InputError("edge travel times must be positive seconds", fields={"travel_time_s": "> 0"})
-        refs = [""] * m if edge_ref is None else ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in edge_ref]
-        self.edge_ref = np.array(refs, dtype=object)
+        if isinstance(edge_ref, np.ndarray) and edge_ref.dtype == object and set(map(type, edge_ref.reshape(-1))) <= {str}:
+            self.edge_ref = edge_ref.reshape(-1)  # already clean text (OSM import, .npz): no per-edge pass
+        else:
+            refs = [""] * m if edge_ref is None else ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in edge_ref]
+            self.edge_ref = np.array(refs, dtype=object)
         self.edge_geometry = list(edge_geometry) if edge_geometry is not None else None
         self.node_osmid = None if node_osmid is None else np.asarray(node_osmid)
         self._corridor_nodes = corridor_nodes

@@ -327,8 +327,8 @@ def read_osm(
         )
 
     refs_np = np.frombuffer(refs, dtype=np.int64)
-    del refs
-    used = np.unique(refs_np)
+    used = np.sort(refs_np)  # sort-based unique: several times faster than np.unique here
+    used = used[np.concatenate([[True], used[1:] != used[:-1]])]
 
     # ---- pass 2: the coordinates of the nodes those ways use
     ids = array("q")
@@ -336,7 +336,7 @@ def read_osm(
     lats = array("d")
     progress = _Progress(p, "road nodes")
     try:
-        fp = osmium.FileProcessor(str(p), osmium.osm.NODE).with_filter(osmium.filter.IdFilter(used))
+        fp = osmium.FileProcessor(str(p), osmium.osm.NODE).with_filter(osmium.filter.IdFilter(used))  # numpy: no list of Python ints
         for n in fp:
             loc = n.location
             ids.append(n.id)
