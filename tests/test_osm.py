@@ -324,3 +324,15 @@ def test_api_nearest_names_the_vehicle(tmp_path):
     assert r.get_json()["route_km"] < 3.5
     r = client.get("/api/nearest", query_string={"lon": 104.8, "lat": 31.4, "vehicle": "heavy"})
     assert r.status_code == 400 and "vehicle" in json.dumps(r.get_json()["error"])
+
+
+def test_corridor_network_round_trips_through_npz(workspace, tmp_path):
+    import pandas as pd
+
+    net = workspace.network
+    net.save(tmp_path / "corridors.npz")
+    back = RoadNetwork.load(tmp_path / "corridors.npz")
+    np.testing.assert_array_equal(back.edge_u, net.edge_u)
+    np.testing.assert_allclose(back.edge_time_s, net.edge_time_s)
+    assert back.edge_ref.tolist() == net.edge_ref.tolist()
+    pd.testing.assert_frame_equal(back.corridor_samples(), net.corridor_samples(), check_dtype=False)

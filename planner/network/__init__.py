@@ -1033,7 +1033,8 @@ class RoadNetwork:
         if self._corridor_nodes is not None:
             for c in self._corridor_nodes.columns:
                 col = self._corridor_nodes[c]
-                arrays[f"cn_{c}"] = col.to_numpy() if col.dtype != object else col.fillna("").astype(str).to_numpy()
+                numeric = pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+                arrays[f"cn_{c}"] = col.to_numpy() if numeric else col.fillna("").astype(str).to_numpy(dtype=str)
         tmp = p.with_name(f".{p.name}.tmp.npz")
         try:
             with open(tmp, "wb") as fh:
