@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import tempfile
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -330,33 +331,34 @@ def read_osm(
     used = np.sort(refs_np)  # sort-based unique: several times faster than np.unique here
     used = used[np.concatenate([[True], used[1:] != used[:-1]])]
 
-    # ---- pass 2: the coordinates of the nodes those ways use
-    ids = array("q")
-    lons = array("d")
-    lats = array("d")
-    progress = _Progress(p, "road nodes")
-    try:
-        fp = osmium.FileProcessor(str(p), osmium.osm.NODE).with_filter(osmium.filter.IdFilter(used))  # numpy: no list of Python ints
-        for n in fp:
-            loc = n.location
-            ids.append(n.id)
-            lons.append(loc.lon)
-            lats.append(loc.lat)
-            if len(ids) % 65536 == 0:
-                progress.tick(len(ids), f" of {used.size:,}")
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise _osmium_error(p, exc) from None
-    node_id = np.frombuffer(ids, dtype=np.int64)
-    node_lon = np.frombuffer(lons, dtype=np.float64)
-    node_lat = np.frombuffer(lats, dtype=np.float64)
-    order = np.argsort(node_id, kind="stable")
-    node_id, node_lon, node_lat = node_id[order], node_lon[order], node_lat[order]
+    # ---- pass 2: the coordinates of the nodes those ways use. libosmium filters the nodes by
+    # id and stores (id, x, y) in a sparse file index, all in C++; numpy reads that file.
+    t_nodes = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="yizhan-osm-") as tmp:
+        loc_file = Path(tmp) / "locations.bin"
+        try:
+            index = osmium.index.create_map(f"sparse_file_array,{loc_file}")
+            handler = osmium.NodeLocationsForWays(index)
+            with osmium.io.Reader(str(p), osmium.osm.NODE) as reader:
+                osmium.apply(reader, osmium.filter.IdFilter(used), handler)  # numpy ids: no list of ints
+            del handler, index  # unmaps the file
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise _osmium_error(p, exc) from None
+        locs = np.fromfile(loc_file, dtype=[("id", "<i8"), ("x", "<i4"), ("y", "<i4")])
+    locs = locs[locs["id"] != 0]  # the file is allocated in blocks; id 0 is padding (no OSM node has it)
+    order = np.argsort(locs["id"], kind="stable")
+    node_id = locs["id"][order]
+    undefined = np.iinfo(np.int32).max  # libosmium's undefined coordinate
+    x, y = locs["x"][order], locs["y"][order]
+    node_lon = np.where(x == undefined, np.nan, x / 1e7)  # libosmium: degrees = fixed / 10^7
+    node_lat = np.where(y == undefined, np.nan, y / 1e7)
+    del locs, order, x, y
     dup = np.flatnonzero(node_id[1:] == node_id[:-1])
     if dup.size:  # a merged file may repeat a node; keep the first
         keep = np.ones(node_id.size, dtype=bool)
         keep[dup + 1] = False
         node_id, node_lon, node_lat = node_id[keep], node_lon[keep], node_lat[keep]
-    log.info("%s: %s road nodes read (%.1f s)", p.name, f"{node_id.size:,}", time.monotonic() - progress.t0)
+    log.info("%s: %s road nodes read (%.1f s)", p.name, f"{node_id.size:,}", time.monotonic() - t_nodes)
     if node_id.size < used.size:
         missing = np.setdiff1d(used, node_id, assume_unique=True)
         raise InputError(
