@@ -236,6 +236,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=1_000_000, help="nodes in the extract (default: %(default)s)")
     ap.add_argument("--workdir", default=None, help="where to write the extract (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument("--reuse", action="store_true", help="reuse grid.osm.pbf and grid.osm already in --workdir")
     ap.add_argument("--no-xml-ours", action="store_true", help="skip our reader on the XML twin")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -249,11 +250,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     pbf, xml = work / "grid.osm.pbf", work / "grid.osm"
     t = time.perf_counter()
-    counts = write_extract(pbf, xml, args.nodes)
-    print(f"extract: {counts['nodes']:,} nodes ({counts['road_nodes']:,} on roads, {counts['buildings']:,} buildings), "
-          f"{counts['ways']:,} road ways ({counts['oneway']:,} one-way, {counts['limits']:,} with truck rules, "
-          f"{counts['not_for_trucks']:,} not for trucks); pbf {pbf.stat().st_size / 1e6:.1f} MB, "
-          f"xml {xml.stat().st_size / 1e6:.1f} MB; written in {time.perf_counter() - t:.1f} s")
+    if args.reuse and pbf.is_file() and xml.is_file():
+        print(f"extract: reusing {pbf} ({pbf.stat().st_size / 1e6:.1f} MB) and {xml} ({xml.stat().st_size / 1e6:.1f} MB)")
+    else:
+        counts = write_extract(pbf, xml, args.nodes)
+        print(f"extract: {counts['nodes']:,} nodes ({counts['road_nodes']:,} on roads, {counts['buildings']:,} buildings), "
+              f"{counts['ways']:,} road ways ({counts['oneway']:,} one-way, {counts['limits']:,} with truck rules, "
+              f"{counts['not_for_trucks']:,} not for trucks); pbf {pbf.stat().st_size / 1e6:.1f} MB, "
+              f"xml {xml.stat().st_size / 1e6:.1f} MB; written in {time.perf_counter() - t:.1f} s")
 
     ours = run_child("ours", str(pbf), str(work / "edges_ours.npz"), str(work))
     print(f"ours  (pbf): {ours['total_s']:.2f} s (read {ours['read_s']:.2f} s + network {ours['network_s']:.2f} s, "

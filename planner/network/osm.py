@@ -247,7 +247,6 @@ def read_osm(
     p = Path(path)
     _check_file(p)
     ref_codes: dict[str, int] = {"": 0}
-    refs = array("q")
     way_len = array("q")
     way_id = array("q")
     way_dir = array("b")  # 0 both ways, 1 forward only, -1 reverse only
@@ -267,17 +266,16 @@ def read_osm(
             stats["ways_read"] += 1
             if stats["ways_read"] % 4096 == 0:
                 progress.tick(stats["ways_read"])
-            tags = w.tags
-            if tags.get("highway") not in keep_highway or tags.get("area") == "yes":
+            t = dict(w.tags)  # one pass over the tags in C++; plain dict lookups after
+            if t.get("highway") not in keep_highway or t.get("area") == "yes":
                 continue
-            nodes = w.nodes
-            if len(nodes) < 2:
+            n_nodes = len(w.nodes)
+            if n_nodes < 2:
                 continue
-            hv = access_value(tags, _HGV_CHAIN)
-            lv = access_value(tags, _LIGHT_CHAIN)
+            hv = access_value(t, _HGV_CHAIN)
+            lv = access_value(t, _LIGHT_CHAIN)
             if hv in DENIED_ACCESS and lv in DENIED_ACCESS:
                 continue  # no vehicle of ours may use it
-            t = dict(tags)
             oneway = t.get("oneway")
             if oneway in ONEWAY_VALUES or t.get("junction") == "roundabout":
                 direction = -1 if oneway in REVERSED_VALUES else 1
@@ -303,8 +301,7 @@ def read_osm(
                     if math.isnan(best) or (v > 0 and (best == BELOW_DEFAULT or v < best)):
                         best = v
                 vals[key] = best
-            refs.extend([n.ref for n in nodes])
-            way_len.append(len(nodes))
+            way_len.append(n_nodes)
             way_id.append(w.id)
             way_dir.append(direction)
             way_speed.append(speed_of(t))
@@ -327,7 +324,12 @@ def read_osm(
             fields={"path": "driveable highway ways"},
         )
 
-    refs_np = np.frombuffer(refs, dtype=np.int64)
+    # ---- pass 1b: the node ids of the kept ways, written by libosmium (C++) as OPL text and
+    # parsed by numpy: no Python object per node reference
+    way_ids = np.frombuffer(way_id, dtype=np.int64)
+    lens = np.frombuffer(way_len, dtype=np.int64)
+    with tempfile.TemporaryDirectory(prefix="yizhan-osm-") as tmp:
+        refs_np = _way_refs(p, Path(tmp) / "ways.opl", way_ids, lens)
     used = np.sort(refs_np)  # sort-based unique: several times faster than np.unique here
     used = used[np.concatenate([[True], used[1:] != used[:-1]])]
 
@@ -377,7 +379,6 @@ def read_osm(
     # ---- edges
     pos = np.searchsorted(node_id, refs_np)
     del refs_np
-    lens = np.frombuffer(way_len, dtype=np.int64)
     n_ways = lens.size
     owner = np.repeat(np.arange(n_ways), lens)
     seg = owner[1:] == owner[:-1]  # consecutive refs of the same way
@@ -437,6 +438,43 @@ def read_osm(
         edge_way=np.frombuffer(way_id, dtype=np.int64)[ew],
         stats=stats,
     )
+
+
+def _way_refs(p: Path, opl: Path, way_ids: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Node ids of the ways ``way_ids`` (file order), concatenated: one C++ pass writing OPL."""
+    import osmium
+
+    try:
+        writer = osmium.WriteHandler(str(opl))
+        with osmium.io.Reader(str(p), osmium.osm.WAY) as reader:
+            osmium.apply(reader, osmium.filter.IdFilter(way_ids), writer)
+        writer.close()
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise _osmium_error(p, exc) from None
+    out = np.empty(int(lens.sum()), dtype=np.int64)
+    seen = np.empty(way_ids.size, dtype=np.int64)
+    k = pos = 0
+    with open(opl, encoding="utf-8", errors="replace") as fh:
+        while True:
+            lines = fh.readlines(1 << 24)  # ~16 MB of text at a time
+            if not lines:
+                break
+            fields = []
+            for line in lines:
+                # "w<id> v.. d.. c.. t.. i.. u.. T<tags> N<n1>,<n2>,...": the node list is last and
+                # tag values escape spaces, so the last " N" starts it
+                seen[k] = int(line[1 : line.index(" ")])
+                fields.append(line[line.rindex(" N") + 2 :].rstrip("\n"))
+                k += 1
+            ids = np.fromstring(",".join(fields).replace("n", ""), dtype=np.int64, sep=",")
+            out[pos : pos + ids.size] = ids
+            pos += ids.size
+    if k != way_ids.size or pos != out.size or not np.array_equal(seen, way_ids):
+        raise InputError(
+            f"cannot read {p.name}: its ways differ between two passes over the file",
+            fields={"path": "a readable OSM file"},
+        )
+    return out
 
 
 def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
