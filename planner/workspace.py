@@ -133,8 +133,8 @@ class Workspace:
             with self._lock:
                 hit = self._vehicle_indexes.get(v.key())
                 if hit is None or hit[0] != generation:
-                    if len(self._vehicle_indexes) >= 8:
-                        self._vehicle_indexes.clear()
+                    if len(self._vehicle_indexes) >= 4:  # one index per recent vehicle; oldest dropped
+                        self._vehicle_indexes.pop(next(iter(self._vehicle_indexes)))
                     hit = (generation, NearestIndex(network, self.stations(), access_speed_kmh=settings.ACCESS_SPEED_KMH))
                     self._vehicle_indexes[v.key()] = hit
                 return hit[1]

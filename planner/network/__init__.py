@@ -81,6 +81,8 @@ HIGHWAY_SPEED_KMH: dict[str, float] = {
 DRIVEABLE_HIGHWAYS = frozenset(HIGHWAY_SPEED_KMH)
 #: Speed for an edge whose highway type is unknown (from_graph on a non-OSM graph), km/h.
 FALLBACK_SPEED_KMH = 40.0
+#: Sub-networks kept per network by :meth:`RoadNetwork.for_vehicle` (oldest dropped first).
+_VEHICLE_NETS_KEPT = 4
 #: Shortest stored edge, metres (keeps csgraph from seeing zero-weight edges).
 _MIN_EDGE_M = 1e-3
 _MPH_TO_KMH = 1.609344
@@ -725,8 +727,8 @@ class RoadNetwork:
             sub.source = f"{self.source} [{key}]"
             sub._vehicle_nets = {key: sub}
             sub._build_csr()
-        if len(self._vehicle_nets) >= 16:
-            self._vehicle_nets.clear()
+        if len(self._vehicle_nets) >= _VEHICLE_NETS_KEPT:  # each holds its own edge arrays and CSR
+            self._vehicle_nets.pop(next(iter(self._vehicle_nets)))
         self._vehicle_nets[key] = sub
         return sub
 
