@@ -415,3 +415,22 @@ def test_real_corridors_form_one_network(real_net):
     total_km = samples.groupby("corridor_idx").km.max().sum()
     assert 300 < total_km < 5000
     assert math.isfinite(network.time_csr.data.sum())
+
+
+def test_csr_against_brute_force_on_random_multigraphs():
+    """Per (u, v): the shortest parallel edge (and its time), the fastest (and its length)."""
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n, m = int(rng.integers(2, 12)), int(rng.integers(1, 60))
+        net = RoadNetwork(104.7 + rng.random(n) * 0.01, 31.4 + rng.random(n) * 0.01, rng.integers(0, n, m),
+                          rng.integers(0, n, m), np.round(rng.random(m) * 3000 + 1500, -3), rng.choice([30.0, 60.0], m))
+        best: dict = {}
+        for u, v, length, time in zip(net.edge_u, net.edge_v, net.edge_length_m, net.edge_time_s):
+            if u != v:
+                best.setdefault((int(u), int(v)), []).append((float(length), float(time)))
+        pairs = sorted(best)
+        assert net._csr_keys.tolist() == [u * n + v for u, v in pairs]
+        assert net.length_csr.data.tolist() == [min(best[p])[0] for p in pairs]
+        assert net._time_on_len.tolist() == [min(best[p])[1] for p in pairs]
+        assert net.time_csr.data.tolist() == [min((t, length) for length, t in best[p])[0] for p in pairs]
+        assert net._len_on_time.tolist() == [min((t, length) for length, t in best[p])[1] for p in pairs]

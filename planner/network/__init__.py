@@ -286,8 +286,9 @@ class RoadNetwork:
         u, v = self.edge_u[keep], self.edge_v[keep]
         length, time = self.edge_length_m[keep], self.edge_time_s[keep]
         key = u * n + v
-        # by (u, v), then length, then time: the first of each run is the shortest edge
-        order = np.lexsort((time, length, key))
+        # by (u, v); within a run of parallel edges, by length then time, so the first of each
+        # run is the shortest edge. Only runs of parallel edges (rare) need the full sort.
+        order = np.argsort(key, kind="stable")
         key_s = key[order]
         first = np.ones(key_s.size, dtype=bool)
         first[1:] = key_s[1:] != key_s[:-1]
@@ -296,15 +297,25 @@ class RoadNetwork:
         rows, cols = uniq // n, uniq % n
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        min_len = length[order][starts]
-        time_on_len = time[order][starts]
-        if uniq.size:
-            min_time = np.minimum.reduceat(time[order], starts)
+        len_s, time_s = length[order], time[order]
+        if not first.all():
+            # every position in a run of two or more edges
+            in_run = np.zeros(key_s.size, dtype=bool)
+            in_run[1:] = ~first[1:]
+            in_run[:-1] |= ~first[1:]
+            idx = np.flatnonzero(in_run)
+            by_len = idx[np.lexsort((time_s[idx], len_s[idx], key_s[idx]))]
+            len_s[idx], time_s[idx] = len_s[by_len], time_s[by_len]
+            min_len, time_on_len = len_s[starts], time_s[starts]
+            min_time = np.minimum.reduceat(time_s, starts)
             # length of the fastest parallel edge (for routes by time)
-            order_t = np.lexsort((length, time, key))
-            len_on_time = length[order_t][starts]
+            by_time = idx[np.lexsort((len_s[idx], time_s[idx], key_s[idx]))]
+            len_t = len_s.copy()
+            len_t[idx] = len_s[by_time]
+            len_on_time = len_t[starts]
         else:
-            min_time = len_on_time = np.zeros(0)
+            min_len, time_on_len = len_s[starts], time_s[starts]
+            min_time, len_on_time = time_on_len.copy(), min_len.copy()
         idx_dtype = np.int32 if max(n, uniq.size) < 2**31 - 1 else np.int64
         indices = cols.astype(idx_dtype)
         indptr = indptr.astype(idx_dtype)
