@@ -283,9 +283,13 @@ class RoadNetwork:
         """CSR matrices keeping the minimum of parallel edges (csr_matrix would sum them)."""
         n = self.n_nodes
         keep = self.edge_u != self.edge_v  # self-loops never shorten a path
-        u, v = self.edge_u[keep], self.edge_v[keep]
-        length, time = self.edge_length_m[keep], self.edge_time_s[keep]
+        if keep.all():  # no copies (province-scale networks have millions of edges)
+            u, v, length, time = self.edge_u, self.edge_v, self.edge_length_m, self.edge_time_s
+        else:
+            u, v = self.edge_u[keep], self.edge_v[keep]
+            length, time = self.edge_length_m[keep], self.edge_time_s[keep]
         key = u * n + v
+        del keep, u, v
         # by (u, v); within a run of parallel edges, by length then time, so the first of each
         # run is the shortest edge. Only runs of parallel edges (rare) need the full sort.
         order = np.argsort(key, kind="stable")
@@ -297,7 +301,9 @@ class RoadNetwork:
         rows, cols = uniq // n, uniq % n
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        del key, rows
         len_s, time_s = length[order], time[order]
+        del order, length, time
         if not first.all():
             # every position in a run of two or more edges
             in_run = np.zeros(key_s.size, dtype=bool)
