@@ -209,6 +209,7 @@ def cmd_import_osm(args) -> int:
                 name = name[: -len(suffix)]
                 break
         out = Path(args.out) if args.out else Path(args.file).with_name(f"{name}.network.gpkg")
+        logger.info("writing %s (%s nodes, %s edges)", out, f"{net.n_nodes:,}", f"{net.n_edges:,}")
         net.save(out)
     finally:
         if handler is not None:
@@ -229,7 +230,8 @@ def cmd_import_osm(args) -> int:
     if args.json:
         _dump(summary)
     else:
-        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges → {out} (read in {summary['read_s']} s)")
+        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges → {out} "
+              f"(read in {summary['read_s']} s, {summary['total_s']} s in all)")
         print(f"use it with: python -m planner nearest --network {out} --lon … --lat … [--vehicle 49t,4.2m,18m]")
     return 0
 

@@ -328,6 +328,7 @@ def read_osm(
     # parsed by numpy: no Python object per node reference
     way_ids = np.frombuffer(way_id, dtype=np.int64)
     lens = np.frombuffer(way_len, dtype=np.int64)
+    log.info("%s: reading the node lists of %s ways (%s node references)", p.name, f"{lens.size:,}", f"{int(lens.sum()):,}")
     with tempfile.TemporaryDirectory(prefix="yizhan-osm-") as tmp:
         refs_np = _way_refs(p, Path(tmp) / "ways.opl", way_ids, lens)
     used = np.sort(refs_np)  # sort-based unique: several times faster than np.unique here
@@ -336,6 +337,7 @@ def read_osm(
     # ---- pass 2: the coordinates of the nodes those ways use. libosmium filters the nodes by
     # id and stores (id, x, y) in a sparse file index, all in C++; numpy reads that file.
     t_nodes = time.monotonic()
+    log.info("%s: reading the locations of %s road nodes", p.name, f"{used.size:,}")
     with tempfile.TemporaryDirectory(prefix="yizhan-osm-") as tmp:
         loc_file = Path(tmp) / "locations.bin"
         try:
