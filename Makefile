@@ -52,6 +52,7 @@ bench: setup-dev
 	$(BIN)/python bench/pmedian.py
 	$(BIN)/python bench/http_nearest.py
 	$(BIN)/python bench/slowloris.py
+	$(BIN)/python bench/osm_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

@@ -105,7 +105,7 @@ def cmd_nearest(args) -> int:
     open_at = ws.now().time() if args.open_now else None  # the region's clock, not the machine's
     result = ws.nearest(
         args.lon, args.lat, k=args.k, amenities=args.amenity, min_power_kw=args.min_power_kw,
-        coords=args.coords, open_at=open_at,
+        coords=args.coords, open_at=open_at, vehicle=args.vehicle,
     )
     if args.json:
         _dump(result)
@@ -192,18 +192,47 @@ def cmd_suggest(args) -> int:
 
 
 def cmd_import_osm(args) -> int:
+    import logging
+    import time
+
+    import numpy as np
+
     from planner.network import RoadNetwork
 
-    net = RoadNetwork.from_osm_xml(args.file)
-    out = Path(args.out or Path(args.file).with_suffix(".network.gpkg"))
+    logger = logging.getLogger("planner.network")
+    # progress of long imports on stderr (planner.log's handler) unless --quiet
+    logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    t0 = time.perf_counter()
+    net = RoadNetwork.from_osm(args.file, retain_all=args.retain_all)
+    read_s = time.perf_counter() - t0
+    name = Path(args.file).name
+    for suffix in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    out = Path(args.out) if args.out else Path(args.file).with_name(f"{name}.network.gpkg")
+    logger.info("writing %s (%s nodes, %s edges)", out, f"{net.n_nodes:,}", f"{net.n_edges:,}")
     net.save(out)
-    summary = {"file": str(args.file), "out": str(out), "nodes": int(net.n_nodes), "edges": int(net.length_csr.nnz),
-               "crs": net.crs}  # measured in the extract's own UTM zone; lengths geodesic
+    rules = net.edge_rules or {}
+    summary = {
+        "file": str(args.file),
+        "out": str(out),
+        "arrays": str(out.with_suffix(".npz")) if out.suffix.lower() == ".gpkg" else str(out),
+        "nodes": int(net.n_nodes),
+        "edges": int(net.n_edges),
+        "edges_with_limits": int(np.logical_or.reduce(
+            [~np.isnan(rules[k]) for k in ("maxweight_t", "maxheight_m", "maxlength_m", "maxaxleload_t")]
+        ).sum()) if rules else 0,
+        "crs": net.crs,  # measured in the extract's own UTM zone; lengths geodesic
+        "read_s": round(read_s, 2),
+        "total_s": round(time.perf_counter() - t0, 2),
+    }
     if args.json:
         _dump(summary)
     else:
-        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges, measured in {net.crs} → {out}")
-        print(f"use it with: python -m planner nearest --network {out} --lon … --lat …")
+        print(f"{summary['nodes']} nodes, {summary['edges']} directed edges, measured in {net.crs} → {out} "
+              f"(read in {summary['read_s']} s, {summary['total_s']} s in all)")
+        print(f"use it with: python -m planner nearest --network {out} --lon … --lat … [--vehicle 49t,4.2m,18m]")
     return 0
 
 
@@ -415,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="real service-grid polygons (.gpkg/.geojson) instead of the embedded cells")
 
     def network(sp):
-        sp.add_argument("--network", default=None, help="a network saved by import-osm (default: the region's corridors)")
+        sp.add_argument("--network", default=None, help="a network saved by import-osm, .gpkg or .npz (default: the region's corridors)")
 
     add("init-db", cmd_init_db, "create and seed the registry if it does not exist")
 
@@ -432,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--coords", choices=COORD_SYSTEMS, default="wgs84",
                     help="coordinate system of --lon/--lat (gcj02 as Amap shows it; default: %(default)s)")
     sp.add_argument("--open-now", action="store_true", help="only stations open at this moment")
+    sp.add_argument("--vehicle", default=None, metavar="W,H,L",
+                    help="the vehicle: weight, height, length[, axle load], e.g. 49t,4.2m,18m, or 'van'; roads it may "
+                         "not use are skipped (default: 49-t six-axle tractor-semitrailer, 4.0 m, 18.1 m, 11.5 t axle)")
     filters(sp)
     network(sp)
     sp.add_argument("--json", action="store_true")
@@ -470,9 +502,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--report", help="write a self-contained HTML report")
     sp.add_argument("--json", action="store_true")
 
-    sp = add("import-osm", cmd_import_osm, "build a road network from an OpenStreetMap .osm/.osm.bz2 file (offline)")
+    sp = add("import-osm", cmd_import_osm,
+             "build a road network from an OpenStreetMap .osm.pbf/.osm/.osm.bz2/.osm.gz extract (offline, streaming)")
     sp.add_argument("file")
-    sp.add_argument("--out", help="GeoPackage to write (default: FILE.network.gpkg)")
+    sp.add_argument("--out", help="GeoPackage to write, with a fast-loading .npz beside it (default: NAME.network.gpkg); "
+                                  "or a .npz alone")
+    sp.add_argument("--retain-all", action="store_true", help="keep every connected piece (default: the largest only)")
+    sp.add_argument("--quiet", action="store_true", help="no progress messages")
     sp.add_argument("--json", action="store_true")
 
     sp = add("fetch-osm", cmd_fetch_osm, "download a drivable network from OpenStreetMap (needs internet)")

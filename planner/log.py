@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -22,18 +23,32 @@ def level_from_env(default: str = "WARNING") -> str:
     return value if value in _LEVELS else default
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (redirections included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter(FORMAT))
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it; the property ignores it
+        pass
+
+
 def configure(level: str | int | None = None, *, default: str = "WARNING") -> None:
     """Send our loggers' records to stderr at ``level`` (see the module docstring).
 
-    Leaves an already configured root logger alone (a host application, pytest's capture),
-    apart from setting our loggers' level.
+    One handler on each of our top-level loggers (added once), so a host application's root
+    configuration is left alone; records still propagate to the root for it (and pytest).
     """
     if level is None:
         level = level_from_env(default)
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(FORMAT))
-        root.addHandler(handler)
     for name in ("planner", "webmap", "geodata", "yizhan"):
-        logging.getLogger(name).setLevel(level)
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+            logger.addHandler(_StderrHandler())

@@ -70,6 +70,7 @@ class Workspace:
         self._lock = threading.Lock()
         self._index = None
         self._index_generation = None
+        self._vehicle_indexes: dict = {}  # vehicle key -> (generation, NearestIndex)
 
     # ------------------------------------------------------------------ data
     @cached_property
@@ -147,13 +148,33 @@ class Workspace:
         """Station records from the registry (open ones unless ``include_retired``)."""
         return self.registry.list_stations(include_retired=include_retired)
 
-    def index(self):
+    def index(self, vehicle=None):
         """A :class:`planner.access.NearestIndex` over the open stations as stored now.
 
         Rebuilt when the registry's generation changes, so a saved edit shows at once.
+        ``vehicle`` (a :class:`~planner.network.vehicle.Vehicle` or text such as
+        ``"49t,4.2m,18m"``; default the 49-t truck) picks the roads it may use: on a network
+        with truck rules each vehicle gets its own index on its sub-network (cached); on
+        the corridors every vehicle shares one.
         """
         from planner.access import NearestIndex
+        from planner.network.vehicle import parse_vehicle
 
+        v = parse_vehicle(vehicle)
+        network = self.network.for_vehicle(v)
+        if network is not self.network:
+            generation = self.registry.generation()
+            hit = self._vehicle_indexes.get(v.key())
+            if hit is not None and hit[0] == generation:
+                return hit[1]
+            with self._lock:
+                hit = self._vehicle_indexes.get(v.key())
+                if hit is None or hit[0] != generation:
+                    if len(self._vehicle_indexes) >= 4:  # one index per recent vehicle; oldest dropped
+                        self._vehicle_indexes.pop(next(iter(self._vehicle_indexes)))
+                    hit = (generation, NearestIndex(network, self.stations(), access_speed_kmh=settings.ACCESS_SPEED_KMH))
+                    self._vehicle_indexes[v.key()] = hit
+                return hit[1]
         generation = self.registry.generation()
         index = self._index
         if index is not None and self._index_generation == generation:
@@ -203,15 +224,24 @@ class Workspace:
         min_power_kw: float | None = None,
         coords: str = "wgs84",
         open_at: dt.time | None = None,
+        vehicle=None,
     ) -> dict:
-        """The ``k`` nearest open stations by road from a point (CLI/API JSON shape)."""
+        """The ``k`` nearest open stations by road from a point (CLI/API JSON shape).
+
+        ``vehicle`` (text such as ``"49t,4.2m,18m"``; default the 49-t truck) skips the
+        roads it may not use; the answer names it in ``"vehicle"``.
+        """
+        from planner.network.vehicle import parse_vehicle
+
         lon_w, lat_w = self.point(lon, lat, coords=coords)
         k_int = whole_number(k, "k", minimum=1, maximum=50)
         if min_power_kw is not None:
             min_power_kw = non_negative(min_power_kw, "min_power_kw")
-        result = self.index().nearest(
+        v = parse_vehicle(vehicle)
+        result = self.index(v).nearest(
             lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at
         )
+        result["vehicle"] = v.as_dict()
         # a driver in the context band is answered; say so (False: outside the city, within the band)
         result["origin"]["in_study_area"] = bool(self.region.contains(lon_w, lat_w))
         self._add_opening(result["results"])
@@ -229,11 +259,11 @@ class Workspace:
         for r in results:
             r["open_now"], r["opens_at"] = opening(hours.get(r["id"]), now)
 
-    def route(self, lon, lat, station_id: str, *, coords: str = "wgs84") -> list[tuple[float, float]]:
-        """Road route from a point to a station, as (lon, lat) pairs."""
+    def route(self, lon, lat, station_id: str, *, coords: str = "wgs84", vehicle=None) -> list[tuple[float, float]]:
+        """Road route from a point to a station for ``vehicle``, as (lon, lat) pairs."""
         lon_w, lat_w = self.point(lon, lat, coords=coords)
         self.registry.get(station_id)  # NotFoundError for unknown ids
-        return self.index().route(lon_w, lat_w, station_id)
+        return self.index(vehicle).route(lon_w, lat_w, station_id)
 
     def along_route(
         self,
@@ -242,8 +272,16 @@ class Workspace:
         *,
         detour_km: float = 5.0,
         coords: str = "wgs84",
+        vehicle=None,
     ) -> dict:
-        """Stations within ``detour_km`` of the road route between two points, in route order."""
+        """Stations within ``detour_km`` of the road route between two points, in route order.
+
+        The route and detours use only the roads ``vehicle`` may drive (default the 49-t
+        truck); the answer names it in ``"vehicle"``.
+        """
+        from planner.network.vehicle import parse_vehicle
+
+        v = parse_vehicle(vehicle)
         o = self.point(*orig, coords=coords, name="from")
         d = self.point(*dest, coords=coords, name="to")
         detour = non_negative(detour_km, "detour_km")
@@ -251,7 +289,9 @@ class Workspace:
             raise InputError(
                 f"detour_km must be at most 100, got {detour}", fields={"detour_km": "must be between 0 and 100"}
             )
-        return self.index().along_route(o, d, detour_km=detour, max_drive_h=settings.MAX_CONTINUOUS_DRIVE_H)
+        result = self.index(v).along_route(o, d, detour_km=detour, max_drive_h=settings.MAX_CONTINUOUS_DRIVE_H)
+        result["vehicle"] = v.as_dict()
+        return result
 
     def coverage(
         self,

@@ -13,9 +13,11 @@
                                                readers see the actor's role, staff see names
 ``GET  /api/nearest?lon=&lat=``                CLI ``nearest`` JSON; ``amenity=`` (repeat or comma
                                                list), ``k``, ``coords``, ``min_power_kw``,
-                                               ``open_now=1``, ``route=1`` (adds ``route``)
+                                               ``open_now=1``, ``route=1`` (adds ``route``),
+                                               ``vehicle=49t,4.2m,18m`` (echoed as ``vehicle``)
 ``GET  /api/route?lon=&lat=&station=``         ``{"station", "route": [[lon, lat], ...]}``
-``GET  /api/along-route?from=X,Y&to=X,Y``      ``Workspace.along_route`` JSON; ``detour_km``, ``coords``
+``GET  /api/along-route?from=X,Y&to=X,Y``      ``Workspace.along_route`` JSON; ``detour_km``, ``coords``,
+                                               ``vehicle``
 ``GET  /api/coverage?radius_km=``              CLI ``coverage`` JSON; ``amenity``, ``min_power_kw``
 ``GET  /api/places?q=``                        gazetteer search (``planner.gazetteer``): Chinese,
                                                pinyin or English, partial; ``limit`` (1..20)
@@ -224,11 +226,15 @@ def nearest():
         min_power_kw=q.optional("min_power_kw"),
         coords=q.arg("coords", "wgs84"),
         open_at=q.open_at(ws),
+        vehicle=q.arg("vehicle"),
     )
     if q.flag("route") and result.get("results"):
         origin = result["origin"]
         first = result["results"][0]["id"]
-        result["route"] = {"station": first, "coordinates": ws.route(origin["lon"], origin["lat"], first)}
+        result["route"] = {
+            "station": first,
+            "coordinates": ws.route(origin["lon"], origin["lat"], first, vehicle=q.arg("vehicle")),
+        }
     return jsonify(result)
 
 
@@ -252,7 +258,8 @@ def route():
     ws = get_workspace()
     q = Query(request.args)
     station_id = q.required("station")
-    coords = ws.route(q.required("lon"), q.required("lat"), station_id, coords=q.arg("coords", "wgs84"))
+    coords = ws.route(q.required("lon"), q.required("lat"), station_id, coords=q.arg("coords", "wgs84"),
+                      vehicle=q.arg("vehicle"))
     return jsonify(station=station_id, route=coords)
 
 
@@ -265,6 +272,7 @@ def along_route():
         q.lonlat_pair("to"),
         detour_km=q.arg("detour_km", "5"),
         coords=q.arg("coords", "wgs84"),
+        vehicle=q.arg("vehicle"),
     )
     return jsonify(result)
 

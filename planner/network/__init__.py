@@ -17,22 +17,22 @@ Three constructors meet in one place:
 
 - :meth:`RoadNetwork.from_corridors`: the embedded corridor LineStrings, densified to short
   straight segments, two-way, with linear referencing (:meth:`RoadNetwork.corridor_samples`);
-- :meth:`RoadNetwork.from_osm_xml`: an OpenStreetMap ``.osm``/``.osm.bz2``/``.osm.gz`` extract
-  read offline with ``osmnx.graph_from_xml``, filtered to roads a truck may drive, one-way
-  streets kept one-way;
+- :meth:`RoadNetwork.from_osm`: an OpenStreetMap ``.osm.pbf``/``.osm``/``.osm.bz2``/``.osm.gz``
+  extract streamed with pyosmium (:mod:`planner.network.osm`), roads a truck or van may
+  drive, one-way streets kept one-way, truck rules per edge (:meth:`RoadNetwork.for_vehicle`);
 - :meth:`RoadNetwork.from_graph`: any networkx graph with ``x``/``y`` node attributes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import math
+import os
 import re
-import xml.sax
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import ParseError
 
 import geopandas as gpd
 import networkx as nx
@@ -92,8 +92,8 @@ HIGHWAY_SPEED_KMH: dict[str, float] = {
 DRIVEABLE_HIGHWAYS = frozenset(HIGHWAY_SPEED_KMH)
 #: Speed for an edge whose highway type is unknown (from_graph on a non-OSM graph), km/h.
 FALLBACK_SPEED_KMH = 40.0
-#: Extra OSM way tags read from XML (restored afterwards: osmnx settings are global).
-_EXTRA_WAY_TAGS = ("ref", "maxspeed:hgv", "hgv", "service")
+#: Sub-networks kept per network by :meth:`RoadNetwork.for_vehicle` (oldest dropped first).
+_VEHICLE_NETS_KEPT = 4
 #: Shortest stored edge, metres (keeps csgraph from seeing zero-weight edges).
 _MIN_EDGE_M = 1e-3
 _MPH_TO_KMH = 1.609344
@@ -168,38 +168,10 @@ def _ref_str(value: Any) -> str:
     return ";".join(dict.fromkeys(parts))
 
 
-@contextlib.contextmanager
-def _osmnx_way_tags(extra: Sequence[str]) -> Iterator[None]:
-    """Temporarily add way tags to osmnx's (global) ``useful_tags_way``."""
-    import osmnx as ox
-
-    saved = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = saved + [t for t in extra if t not in saved]
-    try:
-        yield
-    finally:
-        ox.settings.useful_tags_way = saved
-
-
-def _keep_osm_edge(data: dict) -> bool:
-    """Is an OSM edge a road a truck may use?"""
-    highways = _as_list(data.get("highway"))
-    if not any(h in DRIVEABLE_HIGHWAYS for h in highways):
-        return False
-    if "no" in _as_list(data.get("hgv")):
-        return False
-    access = set(_as_list(data.get("access")))
-    if access & {"no", "private"} and not set(_as_list(data.get("hgv"))) & {"yes", "designated", "destination", "delivery"}:
-        return False
-    if set(_as_list(data.get("area"))) & {"yes"}:
-        return False
-    return True
-
-
 class RoadNetwork:
     """A directed road graph with metres and truck seconds on every edge.
 
-    Build it with :meth:`from_corridors`, :meth:`from_osm_xml`, :meth:`from_graph` or
+    Build it with :meth:`from_corridors`, :meth:`from_osm`, :meth:`from_graph` or
     :meth:`load`. Node ids are ``0..n_nodes-1``.
 
     Attributes
@@ -236,6 +208,7 @@ class RoadNetwork:
         corridor_nodes: pd.DataFrame | None = None,
         source: str = "",
         crs: str | None = None,
+        edge_rules: dict[str, Any] | None = None,
     ):
         self.node_lon = np.ascontiguousarray(node_lon, dtype=np.float64)
         self.node_lat = np.ascontiguousarray(node_lat, dtype=np.float64)
@@ -278,12 +251,29 @@ class RoadNetwork:
             self.edge_time_s = np.asarray(edge_time_s, dtype=np.float64).reshape(-1)
             if self.edge_time_s.size != m or not (np.isfinite(self.edge_time_s).all() and (self.edge_time_s > 0).all()):
                 raise InputError("edge travel times must be positive seconds", fields={"travel_time_s": "> 0"})
-        refs = [""] * m if edge_ref is None else ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in edge_ref]
-        self.edge_ref = np.array(refs, dtype=object)
+        if isinstance(edge_ref, np.ndarray) and edge_ref.dtype == object and set(map(type, edge_ref.reshape(-1))) <= {str}:
+            self.edge_ref = edge_ref.reshape(-1)  # already clean text (OSM import, .npz): no per-edge pass
+        else:
+            refs = [""] * m if edge_ref is None else ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in edge_ref]
+            self.edge_ref = np.array(refs, dtype=object)
         self.edge_geometry = list(edge_geometry) if edge_geometry is not None else None
         self.node_osmid = None if node_osmid is None else np.asarray(node_osmid)
         self._corridor_nodes = corridor_nodes
         self.source = source
+        self.edge_rules: dict[str, np.ndarray] | None = None
+        if edge_rules is not None:
+            from planner.network.vehicle import RULE_COLUMNS
+
+            unknown = set(edge_rules) - set(RULE_COLUMNS)
+            if unknown:
+                raise InputError(f"unknown edge rule(s) {sorted(unknown)}", fields={"edge_rules": ", ".join(RULE_COLUMNS)})
+            self.edge_rules = {}
+            for name, values in edge_rules.items():
+                arr = np.ascontiguousarray(values, dtype=RULE_COLUMNS[name]).reshape(-1)
+                if arr.size != m:
+                    raise InputError(f"edge rule {name!r} needs one value per edge", fields={name: f"{m} values"})
+                self.edge_rules[name] = arr
+        self._vehicle_nets: dict = {}
         self._tree: cKDTree | None = None
         self._build_csr()
 
@@ -292,11 +282,16 @@ class RoadNetwork:
         """CSR matrices keeping the minimum of parallel edges (csr_matrix would sum them)."""
         n = self.n_nodes
         keep = self.edge_u != self.edge_v  # self-loops never shorten a path
-        u, v = self.edge_u[keep], self.edge_v[keep]
-        length, time = self.edge_length_m[keep], self.edge_time_s[keep]
+        if keep.all():  # no copies (province-scale networks have millions of edges)
+            u, v, length, time = self.edge_u, self.edge_v, self.edge_length_m, self.edge_time_s
+        else:
+            u, v = self.edge_u[keep], self.edge_v[keep]
+            length, time = self.edge_length_m[keep], self.edge_time_s[keep]
         key = u * n + v
-        # by (u, v), then length, then time: the first of each run is the shortest edge
-        order = np.lexsort((time, length, key))
+        del keep, u, v
+        # by (u, v); within a run of parallel edges, by length then time, so the first of each
+        # run is the shortest edge. Only runs of parallel edges (rare) need the full sort.
+        order = np.argsort(key, kind="stable")
         key_s = key[order]
         first = np.ones(key_s.size, dtype=bool)
         first[1:] = key_s[1:] != key_s[:-1]
@@ -305,15 +300,27 @@ class RoadNetwork:
         rows, cols = uniq // n, uniq % n
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        min_len = length[order][starts]
-        time_on_len = time[order][starts]
-        if uniq.size:
-            min_time = np.minimum.reduceat(time[order], starts)
+        del key, rows
+        len_s, time_s = length[order], time[order]
+        del order, length, time
+        if not first.all():
+            # every position in a run of two or more edges
+            in_run = np.zeros(key_s.size, dtype=bool)
+            in_run[1:] = ~first[1:]
+            in_run[:-1] |= ~first[1:]
+            idx = np.flatnonzero(in_run)
+            by_len = idx[np.lexsort((time_s[idx], len_s[idx], key_s[idx]))]
+            len_s[idx], time_s[idx] = len_s[by_len], time_s[by_len]
+            min_len, time_on_len = len_s[starts], time_s[starts]
+            min_time = np.minimum.reduceat(time_s, starts)
             # length of the fastest parallel edge (for routes by time)
-            order_t = np.lexsort((length, time, key))
-            len_on_time = length[order_t][starts]
+            by_time = idx[np.lexsort((len_s[idx], time_s[idx], key_s[idx]))]
+            len_t = len_s.copy()
+            len_t[idx] = len_s[by_time]
+            len_on_time = len_t[starts]
         else:
-            min_time = len_on_time = np.zeros(0)
+            min_len, time_on_len = len_s[starts], time_s[starts]
+            min_time, len_on_time = time_on_len.copy(), min_len.copy()
         idx_dtype = np.int32 if max(n, uniq.size) < 2**31 - 1 else np.int64
         indices = cols.astype(idx_dtype)
         indptr = indptr.astype(idx_dtype)
@@ -658,96 +665,115 @@ class RoadNetwork:
         )
 
     @classmethod
-    def from_osm_xml(
+    def from_osm(
         cls,
         path: str | Path,
         *,
         truck_speed_kmh: float | None = None,
         retain_all: bool = False,
-        simplify: bool = False,
     ) -> RoadNetwork:
-        """Read an OpenStreetMap XML extract offline (``osmnx.graph_from_xml``).
+        """Read an OpenStreetMap extract offline, streaming, in bounded memory.
 
         Parameters
         ----------
         path
-            ``.osm``, ``.osm.bz2`` or ``.osm.gz`` file (``.pbf`` is not supported by osmnx).
+            ``.osm.pbf``, ``.osm``, ``.osm.bz2`` or ``.osm.gz`` (read with pyosmium; see
+            :mod:`planner.network.osm` and ``docs/osm.md``).
         truck_speed_kmh
             Speed cap, km/h; default :data:`TRUCK_SPEED_KMH`. Each edge's speed comes from
             ``maxspeed:hgv``, else ``maxspeed``, else its ``highway`` type
             (:data:`HIGHWAY_SPEED_KMH`), never above the cap.
         retain_all
-            ``False`` (default): after filtering to driveable roads, keep only the largest
-            weakly connected component, so a stray fragment at the edge of the extract cannot
-            capture snapped points that then reach no station. ``True`` keeps every
-            component. (The graph is always loaded with osmnx's ``retain_all=True`` first:
-            osmnx would otherwise pick the largest component *before* our road filter, with
-            buildings and footpaths deciding which part survives.)
-        simplify
-            Merge chains of degree-2 nodes into single edges that keep their geometry
-            (``osmnx.simplify_graph``) after filtering. ``False`` (default) keeps every OSM
-            node, which gives shorter snapping distances.
+            ``False`` (default): keep only the largest weakly connected component of the
+            drivable roads, so a stray fragment at the edge of the extract cannot capture
+            snapped points that then reach no station. ``True`` keeps every component.
 
         Returns
         -------
         RoadNetwork
-            One-way streets stay one-way (``oneway=yes|-1``, roundabouts); others are
-            two-way. Ways with ``hgv=no`` or ``access=no|private`` are dropped.
+            Every OSM node of a kept way is a node (no simplification); lengths are
+            great-circle. One-way streets stay one-way (``oneway=yes|true|1|-1|reverse``,
+            roundabouts). Truck rules (``maxweight``, ``maxheight``, ``maxlength``,
+            ``maxaxleload``, ``hgv``, ``access``, ``oneway``) are kept per edge in
+            :attr:`edge_rules`; :meth:`for_vehicle` applies them. Ways closed to every
+            motor vehicle (e.g. ``access=no`` without an exception) are dropped.
 
         Raises
         ------
         InputError
-            Missing/unreadable file, broken XML, a way referencing a node absent from the
-            file, or no driveable road in the file.
+            Missing or unreadable file, a file that is not what its name says, a way
+            referencing a node absent from the file, or no drivable road in the file.
         """
-        import osmnx as ox
+        from planner.network.osm import read_osm
 
         cap = _check_speed_cap(truck_speed_kmh)
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"OSM file not found: {str(p)!r}", fields={"path": "an existing .osm/.osm.bz2/.osm.gz file"})
-        try:
-            with _osmnx_way_tags(_EXTRA_WAY_TAGS):
-                G = ox.graph_from_xml(p, bidirectional=False, simplify=False, retain_all=True)
-        except (ParseError, xml.sax.SAXException) as exc:
-            raise InputError(f"{p.name} is not well-formed OSM XML: {exc}", fields={"path": "well-formed OSM XML"}) from None
-        except (ValueError, KeyError, TypeError, ox._errors.InsufficientResponseError) as exc:
-            raise InputError(
-                f"cannot build a road graph from {p.name}: {exc}. A way may reference a node missing "
-                "from the extract (cut the extract with complete ways, e.g. osmium extract -s complete_ways)",
-                fields={"path": "complete OSM XML"},
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{p.name} is not UTF-8 text: {exc}", fields={"path": "UTF-8 OSM XML"}) from None
-        missing = [n for n, d in G.nodes(data=True) if "x" not in d or "y" not in d]
-        if missing:
-            raise InputError(
-                f"{p.name}: a way references node {missing[0]} that is not in the file "
-                f"({len(missing)} missing); export the extract with complete ways",
-                fields={"path": "ways reference existing nodes"},
-            )
-        drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not _keep_osm_edge(d)]
-        G.remove_edges_from(drop)
-        G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
-        if G.number_of_edges() == 0:
-            raise InputError(
-                f"{p.name} contains no road a truck may drive (highway in {sorted(DRIVEABLE_HIGHWAYS)})",
-                fields={"path": "driveable highway ways"},
-            )
-        if not retain_all:
-            G = ox.truncate.largest_component(G, strongly=False)
-        if simplify:
-            # time each OSM segment at its own speed first, then sum along merged chains
-            # (a merged edge may join a 60 km/h ramp and a 90 km/h motorway)
-            ends = list(G.edges(data=True))
-            lon_u = np.array([G.nodes[u]["x"] for u, _, _ in ends])
-            lat_u = np.array([G.nodes[u]["y"] for u, _, _ in ends])
-            lon_v = np.array([G.nodes[v]["x"] for _, v, _ in ends])
-            lat_v = np.array([G.nodes[v]["y"] for _, v, _ in ends])
-            for (_, _, d), length in zip(ends, geodesic_m(lon_u, lat_u, lon_v, lat_v).tolist()):
-                d["travel_time_s"] = max(length, _MIN_EDGE_M) / (_edge_speed_kmh(d, cap) / 3.6)
-            G = ox.simplify_graph(G, remove_rings=False, edge_attr_aggs={"length": sum, "travel_time_s": sum})
-        return cls.from_graph(G, truck_speed_kmh=cap, source=f"osm_xml:{p.name}")
+        roads = read_osm(p, highway_speed_kmh=HIGHWAY_SPEED_KMH, speed_of=lambda tags: _edge_speed_kmh(tags, cap),
+                         retain_all=retain_all)
+        return cls._from_roads(roads, source=f"osm:{p.name}")
+
+    @classmethod
+    def _from_roads(cls, roads: Any, *, source: str) -> RoadNetwork:
+        """The network of :class:`planner.network.osm.OsmRoads` arrays."""
+        return cls(
+            roads.node_lon,
+            roads.node_lat,
+            roads.edge_u,
+            roads.edge_v,
+            roads.edge_length_m,
+            roads.edge_speed_kmh,
+            roads.edge_ref,
+            node_osmid=roads.node_id,
+            source=source,
+            edge_rules=roads.rules,
+        )
+
+    #: The same reader (it reads XML too); kept for existing callers.
+    from_osm_xml = from_osm
+
+    def for_vehicle(self, vehicle: Any = None) -> RoadNetwork:
+        """The network a vehicle may drive: the same nodes, only the edges it may use.
+
+        Parameters
+        ----------
+        vehicle
+            A :class:`~planner.network.vehicle.Vehicle`, text such as ``"49t,4.2m,18m"``,
+            or ``None`` for the default 49-t tractor-semitrailer.
+
+        Returns
+        -------
+        RoadNetwork
+            ``self`` when every edge is allowed (always for networks without truck rules,
+            such as the corridors); else a network sharing the node arrays, cached per
+            vehicle.
+        """
+        from planner.network.vehicle import allowed_edges, parse_vehicle
+
+        v = parse_vehicle(vehicle)
+        if not self.edge_rules:
+            return self
+        key = v.key()
+        hit = self._vehicle_nets.get(key)
+        if hit is not None:
+            return hit
+        mask = allowed_edges(self.edge_rules, self.n_edges, v)
+        if mask.all():
+            sub = self
+        else:
+            sub = copy.copy(self)
+            sub.edge_u, sub.edge_v = self.edge_u[mask], self.edge_v[mask]
+            sub.edge_length_m, sub.edge_time_s = self.edge_length_m[mask], self.edge_time_s[mask]
+            sub.edge_speed_kmh, sub.edge_ref = self.edge_speed_kmh[mask], self.edge_ref[mask]
+            sub.edge_rules = {k: a[mask] for k, a in self.edge_rules.items()}
+            if self.edge_geometry is not None:
+                sub.edge_geometry = [g for g, keep in zip(self.edge_geometry, mask) if keep]
+            sub.source = f"{self.source} [{key}]"
+            sub._vehicle_nets = {key: sub}
+            sub._build_csr()
+        if len(self._vehicle_nets) >= _VEHICLE_NETS_KEPT:  # each holds its own edge arrays and CSR
+            self._vehicle_nets.pop(next(iter(self._vehicle_nets)))
+        self._vehicle_nets[key] = sub
+        return sub
 
     # ------------------------------------------------------------------ queries
     def snap(self, lon: float, lat: float) -> tuple[int, float]:
@@ -933,7 +959,10 @@ class RoadNetwork:
         (gdf_nodes, gdf_edges)
             ``gdf_nodes``: ``node``, ``lon``, ``lat`` (+ ``osmid`` for OSM graphs), Point.
             ``gdf_edges``: ``u``, ``v``, ``length_m``, ``travel_time_s``, ``speed_kmh``,
-            ``ref``, LineString (the edge geometry, or the straight segment).
+            ``ref``, the truck rules of OSM networks (``maxweight_t``, ``maxheight_m``,
+            ``maxlength_m``, ``maxaxleload_t``: NaN = no limit, -1 = ``below_default``;
+            ``hgv``, ``access``: the OSM access value, "" when untagged; ``oneway``),
+            LineString (the edge geometry, or the straight segment).
         """
         nodes = pd.DataFrame({"node": np.arange(self.n_nodes), "lon": self.node_lon, "lat": self.node_lat})
         if self.node_osmid is not None:
@@ -960,11 +989,24 @@ class RoadNetwork:
                 "travel_time_s": self.edge_time_s,
                 "speed_kmh": self.edge_speed_kmh,
                 "ref": self.edge_ref.astype(str),
+                **self._rule_columns(),
             },
             geometry=gpd.GeoSeries(geoms, crs=WGS84),
             crs=WGS84,
         )
         return gdf_nodes, gdf_edges
+
+    def _rule_columns(self) -> dict[str, np.ndarray]:
+        """Truck rules as readable columns (access codes as their OSM values)."""
+        if not self.edge_rules:
+            return {}
+        from planner.network.vehicle import ACCESS_VALUES
+
+        names = np.array(ACCESS_VALUES, dtype=object)
+        out = {}
+        for k, a in self.edge_rules.items():
+            out[k] = names[a] if k in ("hgv", "access") else a
+        return out
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """A networkx MultiDiGraph (``x``/``y`` in EPSG:4326, ``length_m``, ``travel_time_s``)."""
@@ -977,33 +1019,148 @@ class RoadNetwork:
         return G
 
     def save(self, path: str | Path) -> Path:
-        """Write a GeoPackage with layers ``nodes`` and ``edges`` (and ``corridor_nodes``).
+        """Write the network: a GeoPackage for GIS plus a ``.npz`` beside it that loads fast.
 
-        The file opens in QGIS; :meth:`load` reads it back to an identical network.
+        ``path`` ending in ``.gpkg`` writes layers ``nodes`` and ``edges`` (and
+        ``corridor_nodes``) that open in QGIS, and the same network as arrays in
+        ``<stem>.npz`` next to it; ending in ``.npz`` writes the arrays only. Files are
+        written to a temporary name and moved into place, so a failed save never leaves a
+        half-written network. :meth:`load` reads either back to an identical network.
         """
         p = Path(path)
-        if p.suffix.lower() != ".gpkg":
-            raise InputError(f"save writes a GeoPackage; use a .gpkg path, got {str(p)!r}", fields={"path": "*.gpkg"})
-        import pyogrio
+        suffix = p.suffix.lower()
+        if suffix not in (".gpkg", ".npz"):
+            raise InputError(f"save writes a GeoPackage (.gpkg) or arrays (.npz), got {str(p)!r}", fields={"path": "*.gpkg | *.npz"})
+        if not p.parent.is_dir():
+            raise InputError(f"cannot write {str(p)!r}: the directory {str(p.parent)!r} does not exist", fields={"path": "in an existing directory"})
+        if suffix == ".gpkg":
+            import pyogrio
 
-        gdf_nodes, gdf_edges = self.to_gdfs()
-        if p.exists():
-            p.unlink()
-        meta = {"yizhan_network_source": self.source, "yizhan_network_crs": self.crs}
-        pyogrio.write_dataframe(gdf_nodes, p, layer="nodes", driver="GPKG", layer_metadata=meta)
-        pyogrio.write_dataframe(gdf_edges, p, layer="edges", driver="GPKG", append=False)
-        if self._corridor_nodes is not None:
-            pyogrio.write_dataframe(self._corridor_nodes, p, layer="corridor_nodes", driver="GPKG")
+            gdf_nodes, gdf_edges = self.to_gdfs()
+            tmp = p.with_name(f".{p.name}.tmp.gpkg")
+            tmp.unlink(missing_ok=True)
+            try:
+                meta = {"yizhan_network_source": self.source, "yizhan_network_crs": self.crs}
+                pyogrio.write_dataframe(gdf_nodes, tmp, layer="nodes", driver="GPKG", layer_metadata=meta)
+                pyogrio.write_dataframe(gdf_edges, tmp, layer="edges", driver="GPKG", append=False)
+                if self._corridor_nodes is not None:
+                    pyogrio.write_dataframe(self._corridor_nodes, tmp, layer="corridor_nodes", driver="GPKG")
+                os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
+        self._save_npz(p.with_suffix(".npz"))
         return p
+
+    def _save_npz(self, p: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "format": np.array(_NPZ_FORMAT),
+            "source": np.array(self.source),
+            "crs": np.array(self.crs),
+            "node_lon": self.node_lon,
+            "node_lat": self.node_lat,
+            "edge_u": self.edge_u,
+            "edge_v": self.edge_v,
+            "edge_length_m": self.edge_length_m,
+            "edge_time_s": self.edge_time_s,
+            "edge_speed_kmh": self.edge_speed_kmh,
+        }
+        ref_names, ref_code = np.unique(self.edge_ref.astype(str), return_inverse=True)
+        arrays["ref_names"] = ref_names.astype(str)
+        arrays["ref_code"] = ref_code.astype(np.int32)
+        if self.node_osmid is not None:
+            arrays["node_osmid"] = np.asarray(self.node_osmid) if self.node_osmid.dtype != object else self.node_osmid.astype(str)
+        for k, a in (self.edge_rules or {}).items():
+            arrays[f"rule_{k}"] = a
+        if self.edge_geometry is not None:
+            geoms = np.array([shapely.linestrings([[self.node_lon[u], self.node_lat[u]], [self.node_lon[v], self.node_lat[v]]])
+                              if g is None else g for g, u, v in zip(self.edge_geometry, self.edge_u, self.edge_v)], dtype=object)
+            coords, owner = shapely.get_coordinates(geoms, return_index=True)
+            arrays["geom_coords"] = coords
+            arrays["geom_offsets"] = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(geoms)))])
+        if self._corridor_nodes is not None:
+            for c in self._corridor_nodes.columns:
+                col = self._corridor_nodes[c]
+                numeric = pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+                arrays[f"cn_{c}"] = col.to_numpy() if numeric else col.fillna("").astype(str).to_numpy(dtype=str)
+        tmp = p.with_name(f".{p.name}.tmp.npz")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, p)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: str | Path) -> RoadNetwork:
-        """Read a network written by :meth:`save` (or any GeoPackage with the same layers)."""
-        import pyogrio
+        """Read a network written by :meth:`save`: a ``.npz``, or a GeoPackage.
 
+        For a ``.gpkg`` with an up-to-date ``.npz`` of the same name beside it (as
+        :meth:`save` writes), the arrays are read instead (seconds faster at province
+        scale); any GeoPackage with the same layers is read too.
+        """
         p = Path(path)
         if not p.is_file():
-            raise InputError(f"network file not found: {str(p)!r}", fields={"path": "existing .gpkg"})
+            raise InputError(f"network file not found: {str(p)!r}", fields={"path": "existing .gpkg or .npz"})
+        suffix = p.suffix.lower()
+        if suffix == ".npz":
+            return cls._load_npz(p)
+        if suffix != ".gpkg":
+            raise InputError(
+                f"{p.name}: a network is a .gpkg or .npz written by import-osm (for an OSM extract, run "
+                "`python -m planner import-osm` first)",
+                fields={"path": "*.gpkg | *.npz"},
+            )
+        twin = p.with_suffix(".npz")
+        if twin.is_file() and twin.stat().st_mtime >= p.stat().st_mtime:
+            try:
+                return cls._load_npz(twin)
+            except InputError:
+                pass  # fall back to the GeoPackage itself
+        return cls._load_gpkg(p)
+
+    @classmethod
+    def _load_npz(cls, p: Path) -> RoadNetwork:
+        import zipfile
+
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise InputError(f"{p.name} is not a readable network .npz: {exc}", fields={"path": "network .npz"}) from None
+        need = {"format", "node_lon", "node_lat", "edge_u", "edge_v", "edge_length_m", "edge_time_s", "edge_speed_kmh", "ref_names", "ref_code"}
+        if not need <= set(data) or int(data["format"]) != _NPZ_FORMAT:
+            raise InputError(f"{p.name} is not a network .npz written by this version (save it again)", fields={"path": "network .npz"})
+        rules = {k[5:]: v for k, v in data.items() if k.startswith("rule_")} or None
+        geoms = None
+        if "geom_coords" in data:
+            off = data["geom_offsets"]
+            coords = data["geom_coords"]
+            geoms = list(shapely.linestrings(coords, indices=np.repeat(np.arange(off.size - 1), np.diff(off))))
+        corridor_nodes = None
+        cn = {k[3:]: v for k, v in data.items() if k.startswith("cn_")}
+        if cn:
+            corridor_nodes = pd.DataFrame(cn)
+        return cls(
+            data["node_lon"],
+            data["node_lat"],
+            data["edge_u"],
+            data["edge_v"],
+            data["edge_length_m"],
+            data["edge_speed_kmh"],
+            data["ref_names"].astype(object)[data["ref_code"]],
+            edge_time_s=data["edge_time_s"],
+            edge_geometry=geoms,
+            node_osmid=data.get("node_osmid"),
+            corridor_nodes=corridor_nodes,
+            source=str(data["source"]),
+            edge_rules=rules,
+            crs=str(data["crs"]) if "crs" in data else None,
+        )
+
+    @classmethod
+    def _load_gpkg(cls, p: Path) -> RoadNetwork:
+        import pyogrio
+
         try:
             layers = {name for name, _ in pyogrio.list_layers(p)}
         except Exception as exc:  # pyogrio raises DataSourceError subclasses of RuntimeError/OSError
@@ -1030,6 +1187,7 @@ class RoadNetwork:
             corridor_nodes = pd.DataFrame(pyogrio.read_dataframe(p, layer="corridor_nodes", read_geometry=False))
         osmid = nodes["osmid"].to_numpy() if "osmid" in nodes.columns else None
         ref = edges["ref"].fillna("").to_numpy() if "ref" in edges.columns else None
+        rules = _rules_from_columns(edges)
         return cls(
             nodes["lon"].to_numpy(),
             nodes["lat"].to_numpy(),
@@ -1044,7 +1202,30 @@ class RoadNetwork:
             corridor_nodes=corridor_nodes,
             source=meta.get("yizhan_network_source", f"gpkg:{p.name}"),
             crs=meta.get("yizhan_network_crs"),  # files from before the CRS was stored: chosen from the nodes
+            edge_rules=rules,
         )
+
+
+#: Version of the ``.npz`` layout written by :meth:`RoadNetwork.save`.
+_NPZ_FORMAT = 1
+
+
+def _rules_from_columns(edges: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """Truck rules from the edge columns of a GeoPackage (None when it has none)."""
+    from planner.network.vehicle import ACCESS_VALUES, RULE_COLUMNS
+
+    present = [k for k in RULE_COLUMNS if k in edges.columns]
+    if not present:
+        return None
+    code = {v: i for i, v in enumerate(ACCESS_VALUES)}
+    rules = {}
+    for k in present:
+        col = edges[k]
+        if k in ("hgv", "access"):
+            rules[k] = np.array([code.get(str(v), code["other"]) if isinstance(v, str) else 0 for v in col], dtype=np.int8)
+        else:
+            rules[k] = col.to_numpy(dtype=RULE_COLUMNS[k], na_value=np.nan) if k != "oneway" else col.fillna(False).to_numpy(dtype=bool)
+    return rules
 
 
 def _check_speed_cap(truck_speed_kmh: float | None) -> float:
