@@ -40,6 +40,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numba as nb
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -166,7 +167,19 @@ class EdgeSnapper:
         self.seg_len2 = self.seg_dx**2 + self.seg_dy**2
         self.seg_off = off
         self.seg_piece = owner
-        self.tree = cKDTree(np.column_stack([seg[:, 0] + 0.5 * self.seg_dx, seg[:, 1] + 0.5 * self.seg_dy]))
+        self.seg_len = np.sqrt(self.seg_len2)
+        # bucket grid over segment midpoints (cells of at least MAX_PIECE_M, at most ~4 M cells)
+        mx, my = seg[:, 0] + 0.5 * self.seg_dx, seg[:, 1] + 0.5 * self.seg_dy
+        self._mid = (mx, my)
+        x0, y0 = float(mx.min()), float(my.min())
+        w, h = float(mx.max()) - x0, float(my.max()) - y0
+        cell = max(MAX_PIECE_M, math.sqrt(max(w, 1.0) * max(h, 1.0) / 4e6))
+        gx, gy = int(w // cell) + 1, int(h // cell) + 1
+        key = ((my - y0) // cell).astype(np.int64) * gx + ((mx - x0) // cell).astype(np.int64)
+        self._grid = (x0, y0, cell, gx, gy)
+        self._cell_seg = np.argsort(key, kind="stable").astype(np.int64)
+        self._cell_start = np.searchsorted(key[self._cell_seg], np.arange(gx * gy + 1)).astype(np.int64)
+        self._tree: cKDTree | None = None
 
     # ------------------------------------------------------------------ build helpers
     @staticmethod
@@ -213,49 +226,26 @@ class EdgeSnapper:
     # ------------------------------------------------------------------ queries
     def snap_xy(self, x: float, y: float) -> Snap:
         """Candidate edges of one projected point (every edge within the search radius)."""
-        d_mid, _ = self.tree.query((x, y))
-        reach = max(self.radius_m, float(d_mid) + self.margin_m) + 0.5 * MAX_PIECE_M
-        idx = np.asarray(self.tree.query_ball_point((x, y), reach), dtype=np.int64)
-        return self._finish(x, y, idx)
+        x0, y0, cell, gx, gy = self._grid
+        args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2,
+                self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy)  # fmt: skip
+        piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, 0.0, *args)
+        if piece.size and d[0] + self.margin_m > self.radius_m:
+            # every segment within radius_m was scanned, so d[0] is the exact nearest
+            piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, float(d[0]), *args)
+        elif piece.size == 0:
+            # farther than radius_m from every road: the nearest midpoint bounds the nearest edge
+            if self._tree is None:
+                self._tree = cKDTree(np.column_stack(self._mid))
+            d_mid, _ = self._tree.query((x, y))
+            piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, float(d_mid), *args)
+        return Snap(x, y, piece, f, d, px, py)
 
     def snap_many_xy(self, x: np.ndarray, y: np.ndarray) -> list[Snap]:
-        """:meth:`snap_xy` for many points (one batched KD-tree query)."""
+        """:meth:`snap_xy` for many points."""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
-        if x.size == 0:
-            return []
-        pts = np.column_stack([x, y])
-        d_mid, _ = self.tree.query(pts)
-        reach = np.maximum(self.radius_m, d_mid + self.margin_m) + 0.5 * MAX_PIECE_M
-        lists = self.tree.query_ball_point(pts, reach)
-        return [self._finish(float(x[i]), float(y[i]), np.asarray(lists[i], dtype=np.int64)) for i in range(x.size)]
-
-    def _finish(self, x: float, y: float, idx: np.ndarray) -> Snap:
-        dx, dy, l2 = self.seg_dx[idx], self.seg_dy[idx], self.seg_len2[idx]
-        x0, y0 = self.seg_x0[idx], self.seg_y0[idx]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where(l2 > 0, ((x - x0) * dx + (y - y0) * dy) / l2, 0.0)
-        t = np.clip(t, 0.0, 1.0)
-        px, py = x0 + t * dx, y0 + t * dy
-        d = np.hypot(px - x, py - y)
-        if d.size == 0:
-            empty = np.zeros(0)
-            return Snap(x, y, np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
-        limit = max(self.radius_m, float(d.min()) + self.margin_m)
-        keep = d <= limit
-        idx, t, px, py, d = idx[keep], t[keep], px[keep], py[keep], d[keep]
-        piece = self.seg_piece[idx]
-        # nearest segment of each piece, then pieces nearest first (ties by piece id)
-        order = np.lexsort((piece, d))
-        piece_o = piece[order]
-        _, first = np.unique(piece_o, return_index=True)
-        sel = order[np.sort(first)]
-        piece = piece[sel]
-        along = self.seg_off[idx[sel]] + t[sel] * np.sqrt(self.seg_len2[idx[sel]])
-        glen = self.geom_len[piece]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f = np.where(glen > 0, along / glen, 0.0)
-        return Snap(x, y, piece, np.clip(f, 0.0, 1.0), d[sel], px[sel], py[sel])
+        return [self.snap_xy(float(a), float(b)) for a, b in zip(x.tolist(), y.tolist())]
 
     # ------------------------------------------------------------------ seeds
     def out_seeds(self, snap: Snap, access_mps: float) -> tuple[np.ndarray, ...]:
@@ -334,3 +324,103 @@ def direct_pairs(snapper: EdgeSnapper, a: Snap, b: Snap, access_mps: float) -> t
             best = (float(d), float(t), i, j)
     return best
 
+
+
+@nb.njit(cache=True, nogil=True)
+def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy):
+    """Every piece within ``max(radius, nearest + margin)`` of (x, y), nearest first.
+
+    Scans the grid cells within ``reach + MAX_PIECE_M / 2``, where ``reach`` is ``radius``
+    (or ``d_hint + margin`` when the caller knows the nearest midpoint is farther).
+    Returns ``(piece, f, d, px, py)``.
+    """
+    reach = max(radius, d_hint + margin)
+    r = reach + 0.5 * MAX_PIECE_M
+    cx0 = max(0, int((x - r - gx0) // cell))
+    cx1 = min(gx - 1, int((x + r - gx0) // cell))
+    cy0 = max(0, int((y - r - gy0) // cell))
+    cy1 = min(gy - 1, int((y + r - gy0) // cell))
+    m = 0
+    cap = 256
+    c_seg = np.empty(cap, dtype=np.int64)
+    c_d = np.empty(cap)
+    c_t = np.empty(cap)
+    dmin = np.inf
+    for cy in range(cy0, cy1 + 1):
+        for cx in range(cx0, cx1 + 1):
+            c = cy * gx + cx
+            for q in range(cell_start[c], cell_start[c + 1]):
+                e = cell_seg[q]
+                t = 0.0
+                if sl2[e] > 0:
+                    t = ((x - sx0[e]) * sdx[e] + (y - sy0[e]) * sdy[e]) / sl2[e]
+                    t = min(1.0, max(0.0, t))
+                px = sx0[e] + t * sdx[e]
+                py = sy0[e] + t * sdy[e]
+                d = math.hypot(px - x, py - y)
+                if d > reach:
+                    continue
+                if m == cap:
+                    cap *= 2
+                    a1 = np.empty(cap, dtype=np.int64)
+                    a2 = np.empty(cap)
+                    a3 = np.empty(cap)
+                    a1[:m] = c_seg[:m]
+                    a2[:m] = c_d[:m]
+                    a3[:m] = c_t[:m]
+                    c_seg, c_d, c_t = a1, a2, a3
+                c_seg[m] = e
+                c_d[m] = d
+                c_t[m] = t
+                m += 1
+                if d < dmin:
+                    dmin = d
+    limit = max(radius, dmin + margin)
+    # nearest segment of each piece, pieces nearest first (ties by piece id)
+    keep = np.empty(m, dtype=np.int64)
+    k = 0
+    for i in range(m):
+        if c_d[i] <= limit:
+            keep[k] = i
+            k += 1
+    keep = keep[:k]
+    pk = np.empty(k, dtype=np.int64)
+    for i in range(k):
+        pk[i] = spiece[c_seg[keep[i]]]
+    # sort by (piece, d)
+    dk = np.empty(k)
+    for i in range(k):
+        dk[i] = c_d[keep[i]]
+    order = np.argsort(dk, kind="mergesort")
+    order = order[np.argsort(pk[order], kind="mergesort")]
+    sel = np.empty(k, dtype=np.int64)
+    ns = 0
+    for i in range(k):
+        if i == 0 or pk[order[i]] != pk[order[i - 1]]:
+            sel[ns] = keep[order[i]]
+            ns += 1
+    sel = sel[:ns]
+    sd = np.empty(ns)
+    sp = np.empty(ns, dtype=np.int64)
+    for i in range(ns):
+        sd[i] = c_d[sel[i]]
+        sp[i] = spiece[c_seg[sel[i]]]
+    o2 = np.argsort(sp, kind="mergesort")
+    o2 = o2[np.argsort(sd[o2], kind="mergesort")]
+    piece = np.empty(ns, dtype=np.int64)
+    f = np.empty(ns)
+    d = np.empty(ns)
+    px = np.empty(ns)
+    py = np.empty(ns)
+    for i in range(ns):
+        j = sel[o2[i]]
+        e = c_seg[j]
+        p = spiece[e]
+        t = c_t[j]
+        piece[i] = p
+        g = glen[p]
+        f[i] = min(1.0, max(0.0, (soff[e] + t * sl[e]) / g)) if g > 0 else 0.0
+        d[i] = c_d[j]
+        px[i] = sx0[e] + t * sdx[e]
+        py[i] = sy0[e] + t * sdy[e]
+    return piece, f, d, px, py
