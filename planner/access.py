@@ -217,7 +217,7 @@ class NearestIndex:
         n, S = net.n_nodes, len(self.stations)
         self.snapper = net.edge_snapper
         self.graph = network_csr(net, "length_m")
-        self.station_snaps = self.snapper.snap_many_xy(self._st_x, self._st_y)
+        self.station_snaps = [sn.nearest_only() for sn in self.snapper.snap_many_xy(self._st_x, self._st_y)]
         ins = [self.snapper.in_seeds(sn, self._access_mps) for sn in self.station_snaps]
         outs = [self.snapper.out_seeds(sn, self._access_mps) for sn in self.station_snaps]
         self._in_seeds = ins

@@ -233,7 +233,20 @@ def merge_labels(seed_node, seed_w, seed_aux, lab_w, lab_aux, lab_src, cnt, K, n
     best_w = np.full(n_src, np.inf)
     best_a = np.full(n_src, np.inf)
     bound = np.inf
-    for i in range(seed_node.size):
+    for i in range(direct_src.size):
+        s = direct_src[i]
+        if direct_w[i] < best_w[s]:
+            best_w[s] = direct_w[i]
+            best_a[s] = direct_aux[i]
+    # cheapest seeds first; once a seed costs more than the k-th eligible value found so far,
+    # no later seed can change the answer (labels are >= 0)
+    seq = np.argsort(seed_w, kind="mergesort")
+    cut = np.inf
+    first = min(seq.size, 8)
+    for q in range(seq.size):
+        i = seq[q]
+        if seed_w[i] >= cut:
+            break
         v = seed_node[i]
         c = cnt[v]
         for j in range(c):
@@ -246,11 +259,15 @@ def merge_labels(seed_node, seed_w, seed_aux, lab_w, lab_aux, lab_src, cnt, K, n
             b = seed_w[i] + lab_w[v, K - 1]
             if b < bound:
                 bound = b
-    for i in range(direct_src.size):
-        s = direct_src[i]
-        if direct_w[i] < best_w[s]:
-            best_w[s] = direct_w[i]
-            best_a[s] = direct_aux[i]
+        if q == first - 1:
+            vals = np.empty(n_src)
+            m0 = 0
+            for s in range(n_src):
+                if eligible[s] and best_w[s] < np.inf:
+                    vals[m0] = best_w[s]
+                    m0 += 1
+            if m0 >= k:
+                cut = np.sort(vals[:m0])[k - 1]
     m = 0
     cand = np.empty(n_src, dtype=np.int64)
     for s in range(n_src):

@@ -8,7 +8,7 @@ projection. Snapping to the nearest *node* instead picks the wrong road wherever
 of a near edge, or another road nearby, is the better way in (issue: a point 5.7 km from a
 station was sent 44.9 km round because its nearest node lay on the wrong side).
 
-One snap keeps **every** edge within ``max(radius_m, nearest + margin_m)`` of the point
+One snap of a driver's point keeps **every** edge within ``max(radius_m, nearest + margin_m)`` of the point
 (default 2 km and 1 km), not just the nearest one: a point next to a one-way road or a
 dead end may be better served by a road a little farther away, and the cheapest total
 (access leg + partial edge + network) decides. Each kept edge gives *seeds*:
@@ -51,6 +51,8 @@ __all__ = ["MARGIN_M", "MAX_PIECE_M", "RADIUS_M", "EdgeSnapper", "Snap", "direct
 RADIUS_M = 2000.0
 #: ... and, for a point farther than that from any road, every edge within nearest + this.
 MARGIN_M = 1000.0
+#: Edges this close (metres) to a station's nearest edge also hold the station (ties at a node).
+TIE_M = 0.01
 #: Longest segment indexed in the KD-tree (longer straight segments are split for the index).
 MAX_PIECE_M = 250.0
 
@@ -80,6 +82,14 @@ class Snap:
     access_m: np.ndarray
     px: np.ndarray
     py: np.ndarray
+
+    def nearest_only(self, tol_m: float = TIE_M) -> Snap:
+        """Only the nearest edge(s) (several when they tie, e.g. at a node): how a *station*
+        attaches. A station is a site on its own road; attaching it to every road within
+        the radius would let a detour "enter" on one road and "leave" on another through
+        the station's straight access legs."""
+        keep = self.access_m <= (self.access_m[0] + tol_m if self.access_m.size else 0.0)
+        return Snap(self.x, self.y, self.piece[keep], self.f[keep], self.access_m[keep], self.px[keep], self.py[keep])
 
     @property
     def nearest_m(self) -> float:
@@ -234,11 +244,14 @@ class EdgeSnapper:
             # every segment within radius_m was scanned, so d[0] is the exact nearest
             piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, float(d[0]), *args)
         elif piece.size == 0:
-            # farther than radius_m from every road: the nearest midpoint bounds the nearest edge
+            # farther than radius_m from every road: the nearest midpoint bounds the nearest
+            # edge; a KD-tree ball query beats scanning that many (mostly empty) cells
             if self._tree is None:
                 self._tree = cKDTree(np.column_stack(self._mid))
             d_mid, _ = self._tree.query((x, y))
-            piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, float(d_mid), *args)
+            reach = max(self.radius_m, float(d_mid) + self.margin_m)
+            segs = np.asarray(self._tree.query_ball_point((x, y), reach + 0.5 * MAX_PIECE_M), dtype=np.int64)
+            piece, f, d, px, py = _snap_segments(x, y, self.radius_m, self.margin_m, reach, segs, *args[2:11])
         return Snap(x, y, piece, f, d, px, py)
 
     def snap_many_xy(self, x: np.ndarray, y: np.ndarray) -> list[Snap]:
@@ -262,21 +275,8 @@ class EdgeSnapper:
         return self._seeds(snap, access_mps, outbound=False)
 
     def _seeds(self, snap: Snap, access_mps: float, *, outbound: bool):
-        p, f, a = snap.piece, snap.f, snap.access_m
-        lf, tf, lr, tr = self.length_fwd[p], self.time_fwd[p], self.length_rev[p], self.time_rev[p]
-        at = a / access_mps
-        if outbound:  # forward: drive on to the head; reverse: back to the tail
-            nodes = np.concatenate([self.head[p], self.tail[p]])
-            dist = np.concatenate([a + (1.0 - f) * lf, a + f * lr])
-            secs = np.concatenate([at + (1.0 - f) * tf, at + f * tr])
-        else:  # forward: from the tail up to the point; reverse: from the head back to it
-            nodes = np.concatenate([self.tail[p], self.head[p]])
-            dist = np.concatenate([f * lf + a, (1.0 - f) * lr + a])
-            secs = np.concatenate([f * tf + at, (1.0 - f) * tr + at])
-        cand = np.concatenate([np.arange(p.size), np.arange(p.size)])
-        fwd = np.concatenate([np.ones(p.size, dtype=bool), np.zeros(p.size, dtype=bool)])
-        ok = np.isfinite(dist)
-        return nodes[ok], dist[ok], secs[ok], cand[ok], fwd[ok]
+        return _seeds_kernel(snap.piece, snap.f, snap.access_m, self.tail, self.head, self.length_fwd, self.time_fwd,
+                             self.length_rev, self.time_rev, float(access_mps), outbound)  # fmt: skip
 
     def piece_line(self, piece: int, f0: float, f1: float) -> np.ndarray:
         """Projected coordinates along a piece's geometry from fraction ``f0`` to ``f1``
@@ -340,17 +340,31 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
     cx1 = min(gx - 1, int((x + r - gx0) // cell))
     cy0 = max(0, int((y - r - gy0) // cell))
     cy1 = min(gy - 1, int((y + r - gy0) // cell))
+    total = 0
+    for cy in range(cy0, cy1 + 1):
+        total += cell_start[cy * gx + cx1 + 1] - cell_start[cy * gx + cx0]
+    segs = np.empty(total, dtype=np.int64)
+    m = 0
+    for cy in range(cy0, cy1 + 1):
+        for q in range(cell_start[cy * gx + cx0], cell_start[cy * gx + cx1 + 1]):
+            segs[m] = cell_seg[q]
+            m += 1
+    return _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen)
+
+
+@nb.njit(cache=True, nogil=True)
+def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen):
+    """Candidates among the segments ``segs`` (see :func:`_snap_kernel`)."""
     m = 0
     cap = 256
     c_seg = np.empty(cap, dtype=np.int64)
     c_d = np.empty(cap)
     c_t = np.empty(cap)
     dmin = np.inf
-    for cy in range(cy0, cy1 + 1):
-        for cx in range(cx0, cx1 + 1):
-            c = cy * gx + cx
-            for q in range(cell_start[c], cell_start[c + 1]):
-                e = cell_seg[q]
+    for qq in range(segs.size):
+        if True:
+            if True:
+                e = segs[qq]
                 t = 0.0
                 if sl2[e] > 0:
                     t = ((x - sx0[e]) * sdx[e] + (y - sy0[e]) * sdy[e]) / sl2[e]
@@ -424,3 +438,35 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
         px[i] = sx0[e] + t * sdx[e]
         py[i] = sy0[e] + t * sdy[e]
     return piece, f, d, px, py
+
+
+@nb.njit(cache=True, nogil=True)
+def _seeds_kernel(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
+    m = piece.size
+    nodes = np.empty(2 * m, dtype=np.int64)
+    dist = np.empty(2 * m)
+    secs = np.empty(2 * m)
+    cand = np.empty(2 * m, dtype=np.int64)
+    fwd = np.empty(2 * m, dtype=np.bool_)
+    k = 0
+    for i in range(m):
+        p = piece[i]
+        a = acc[i]
+        at = a / mps
+        fi = f[i]
+        lf, tf, lr, tr = lf_[p], tf_[p], lr_[p], tr_[p]
+        if lf == lf:  # forward direction exists (not nan)
+            nodes[k] = head[p] if outbound else tail[p]
+            dist[k] = a + (1.0 - fi) * lf if outbound else fi * lf + a
+            secs[k] = at + (1.0 - fi) * tf if outbound else fi * tf + at
+            cand[k] = i
+            fwd[k] = True
+            k += 1
+        if lr == lr:
+            nodes[k] = tail[p] if outbound else head[p]
+            dist[k] = a + fi * lr if outbound else (1.0 - fi) * lr + a
+            secs[k] = at + fi * tr if outbound else (1.0 - fi) * tr + at
+            cand[k] = i
+            fwd[k] = False
+            k += 1
+    return nodes[:k], dist[:k], secs[:k], cand[:k], fwd[:k]
