@@ -37,8 +37,8 @@ __all__ = ["K_LABELS", "NearestIndex", "nearest_source_per_node"]
 
 #: Stations kept per node by the precompute (more: a bigger index, fewer fallback searches).
 K_LABELS = 8
-#: Two "leave the route here" totals closer than this (metres) are the same detour.
-_TIE_M = 0.5
+#: Two "leave the route here" totals closer than this (seconds) are the same detour.
+_TIE_S = 0.05
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
 
@@ -571,12 +571,14 @@ class NearestIndex:
         orig_lonlat, dest_lonlat
             ``(lon, lat)`` WGS-84.
         detour_km
-            Largest extra distance to visit a station, km. A station's detour is the
-            cheapest way to leave the route at node ``i``, drive to the station and rejoin
-            at the same or a later route node ``j``: ``d(r_i→s) + d(s→r_j) − (route km from
-            i to j)``, minimised over ``i ≤ j`` and floored at 0 (road distances, directed,
-            station partial edges and access legs included). Stations farther than
-            ``detour_km`` in a straight line from the route are not considered.
+            Largest extra distance to visit a station, km. A station's detour leaves the
+            route at node ``i`` and rejoins it at the same or a later node ``j``, by the
+            fastest paths (like the route): ``i ≤ j`` minimise the extra time
+            ``t(r_i→s) + t(s→r_j) − (route time from i to j)``, and the detour is the extra
+            length along those paths, ``d(r_i→s) + d(s→r_j) − (route km from i to j)``,
+            floored at 0 (directed, station partial edges and access legs included).
+            Stations farther than ``detour_km`` in a straight line from the route are not
+            considered.
         max_drive_h
             Continuous driving limit, hours (law: 4 h, then a >= 20 min break).
         amenities, min_power_kw, open_at
@@ -659,31 +661,35 @@ class NearestIndex:
         near = cols[shapely.distance(line, pts) <= detour_m]
         if near.size == 0:
             return []
-        g = self.graph
+        # fastest paths, like the route itself: then leaving and rejoining can never beat
+        # the route (the extra time is >= 0), and km are measured along those same paths
+        g = network_csr(self.network, "time_s")
         rev = g.reversed()
         c = path.node_m  # route metres at each route node
-        cs = path.node_s
-        limit = float(c[-1]) + detour_m + 1.0
+        cs = path.node_s  # route seconds at each route node
+        limit = float(cs[-1]) + detour_m / self._access_mps + 1.0
         out = []
         seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
         for s in near.tolist():
             sel = seed_src == s
-            to_s = seeded_dijkstra(rev.indptr, rev.indices, rev.w, rev.aux, g.n, seed_node[sel], seed_src[sel], seed_w[sel], seed_t[sel], limit, _EMPTY_I, _EMPTY_F)[0][nodes]
+            # key = seconds, second weight = metres
+            t_to, m_to, *_ = seeded_dijkstra(rev.indptr, rev.indices, rev.w, rev.aux, g.n, seed_node[sel], seed_src[sel], seed_t[sel], seed_w[sel], limit, _EMPTY_I, _EMPTY_F)
             o_node, o_w, o_t, _, _ = self._out_seeds[s]
-            from_s = seeded_dijkstra(g.indptr, g.indices, g.w, g.aux, g.n, o_node, np.zeros(o_node.size, dtype=np.int64), o_w, o_t, limit, _EMPTY_I, _EMPTY_F)[0][nodes]
-            leave = c + to_s
+            t_from, m_from, *_ = seeded_dijkstra(g.indptr, g.indices, g.w, g.aux, g.n, o_node, np.zeros(o_node.size, dtype=np.int64), o_t, o_w, limit, _EMPTY_I, _EMPTY_F)
+            t_to, m_to, t_from, m_from = t_to[nodes], m_to[nodes], t_from[nodes], m_from[nodes]
+            leave = cs + t_to
             best_leave = np.minimum.accumulate(leave)
-            det = best_leave + from_s - c
+            det = best_leave + t_from - cs
             if not np.isfinite(det).any():
                 continue
             j = int(np.argmin(det))
-            dm = float(det[j])
-            if dm > detour_m + 1e-9:
-                continue
             # where the detour leaves: the last route node before j at the cheapest "leave"
-            # value (earlier nodes tie when the route itself passes towards the station)
+            # value (earlier nodes tie when the route itself heads for the station)
             lv = leave[: j + 1]
-            i = int(np.flatnonzero(lv <= lv.min() + _TIE_M)[-1])
+            i = int(np.flatnonzero(lv <= lv.min() + _TIE_S)[-1])
+            dm = float(m_to[i] + m_from[j] - (c[j] - c[i]))
+            if not math.isfinite(dm) or dm > detour_m + 1e-9:
+                continue
             at_min = round(float(cs[i]) / 60.0, 2)
             st = self.stations[s]
             out.append(

@@ -479,10 +479,12 @@ def _real_lines(network):
 
 
 def _lr_km(network, route, lon, lat):
-    """Linear reference (km) of a point on a route polyline, in the network's CRS."""
+    """Linear reference (km from the start) of a point on the road part of a route: the
+    polyline between the two projections (the straight access legs at the ends are not road;
+    a long one may pass close to a station by chance)."""
     x, y = network.project(np.array([c[0] for c in route]), np.array([c[1] for c in route]))
-    line = LineString(zip(x, y))
-    return line.project(Point(network.project(lon, lat))) / 1000
+    line = LineString(zip(x[1:-1], y[1:-1]))
+    return (np.hypot(x[1] - x[0], y[1] - y[0]) + line.project(Point(network.project(lon, lat)))) / 1000
 
 
 def test_reported_along_route_case(real):

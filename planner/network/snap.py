@@ -340,6 +340,8 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
     cx1 = min(gx - 1, int((x + r - gx0) // cell))
     cy0 = max(0, int((y - r - gy0) // cell))
     cy1 = min(gy - 1, int((y + r - gy0) // cell))
+    if cx0 > cx1 or cy0 > cy1:  # the disc misses the grid
+        return _snap_segments(x, y, radius, margin, reach, np.empty(0, dtype=np.int64), sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen)
     total = 0
     for cy in range(cy0, cy1 + 1):
         total += cell_start[cy * gx + cx1 + 1] - cell_start[cy * gx + cx0]
