@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +37,11 @@ __all__ = ["K_LABELS", "NearestIndex", "nearest_source_per_node"]
 
 #: Stations kept per node by the precompute (more: a bigger index, fewer fallback searches).
 K_LABELS = 8
+#: Stations per node in the table built for one filter combination the general labels
+#: cannot answer (queries with k above it use the bounded forward search).
+K_MASK_LABELS = 4
+#: Memory for those per-combination tables, bytes (least recently used dropped first).
+MASK_TABLE_BUDGET_BYTES = 320 * 2**20
 #: Two "leave the route here" totals closer than this (seconds) are the same detour.
 _TIE_S = 0.05
 _EMPTY_I = np.zeros(0, dtype=np.int64)
@@ -127,9 +132,11 @@ class NearestIndex:
     is one K-label Dijkstra on the reversed graph (:func:`planner.network.index.k_nearest_labels`)
     seeded with every station's in-seeds: each node keeps its ``k_labels`` nearest stations
     with road metres and truck seconds along that shortest path (16 bytes per label). A query
-    merges the labels of its out-seeds; when filters leave fewer than ``k`` provably nearest
-    stations there, a forward Dijkstra from the point stops at the ``k``-th eligible station.
-    Either way the answer equals a Dijkstra from the snapped point.
+    merges the labels of its out-seeds. When filters leave fewer than ``k`` provably nearest
+    stations there, a forward Dijkstra from the point stops at the ``k``-th eligible station;
+    a filter combination that misses twice gets its own ``K_MASK_LABELS`` table over its
+    eligible stations (kept LRU within ``MASK_TABLE_BUDGET_BYTES``). Every path gives the
+    answer of a Dijkstra from the snapped point.
     """
 
     def __init__(
@@ -205,6 +212,8 @@ class NearestIndex:
                 raise InputError(f"station {sid} has malformed hours {h!r}; use '24h' or 'HH:MM-HH:MM'", fields={"hours": "24h | HH:MM-HH:MM"}) from None
         self._mask_cache: dict[tuple, np.ndarray] = {}
         self._per_node_cache: dict[bytes, tuple] = {}
+        self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
+        self._mask_misses: dict[bytes, int] = {}
         self._precompute()
         self._lon_list = lon.tolist()
         self._lat_list = lat.tolist()
@@ -431,6 +440,13 @@ class NearestIndex:
         src, dist, secs, exact = merge_labels(
             node, w, t, self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations), mask, k, d_src, d_w, d_t
         )
+        if not exact and k <= K_MASK_LABELS:
+            table = self._mask_table(mask)
+            if table is not None:
+                lab_w, lab_t, lab_s, lab_n = table
+                src, dist, secs, exact = merge_labels(
+                    node, w, t, lab_w, lab_t, lab_s, lab_n, K_MASK_LABELS, len(self.stations), mask, k, d_src, d_w, d_t
+                )
         if not exact:
             g = self.graph
             src, dist, secs = k_eligible_from(
@@ -438,6 +454,34 @@ class NearestIndex:
                 self._st_indptr, self._st_src, self._st_w, self._st_t, mask, k, d_src, d_w, d_t,
             )  # fmt: skip
         return src, dist, secs
+
+    def _mask_table(self, mask: np.ndarray) -> tuple | None:
+        """K-label table over the stations of one filter combination, for combinations
+        the general labels keep failing on (built on the second miss; LRU within a budget)."""
+        key = mask.tobytes()
+        hit = self._mask_tables.get(key)
+        if hit is not None:
+            self._mask_tables.move_to_end(key)
+            return hit
+        misses = self._mask_misses.get(key, 0) + 1
+        if len(self._mask_misses) >= 4096:
+            self._mask_misses.clear()
+        self._mask_misses[key] = misses
+        if misses < 2:
+            return None
+        seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
+        keep = mask[seed_src]
+        rev = self.graph.reversed()
+        table = k_nearest_labels(
+            rev.indptr, rev.indices, rev.w, rev.aux, self.network.n_nodes, K_MASK_LABELS,
+            seed_node[keep], seed_src[keep].astype(np.int32), seed_w[keep], seed_t[keep],
+        )  # fmt: skip
+        size = sum(a.nbytes for a in table)
+        while self._mask_tables and (len(self._mask_tables) + 1) * size > MASK_TABLE_BUDGET_BYTES:
+            self._mask_tables.popitem(last=False)
+        if size <= MASK_TABLE_BUDGET_BYTES:
+            self._mask_tables[key] = table
+        return table
 
     def per_node(self, *, mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nearest eligible station for every network node.
