@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -36,7 +37,7 @@ from planner.stations import AMENITIES, is_open
 __all__ = ["K_LABELS", "NearestIndex", "nearest_source_per_node"]
 
 #: Stations kept per node by the precompute (more: a bigger index, fewer fallback searches).
-K_LABELS = 8
+K_LABELS = 4
 #: Stations per node in the table built for one filter combination the general labels
 #: cannot answer (queries with k above it use the bounded forward search).
 K_MASK_LABELS = 4
@@ -135,7 +136,8 @@ class NearestIndex:
     merges the labels of its out-seeds. When filters leave fewer than ``k`` provably nearest
     stations there, a forward Dijkstra from the point stops at the ``k``-th eligible station;
     a filter combination that misses twice gets its own ``K_MASK_LABELS`` table over its
-    eligible stations (kept LRU within ``MASK_TABLE_BUDGET_BYTES``). Every path gives the
+    eligible stations, built in a background thread (kept LRU within
+    ``MASK_TABLE_BUDGET_BYTES``). Every path gives the
     answer of a Dijkstra from the snapped point.
     """
 
@@ -214,6 +216,8 @@ class NearestIndex:
         self._per_node_cache: dict[bytes, tuple] = {}
         self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
         self._mask_misses: dict[bytes, int] = {}
+        self._mask_lock = threading.Lock()
+        self._mask_workers: list[threading.Thread] = []
         self._precompute()
         self._lon_list = lon.tolist()
         self._lat_list = lat.tolist()
@@ -456,19 +460,29 @@ class NearestIndex:
         return src, dist, secs
 
     def _mask_table(self, mask: np.ndarray) -> tuple | None:
-        """K-label table over the stations of one filter combination, for combinations
-        the general labels keep failing on (built on the second miss; LRU within a budget)."""
+        """K-label table over the stations of one filter combination, for combinations the
+        general labels keep failing on: built in a background thread on the second miss
+        (queries meanwhile use the forward search), kept LRU within a memory budget."""
         key = mask.tobytes()
         hit = self._mask_tables.get(key)
         if hit is not None:
-            self._mask_tables.move_to_end(key)
+            with self._mask_lock:
+                if key in self._mask_tables:
+                    self._mask_tables.move_to_end(key)
             return hit
-        misses = self._mask_misses.get(key, 0) + 1
-        if len(self._mask_misses) >= 4096:
-            self._mask_misses.clear()
-        self._mask_misses[key] = misses
-        if misses < 2:
-            return None
+        with self._mask_lock:
+            misses = self._mask_misses.get(key, 0) + 1
+            if len(self._mask_misses) >= 4096:
+                self._mask_misses.clear()
+            self._mask_misses[key] = misses
+            start = misses == 2
+        if start:
+            worker = threading.Thread(target=self._build_mask_table, args=(key, mask.copy()), daemon=True)
+            worker.start()
+            self._mask_workers.append(worker)
+        return None
+
+    def _build_mask_table(self, key: bytes, mask: np.ndarray) -> None:
         seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
         keep = mask[seed_src]
         rev = self.graph.reversed()
@@ -477,11 +491,16 @@ class NearestIndex:
             seed_node[keep], seed_src[keep].astype(np.int32), seed_w[keep], seed_t[keep],
         )  # fmt: skip
         size = sum(a.nbytes for a in table)
-        while self._mask_tables and (len(self._mask_tables) + 1) * size > MASK_TABLE_BUDGET_BYTES:
-            self._mask_tables.popitem(last=False)
-        if size <= MASK_TABLE_BUDGET_BYTES:
-            self._mask_tables[key] = table
-        return table
+        with self._mask_lock:
+            while self._mask_tables and (len(self._mask_tables) + 1) * size > MASK_TABLE_BUDGET_BYTES:
+                self._mask_tables.popitem(last=False)
+            if size <= MASK_TABLE_BUDGET_BYTES:
+                self._mask_tables[key] = table
+
+    def wait_for_tables(self) -> None:
+        """Wait until background per-combination tables are built (tests, benchmarks)."""
+        while self._mask_workers:
+            self._mask_workers.pop().join()
 
     def per_node(self, *, mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nearest eligible station for every network node.

@@ -42,7 +42,6 @@ from typing import Any
 
 import numba as nb
 import numpy as np
-from scipy.spatial import cKDTree
 
 
 __all__ = ["MARGIN_M", "MAX_PIECE_M", "RADIUS_M", "EdgeSnapper", "Snap", "direct_pairs"]
@@ -189,7 +188,7 @@ class EdgeSnapper:
         self._grid = (x0, y0, cell, gx, gy)
         self._cell_seg = np.argsort(key, kind="stable").astype(np.int64)
         self._cell_start = np.searchsorted(key[self._cell_seg], np.arange(gx * gy + 1)).astype(np.int64)
-        self._tree: cKDTree | None = None
+        self._bbox = (x0, y0, x0 + w, y0 + h)
 
     # ------------------------------------------------------------------ build helpers
     @staticmethod
@@ -240,18 +239,16 @@ class EdgeSnapper:
         args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2,
                 self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy)  # fmt: skip
         piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, 0.0, *args)
+        hint = self.radius_m
+        bx0, by0, bx1, by1 = self._bbox
+        extent = math.hypot(max(bx0 - x, 0.0, x - bx1), max(by0 - y, 0.0, y - by1)) + math.hypot(bx1 - bx0, by1 - by0) + MAX_PIECE_M
+        while piece.size == 0 and hint < 2.0 * extent:
+            # farther than that from every road: widen the scan until a road turns up
+            hint *= 2.0
+            piece, f, d, px, py = _snap_kernel(x, y, hint, 0.0, 0.0, *args)
         if piece.size and d[0] + self.margin_m > self.radius_m:
-            # every segment within radius_m was scanned, so d[0] is the exact nearest
+            # every segment within the scanned radius was seen, so d[0] is the exact nearest
             piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, float(d[0]), *args)
-        elif piece.size == 0:
-            # farther than radius_m from every road: the nearest midpoint bounds the nearest
-            # edge; a KD-tree ball query beats scanning that many (mostly empty) cells
-            if self._tree is None:
-                self._tree = cKDTree(np.column_stack(self._mid))
-            d_mid, _ = self._tree.query((x, y))
-            reach = max(self.radius_m, float(d_mid) + self.margin_m)
-            segs = np.asarray(self._tree.query_ball_point((x, y), reach + 0.5 * MAX_PIECE_M), dtype=np.int64)
-            piece, f, d, px, py = _snap_segments(x, y, self.radius_m, self.margin_m, reach, segs, *args[2:11])
         return Snap(x, y, piece, f, d, px, py)
 
     def snap_many_xy(self, x: np.ndarray, y: np.ndarray) -> list[Snap]:
