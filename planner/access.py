@@ -237,18 +237,17 @@ class NearestIndex:
         self._out_seeds = outs
         #: Straight access leg from each station to its nearest edge, metres.
         self.station_snapped_m = np.array([sn.nearest_m for sn in self.station_snaps]) if S else np.zeros(0)
-        # one node + leg per station (its quickest in-seed), for callers that add a station
-        # to a node-based graph as "node + access leg driven at access_speed_kmh"
+        # one node + leg per station (its cheapest in-seed), for node-based callers
         node = np.zeros(S, dtype=np.int64)
         off = np.full(S, np.inf)
-        for i, (nodes_i, _d_i, t_i, *_rest) in enumerate(ins):
-            if t_i.size:
-                j = int(np.argmin(t_i))
-                node[i], off[i] = int(nodes_i[j]), float(t_i[j]) * self._access_mps
-        #: Node from which each station is quickest to reach, and that last leg (partial edge +
-        #: access leg) as metres at ``access_speed_kmh`` (its truck seconds × access speed), so
-        #: ``station_access_m / access speed`` is its time. Prefer :attr:`station_in_seeds`
-        #: (every in-seed, with true metres and seconds).
+        for i, (nodes_i, d_i, *_rest) in enumerate(ins):
+            if d_i.size:
+                j = int(np.argmin(d_i))
+                node[i], off[i] = int(nodes_i[j]), float(d_i[j])
+        #: Node from which each station is cheapest to reach and the metres of that last leg
+        #: (partial edge + access leg). Prefer :attr:`station_in_seeds`: every in-seed, with
+        #: metres and truck seconds (a node-based caller misses the other direction of a
+        #: two-way road, and times the partial edge at access speed).
         self.station_node, self.station_access_m = node, off
         if S:
             seed_node = np.concatenate([x[0] for x in ins]).astype(np.int64)
