@@ -29,7 +29,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner.errors import InfeasibleError, InputError, NotFoundError
 from planner.network import RoadNetwork, _check_point
-from planner.network.index import k_eligible_from, k_nearest_labels, merge_labels, network_csr, seeded_dijkstra
+from planner.network.index import k_eligible_from, k_nearest_labels, merge_labels, network_csr, query_nearest, seeded_dijkstra
 from planner.network.snap import Snap, direct_pairs
 from planner.settings import ACCESS_SPEED_KMH
 from planner.stations import AMENITIES, is_open
@@ -272,6 +272,15 @@ class NearestIndex:
         self._st_src = seed_src[order].astype(np.int64)
         self._st_w = seed_w[order]
         self._st_t = seed_t[order]
+        # station attachments grouped by piece (same-edge shortcuts inside the query kernel)
+        ps_piece = np.concatenate([sn.piece for sn in self.station_snaps]) if S else _EMPTY_I
+        ps_src = np.concatenate([np.full(sn.piece.size, i, dtype=np.int64) for i, sn in enumerate(self.station_snaps)]) if S else _EMPTY_I
+        ps_f = np.concatenate([sn.f for sn in self.station_snaps]) if S else _EMPTY_F
+        ps_acc = np.concatenate([sn.access_m for sn in self.station_snaps]) if S else _EMPTY_F
+        order = np.argsort(ps_piece, kind="stable")
+        self._ps_indptr = np.zeros(self.snapper.n_pieces + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ps_piece, minlength=self.snapper.n_pieces), out=self._ps_indptr[1:])
+        self._ps_src, self._ps_f, self._ps_acc = ps_src[order], ps_f[order], ps_acc[order]
         # pieces that hold a station (same-edge shortcuts)
         self._piece_stations: dict[int, list[int]] = {}
         for i, sn in enumerate(self.station_snaps):
@@ -441,11 +450,12 @@ class NearestIndex:
         """Positions, road metres and truck seconds of the ``k`` nearest eligible stations."""
         if not mask.any() or snap.piece.size == 0:
             return _EMPTY_I, _EMPTY_F, _EMPTY_F
-        node, w, t, _, _ = self.snapper.out_seeds(snap, self._access_mps)
-        d_src, d_w, d_t = self._direct(snap)
-        src, dist, secs, exact = merge_labels(
-            node, w, t, self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations), mask, k, d_src, d_w, d_t
-        )
+        sn = self.snapper
+        src, dist, secs, exact, node, w, t, d_src, d_w, d_t = query_nearest(
+            snap.piece, snap.f, snap.access_m, sn.tail, sn.head, sn.length_fwd, sn.time_fwd, sn.length_rev, sn.time_rev,
+            self._access_mps, self._ps_indptr, self._ps_src, self._ps_f, self._ps_acc,
+            self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations), mask, k,
+        )  # fmt: skip
         if not exact and k <= K_MASK_LABELS:
             table = self._mask_table(mask)
             if table is not None:

@@ -360,3 +360,66 @@ def network_csr(network, weight: str = "length_m") -> Csr:
             raise ValueError(f"unknown weight {weight!r}; use 'length_m' or 'time_s'")
         cache[weight] = hit
     return hit
+
+
+@nb.njit(cache=True, nogil=True)
+def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr, ps_src, ps_f, ps_acc,
+                  lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k):  # fmt: skip
+    """One query from a point's candidate edges: its out-seeds, same-edge shortcuts to the
+    stations on those edges (``ps_*``: station attachments grouped by piece), and
+    :func:`merge_labels`. Returns ``(src, w, aux, exact, seed_node, seed_w, seed_aux,
+    direct_src, direct_w, direct_aux)`` (the seeds and shortcuts for the fallback)."""
+    m = piece.size
+    seed_node = np.empty(2 * m, dtype=np.int64)
+    seed_w = np.empty(2 * m)
+    seed_a = np.empty(2 * m)
+    ns = 0
+    nd_cap = 8
+    d_src = np.empty(nd_cap, dtype=np.int64)
+    d_w = np.empty(nd_cap)
+    d_a = np.empty(nd_cap)
+    nd = 0
+    for i in range(m):
+        p = piece[i]
+        a = acc[i]
+        at = a / mps
+        fi = f[i]
+        lf, tf, lr, tr = lf_[p], tf_[p], lr_[p], tr_[p]
+        if lf == lf:
+            seed_node[ns] = head[p]
+            seed_w[ns] = a + (1.0 - fi) * lf
+            seed_a[ns] = at + (1.0 - fi) * tf
+            ns += 1
+        if lr == lr:
+            seed_node[ns] = tail[p]
+            seed_w[ns] = a + fi * lr
+            seed_a[ns] = at + fi * tr
+            ns += 1
+        for j in range(ps_indptr[p], ps_indptr[p + 1]):
+            fs = ps_f[j]
+            w = np.inf
+            t = np.inf
+            if fs >= fi and lf == lf:
+                w = a + (fs - fi) * lf + ps_acc[j]
+                t = (a + ps_acc[j]) / mps + (fs - fi) * tf
+            elif fs <= fi and lr == lr:
+                w = a + (fi - fs) * lr + ps_acc[j]
+                t = (a + ps_acc[j]) / mps + (fi - fs) * tr
+            if w < np.inf:
+                if nd == nd_cap:
+                    nd_cap *= 2
+                    n1 = np.empty(nd_cap, dtype=np.int64)
+                    n2 = np.empty(nd_cap)
+                    n3 = np.empty(nd_cap)
+                    n1[:nd] = d_src[:nd]
+                    n2[:nd] = d_w[:nd]
+                    n3[:nd] = d_a[:nd]
+                    d_src, d_w, d_a = n1, n2, n3
+                d_src[nd] = ps_src[j]
+                d_w[nd] = w
+                d_a[nd] = t
+                nd += 1
+    seed_node, seed_w, seed_a = seed_node[:ns], seed_w[:ns], seed_a[:ns]
+    d_src, d_w, d_a = d_src[:nd], d_w[:nd], d_a[:nd]
+    src, w, aux, exact = merge_labels(seed_node, seed_w, seed_a, lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k, d_src, d_w, d_a)
+    return src, w, aux, exact, seed_node, seed_w, seed_a, d_src, d_w, d_a

@@ -189,6 +189,8 @@ class EdgeSnapper:
         self._cell_seg = np.argsort(key, kind="stable").astype(np.int64)
         self._cell_start = np.searchsorted(key[self._cell_seg], np.arange(gx * gy + 1)).astype(np.int64)
         self._bbox = (x0, y0, x0 + w, y0 + h)
+        self._args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2,
+                      self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy, x0, y0, x0 + w, y0 + h)  # fmt: skip
 
     # ------------------------------------------------------------------ build helpers
     @staticmethod
@@ -235,20 +237,7 @@ class EdgeSnapper:
     # ------------------------------------------------------------------ queries
     def snap_xy(self, x: float, y: float) -> Snap:
         """Candidate edges of one projected point (every edge within the search radius)."""
-        x0, y0, cell, gx, gy = self._grid
-        args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2,
-                self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy)  # fmt: skip
-        piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, 0.0, *args)
-        hint = self.radius_m
-        bx0, by0, bx1, by1 = self._bbox
-        extent = math.hypot(max(bx0 - x, 0.0, x - bx1), max(by0 - y, 0.0, y - by1)) + math.hypot(bx1 - bx0, by1 - by0) + MAX_PIECE_M
-        while piece.size == 0 and hint < 2.0 * extent:
-            # farther than that from every road: widen the scan until a road turns up
-            hint *= 2.0
-            piece, f, d, px, py = _snap_kernel(x, y, hint, 0.0, 0.0, *args)
-        if piece.size and d[0] + self.margin_m > self.radius_m:
-            # every segment within the scanned radius was seen, so d[0] is the exact nearest
-            piece, f, d, px, py = _snap_kernel(x, y, self.radius_m, self.margin_m, float(d[0]), *args)
+        piece, f, d, px, py = _snap_auto(x, y, self.radius_m, self.margin_m, *self._args)
         return Snap(x, y, piece, f, d, px, py)
 
     def snap_many_xy(self, x: np.ndarray, y: np.ndarray) -> list[Snap]:
@@ -469,3 +458,44 @@ def _seeds_kernel(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
             fwd[k] = False
             k += 1
     return nodes[:k], dist[:k], secs[:k], cand[:k], fwd[:k]
+
+
+@nb.njit(cache=True, nogil=True)
+def _snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, bx0, by0, bx1, by1):
+    """:func:`_snap_kernel` with the radius rule: scan ``radius``; if no road is that close,
+    widen until one is; if the nearest is farther than ``radius - margin``, rescan to
+    ``nearest + margin``."""
+    extent = math.hypot(max(bx0 - x, 0.0, x - bx1), max(by0 - y, 0.0, y - by1)) + math.hypot(bx1 - bx0, by1 - by0) + MAX_PIECE_M
+    hint = radius
+    dmin = _min_dist(x, y, hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, gx0, gy0, cell, gx, gy)
+    while dmin > hint and hint < 2.0 * extent:
+        # no road within hint: widen until one is (dmin is exact once it is <= hint)
+        hint *= 2.0
+        dmin = _min_dist(x, y, hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, gx0, gy0, cell, gx, gy)
+    d_hint = dmin if dmin < np.inf else 0.0
+    return _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy)
+
+
+@nb.njit(cache=True, nogil=True)
+def _min_dist(x, y, hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, gx0, gy0, cell, gx, gy):
+    """Least distance from (x, y) to the segments of the grid cells within ``hint``
+    (+ half a piece): exact whenever it is <= ``hint``."""
+    r = hint + 0.5 * MAX_PIECE_M
+    cx0 = max(0, int((x - r - gx0) // cell))
+    cx1 = min(gx - 1, int((x + r - gx0) // cell))
+    cy0 = max(0, int((y - r - gy0) // cell))
+    cy1 = min(gy - 1, int((y + r - gy0) // cell))
+    best = np.inf
+    if cx0 > cx1 or cy0 > cy1:
+        return best
+    for cy in range(cy0, cy1 + 1):
+        for q in range(cell_start[cy * gx + cx0], cell_start[cy * gx + cx1 + 1]):
+            e = cell_seg[q]
+            t = 0.0
+            if sl2[e] > 0:
+                t = ((x - sx0[e]) * sdx[e] + (y - sy0[e]) * sdy[e]) / sl2[e]
+                t = min(1.0, max(0.0, t))
+            d = math.hypot(sx0[e] + t * sdx[e] - x, sy0[e] + t * sdy[e] - y)
+            if d < best:
+                best = d
+    return best
