@@ -65,6 +65,8 @@ def start_server(*, workers: int, threads: int, port: int, workdir: Path) -> tup
            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads), "app:create_app()"]
     env = dict(os.environ, YIZHAN_DB=str(workdir / "registry.sqlite"), YIZHAN_SECRET_KEY=secrets.token_hex(32),
                YIZHAN_TILES="none", PORT=str(port))
+    # seed the registry first: workers that start together would otherwise race to create it
+    subprocess.run([sys.executable, "-m", "planner", "init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
