@@ -759,7 +759,8 @@ class RoadNetwork:
 
     # ------------------------------------------------------------------ queries
     def snap(self, lon: float, lat: float) -> tuple[int, float]:
-        """Nearest node to a point.
+        """Nearest node to a point (node-based callers; drivers' queries snap to edges, see
+        :meth:`snap_edges` and :mod:`planner.network.snap`).
 
         Parameters
         ----------
