@@ -666,8 +666,9 @@ class NearestIndex:
             geometry, the destination's projection, the destination), ``route_km``,
             ``drive_min``, ``origin``/``destination`` (``lon``, ``lat``, ``snapped_km``),
             ``stations`` (sorted by ``at_km``: ``id``, ``name``, ``lon``, ``lat``,
-            ``detour_km``, ``at_km`` and ``at_drive_min``: the position on the route, by
-            cumulative length and drive time, where the cheapest detour leaves it,
+            ``detour_km``, ``at_km`` and ``at_drive_min``: the station's linear reference
+            on the route between the nodes where its cheapest detour leaves and rejoins it
+            (cumulative length and drive time at the route point nearest to it),
             ``within_limit``: ``at_drive_min`` <= ``max_drive_h``), ``limit_point``
             (``lon``, ``lat``, ``at_km``, ``drive_min``: where ``max_drive_h`` of driving
             ends on the route; ``None`` if the route is shorter), ``detour_km``,
@@ -765,7 +766,8 @@ class NearestIndex:
             dm = float(m_to[i] + m_from[j] - (c[j] - c[i]))
             if not math.isfinite(dm) or dm > detour_m + 1e-9:
                 continue
-            at_min = round(float(cs[i]) / 60.0, 2)
+            at_m, at_s = path.locate(float(self._st_x[s]), float(self._st_y[s]), i, j)
+            at_min = round(at_s / 60.0, 2)
             st = self.stations[s]
             out.append(
                 {
@@ -774,7 +776,7 @@ class NearestIndex:
                     "lon": float(self.station_lon[s]),
                     "lat": float(self.station_lat[s]),
                     "detour_km": round(max(dm, 0.0) / 1000.0, 3),
-                    "at_km": round(float(c[i]) / 1000.0, 3),
+                    "at_km": round(at_m / 1000.0, 3),
                     "at_drive_min": at_min,
                     "within_limit": at_min <= max_drive_h * 60.0,
                     "kind": st.get("kind"),
@@ -793,6 +795,23 @@ class _RoutePath:
         self.x, self.y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         self.cum_m, self.cum_s = np.asarray(cum_m, dtype=np.float64), np.asarray(cum_s, dtype=np.float64)
         self.nodes, self.node_m, self.node_s = nodes, node_m, node_s
+
+    def locate(self, x: float, y: float, i: int, j: int) -> tuple[float, float]:
+        """Linear reference of (x, y) on the route between route nodes ``i`` and ``j``
+        (where a detour leaves and rejoins it): route metres and seconds at the nearest point."""
+        v0, v1 = int(self.node_vertex[i]), int(self.node_vertex[j])
+        if v1 <= v0:
+            return float(self.cum_m[v0]), float(self.cum_s[v0])
+        ax, ay = self.x[v0:v1], self.y[v0:v1]
+        dx, dy = self.x[v0 + 1 : v1 + 1] - ax, self.y[v0 + 1 : v1 + 1] - ay
+        l2 = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.clip(np.where(l2 > 0, ((x - ax) * dx + (y - ay) * dy) / l2, 0.0), 0.0, 1.0)
+        d = np.hypot(ax + t * dx - x, ay + t * dy - y)
+        q = int(np.argmin(d))
+        m0, m1 = self.cum_m[v0 + q], self.cum_m[v0 + q + 1]
+        s0, s1 = self.cum_s[v0 + q], self.cum_s[v0 + q + 1]
+        return float(m0 + t[q] * (m1 - m0)), float(s0 + t[q] * (s1 - s0))
 
     def lonlat(self) -> list[tuple[float, float]]:
         lon, lat = self.index.network.unproject(self.x, self.y)
@@ -837,6 +856,7 @@ class _RoutePath:
         cum_m = _interp_cum(xs, ys, keys_m)
         cum_s = _interp_cum(xs, ys, keys_s)
         path = cls(index, xs, ys, cum_m, cum_s, nodes, cum_m[node_vertex], cum_s[node_vertex])
+        path.node_vertex = node_vertex
         path._ends = (a_ll, b_ll)
         return path
 
