@@ -281,14 +281,6 @@ class NearestIndex:
         self._ps_indptr = np.zeros(self.snapper.n_pieces + 1, dtype=np.int64)
         np.cumsum(np.bincount(ps_piece, minlength=self.snapper.n_pieces), out=self._ps_indptr[1:])
         self._ps_src, self._ps_f, self._ps_acc = ps_src[order], ps_f[order], ps_acc[order]
-        # pieces that hold a station (same-edge shortcuts)
-        self._piece_stations: dict[int, list[int]] = {}
-        for i, sn in enumerate(self.station_snaps):
-            for p in sn.piece.tolist():
-                self._piece_stations.setdefault(p, []).append(i)
-        self._piece_has_station = np.zeros(self.snapper.n_pieces, dtype=bool)
-        if self._piece_stations:
-            self._piece_has_station[np.fromiter(self._piece_stations, dtype=np.int64)] = True
 
     @property
     def memory_bytes(self) -> int:
@@ -367,23 +359,6 @@ class NearestIndex:
                 fields={"lon": "near the region", "lat": "near the region"},
             )
         return self.snapper.snap_xy(float(x), float(y))
-
-    def _direct(self, snap: Snap, eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Same-edge shortcuts from a point to the stations on its candidate edges."""
-        hits = snap.piece[self._piece_has_station[snap.piece]] if snap.piece.size else snap.piece
-        if hits.size == 0:
-            return _EMPTY_I, _EMPTY_F, _EMPTY_F
-        ids = sorted({i for p in hits.tolist() for i in self._piece_stations[p]})
-        src, w, t = [], [], []
-        for i in ids:
-            if eligible is not None and not eligible[i]:
-                continue
-            d, secs, _, _ = direct_pairs(self.snapper, snap, self.station_snaps[i], self._access_mps)
-            if math.isfinite(d):
-                src.append(i)
-                w.append(d)
-                t.append(secs)
-        return np.asarray(src, dtype=np.int64), np.asarray(w, dtype=np.float64), np.asarray(t, dtype=np.float64)
 
     # ------------------------------------------------------------------ queries
     def nearest(

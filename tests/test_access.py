@@ -529,3 +529,24 @@ def test_along_route_positions_are_linear_references(real, a, b, detour, hours):
                 assert not s["within_limit"]
     else:
         assert lim is None
+
+
+def test_origin_and_station_on_the_same_edge():
+    """Along the shared edge when the direction allows; round the end node when it does not."""
+    line = gpd.GeoDataFrame({"ref": ["L"], "speed_kmh": [60.0]}, geometry=[LineString([(104.5, 31.5), (104.6, 31.5)])], crs="EPSG:4326")
+    two_way = RoadNetwork.from_corridors(line, max_segment_m=50_000)  # one ~9.5 km edge each way
+    assert two_way.n_nodes == 2
+    index = NearestIndex(two_way, [station("S", 104.57, 31.5005)])
+    lines = edge_lines(two_way)
+    for lon in (104.52, 104.59):  # behind and ahead of the station
+        got = index.nearest(lon, 31.5003)["results"][0]
+        ref = reference(two_way, lines, two_way.project(lon, 31.5003), [two_way.project(104.57, 31.5005)])[0]
+        assert got["road_km"] * 1000 == pytest.approx(ref[0], abs=1.0)
+        assert got["road_km"] < abs(lon - 104.57) * 95 + 0.2  # along the edge, not via an end node
+    # one way (west to east): from ahead of the station the truck must go round... there is no way
+    n = two_way
+    one_way = RoadNetwork(n.node_lon, n.node_lat, [0], [1], [0.0], [60.0])
+    idx1 = NearestIndex(one_way, [station("S", 104.57, 31.5005)])
+    assert idx1.nearest(104.52, 31.5003)["results"][0]["road_km"] == pytest.approx(
+        reference(one_way, edge_lines(one_way), one_way.project(104.52, 31.5003), [one_way.project(104.57, 31.5005)])[0][0] / 1000, abs=1e-3)
+    assert idx1.nearest(104.59, 31.5003)["results"] == []
