@@ -118,6 +118,10 @@ def k_nearest_labels(indptr, indices, w, aux, n, K, seed_node, seed_src, seed_w,
     lab_aux = np.full((n, K), np.inf, dtype=np.float32)
     lab_src = np.full((n, K), -1, dtype=np.int32)
     cnt = np.zeros(n, dtype=np.int32)
+    # the last (source, distance) pushed to each node: a wave of one source reaches a node
+    # from several neighbours, and only the first (shortest) of those pushes can matter
+    last_s = np.full(n, -1, dtype=np.int32)
+    last_w = np.full(n, np.inf)
     cap = max(1024, 4 * seed_node.size)
     hk = np.empty(cap)
     hv = np.empty(cap, dtype=np.int64)
@@ -154,7 +158,12 @@ def k_nearest_labels(indptr, indices, w, aux, n, K, seed_node, seed_src, seed_w,
                     break
             if seen:
                 continue
-            hk, hv, hs, ha, size = _push(hk, hv, hs, ha, size, d + w[e], x, s, a + aux[e])
+            nd = d + w[e]
+            if last_s[x] == s and last_w[x] <= nd:
+                continue
+            last_s[x] = s
+            last_w[x] = nd
+            hk, hv, hs, ha, size = _push(hk, hv, hs, ha, size, nd, x, s, a + aux[e])
     return lab_w, lab_aux, lab_src, cnt
 
 
