@@ -1,17 +1,17 @@
 """Nearest Driver's Home by road, drive times, routes and stations along a route.
 
-:class:`NearestIndex` precomputes, once, the road distance from every network node to every
-(non-retired) station: one Dijkstra per station on the *transposed* graph, so the value is
-node → station even on one-way streets. Rows are stored as float32 (rounded up, so a
-stored distance is never shorter than the true one) with the truck time along the same
-path. A query then costs a KD-tree lookup and a few numpy operations on one table row.
+Every point (a driver, a station, a route's ends) meets the network on an *edge*: the
+straight access leg to its projection, then the partial edge to one of the edge's nodes
+(:mod:`planner.network.snap`), trying every edge within the snap radius and keeping the
+cheapest total. Distances a driver sees (``road_km``) are access leg + partial edge +
+network path + partial edge + the station's access leg, all in the network's projected
+metres; every edge is at least as long as the straight line between its ends, so
+``road_km >= straight_km`` always holds. ``drive_min`` is the truck time along that same
+(shortest-length) route, access legs at ``access_speed_kmh``.
 
-Distances a driver sees (``road_km``) are the sum of three legs, all in metres of the network's CRS:
-the straight access leg from the point to its snapped node, the network path, and the
-straight access leg from the station's node to the station. Every network edge is at
-least as long as the straight line between its nodes, so ``road_km >= straight_km``
-always holds (triangle inequality in one metric). ``drive_min`` is the truck time along
-the network part of that same route plus both access legs at ``access_speed_kmh``.
+:class:`NearestIndex` precomputes each node's ``K_LABELS`` nearest stations
+(:mod:`planner.network.index`) and answers a filtered query from the labels of the point's
+seeds, falling back to a bounded forward search when the filters leave too few.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,13 +29,24 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner.errors import InfeasibleError, InputError, NotFoundError
 from planner.network import RoadNetwork, _check_point
+from planner.network.index import k_eligible_from, k_nearest_labels, merge_labels, network_csr, query_nearest, seeded_dijkstra
+from planner.network.snap import Snap, direct_pairs
 from planner.settings import ACCESS_SPEED_KMH
 from planner.stations import AMENITIES, is_open
 
-__all__ = ["NearestIndex", "nearest_source_per_node"]
+__all__ = ["K_LABELS", "NearestIndex", "nearest_source_per_node"]
 
-#: Nodes whose station order :meth:`NearestIndex.nearest` keeps (bounded for large OSM graphs).
-_ORDER_CACHE_NODES = 100_000
+#: Stations kept per node by the precompute (more: a bigger index, fewer fallback searches).
+K_LABELS = 4
+#: Stations per node in the table built for one filter combination the general labels
+#: cannot answer (queries with k above it use the bounded forward search).
+K_MASK_LABELS = 4
+#: Memory for those per-combination tables, bytes (least recently used dropped first).
+MASK_TABLE_BUDGET_BYTES = 320 * 2**20
+#: Two "leave the route here" totals closer than this (seconds) are the same detour.
+_TIE_S = 0.05
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY_F = np.zeros(0, dtype=np.float64)
 
 
 def nearest_source_per_node(
@@ -82,33 +94,6 @@ def nearest_source_per_node(
     return dist, index
 
 
-def _float32_up(a: np.ndarray) -> np.ndarray:
-    """float64 → float32, rounding up so stored distances never undercut the exact ones."""
-    b = a.astype(np.float32)
-    low = b < a
-    b[low] = np.nextafter(b[low], np.float32(np.inf))
-    return b
-
-
-def _path_sums(pred: np.ndarray, edge_w: np.ndarray) -> np.ndarray:
-    """Sum of ``edge_w`` from each node to the root of its predecessor tree (pointer jumping).
-
-    ``pred`` is (rows, n) with -9999 at roots/unreachable; ``edge_w`` is (rows, n), the
-    weight of the edge from a node to its predecessor. O(rows·n·log depth), pure numpy.
-    """
-    rows, n = pred.shape
-    base = (np.arange(rows, dtype=np.int64) * n)[:, None]
-    ptr = np.where(pred >= 0, pred.astype(np.int64) + base, np.arange(n, dtype=np.int64)[None, :] + base).ravel()
-    total = np.where(pred >= 0, edge_w, 0.0).ravel()
-    while True:
-        nxt = ptr[ptr]
-        if np.array_equal(nxt, ptr):
-            break
-        total = total + total[ptr]
-        ptr = nxt
-    return total.reshape(rows, n)
-
-
 def _as_time(open_at: Any) -> dt.time | None:
     if open_at is None:
         return None
@@ -139,16 +124,31 @@ class NearestIndex:
         ``charging.max_power_kw`` and ``hours`` default to none/0/``"24h"``.
     access_speed_kmh
         Speed on the straight access legs between a point and the network, km/h.
+    k_labels
+        Stations kept per node by the precompute (see Notes).
 
     Notes
     -----
-    The precompute stores two float32 ``n_nodes × n_stations`` tables (distance, time) and
-    one int32 predecessor table per distinct station node: ~12 bytes per node per station
-    (for the Mianyang corridors, a few MB). A province-wide OSM network with hundreds of
-    stations would need :func:`nearest_source_per_node` per filter instead.
+    Points and stations are snapped to edges (:mod:`planner.network.snap`). The precompute
+    is one K-label Dijkstra on the reversed graph (:func:`planner.network.index.k_nearest_labels`)
+    seeded with every station's in-seeds: each node keeps its ``k_labels`` nearest stations
+    with road metres and truck seconds along that shortest path (16 bytes per label). A query
+    merges the labels of its out-seeds. When filters leave fewer than ``k`` provably nearest
+    stations there, a forward Dijkstra from the point stops at the ``k``-th eligible station;
+    a filter combination that misses twice gets its own ``K_MASK_LABELS`` table over its
+    eligible stations, built in a background thread (kept LRU within
+    ``MASK_TABLE_BUDGET_BYTES``). Every path gives the
+    answer of a Dijkstra from the snapped point.
     """
 
-    def __init__(self, network: RoadNetwork, stations: Iterable[Mapping[str, Any]], *, access_speed_kmh: float = ACCESS_SPEED_KMH):
+    def __init__(
+        self,
+        network: RoadNetwork,
+        stations: Iterable[Mapping[str, Any]],
+        *,
+        access_speed_kmh: float = ACCESS_SPEED_KMH,
+        k_labels: int = K_LABELS,
+    ):
         if not isinstance(network, RoadNetwork):
             raise InputError(f"network must be a RoadNetwork, got {type(network).__name__}", fields={"network": "RoadNetwork"})
         try:
@@ -157,9 +157,12 @@ class NearestIndex:
             speed = float("nan")
         if not (math.isfinite(speed) and speed > 0):
             raise InputError(f"access_speed_kmh must be a positive number, got {access_speed_kmh!r}", fields={"access_speed_kmh": "> 0"})
+        if isinstance(k_labels, bool) or not isinstance(k_labels, (int, np.integer)) or not 1 <= k_labels <= 64:
+            raise InputError(f"k_labels must be a whole number in 1..64, got {k_labels!r}", fields={"k_labels": "1..64"})
         self.network = network
         self.access_speed_kmh = speed
         self._access_mps = speed / 3.6
+        self.k_labels = int(k_labels)
 
         kept = [s for s in stations if str(s.get("status", "open")) != "retired"]
         self.stations: list[Mapping[str, Any]] = kept
@@ -180,8 +183,10 @@ class NearestIndex:
             raise InputError(f"station {sid} has a non-finite lon/lat", fields={"lon": "finite", "lat": "finite"})
         self.station_lon, self.station_lat = lon, lat
         sx, sy = network.project(lon, lat)
-        self._st_x, self._st_y = np.asarray(sx, dtype=np.float64), np.asarray(sy, dtype=np.float64)
-        self.station_node, self.station_access_m = network.snap_many(lon, lat)
+        self._st_x, self._st_y = np.asarray(sx, dtype=np.float64).reshape(-1), np.asarray(sy, dtype=np.float64).reshape(-1)
+        if not (np.isfinite(self._st_x).all() and np.isfinite(self._st_y).all()):
+            sid = self.station_ids[int(np.flatnonzero(~(np.isfinite(self._st_x) & np.isfinite(self._st_y)))[0])]
+            raise InputError(f"station {sid} is too far from the network's region to measure", fields={"lon": "near the region", "lat": "near the region"})
 
         # filters
         self._amenity_col = {name: j for j, name in enumerate(AMENITIES)}
@@ -207,55 +212,80 @@ class NearestIndex:
             except InputError:
                 sid = self.station_ids[hours.index(str(h))]
                 raise InputError(f"station {sid} has malformed hours {h!r}; use '24h' or 'HH:MM-HH:MM'", fields={"hours": "24h | HH:MM-HH:MM"}) from None
-
+        self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._per_node_cache: dict[bytes, tuple] = {}
+        self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
+        self._mask_misses: dict[bytes, int] = {}
+        self._mask_lock = threading.Lock()
+        self._mask_workers: list[threading.Thread] = []
+        self._precompute()
         self._lon_list = lon.tolist()
         self._lat_list = lat.tolist()
-        self._access_km_list = [round(a / 1000.0, 3) for a in self.station_access_m.tolist()]
-        self._access_m_list = self.station_access_m.tolist()
+        self._access_km_list = [round(a / 1000.0, 3) for a in self.station_snapped_m.tolist()]
         self._st_x_list, self._st_y_list = self._st_x.tolist(), self._st_y.tolist()
-        self._order_cache: dict[int, tuple[list[int], list[float], list[float]]] = {}
-        self._mask_cache: dict[tuple, np.ndarray] = {}
-        self._precompute()
-        self._dist_from: np.ndarray | None = None
 
     # ------------------------------------------------------------------ precompute
     def _precompute(self) -> None:
         net = self.network
         n, S = net.n_nodes, len(self.stations)
-        if S == 0:
-            self._dist = np.zeros((n, 0), dtype=np.float32)
-            self._time = np.zeros((n, 0), dtype=np.float32)
-            self._uniq_nodes = np.zeros(0, dtype=np.int64)
-            self._st_row = np.zeros(0, dtype=np.int64)
-            self._pred = np.zeros((0, n), dtype=np.int32)
-            return
-        uniq, inv = np.unique(self.station_node, return_inverse=True)
-        # transposed graph: dist[r, v] = shortest length from node v TO station node uniq[r]
-        dist, pred = dijkstra(net.length_csr.T, directed=True, indices=uniq, return_predecessors=True)
-        # truck time along those same (shortest-length) paths: edge v -> pred[v] in the
-        # original direction, summed to the station by pointer jumping
-        valid = pred >= 0
-        w = np.zeros(pred.shape)
-        rows, cols = np.nonzero(valid)
-        w[rows, cols] = net._time_on_len[net._edge_lookup(cols, pred[rows, cols])]
-        time = _path_sums(pred, w)
-        time[~np.isfinite(dist)] = np.inf
-        self._uniq_nodes = uniq
-        self._st_row = inv.reshape(-1)
-        self._pred = pred.astype(np.int32)
-        # node-major tables: one contiguous row per query
-        self._dist = np.ascontiguousarray(_float32_up(dist[self._st_row].T))
-        self._time = np.ascontiguousarray(time[self._st_row].T.astype(np.float32))
+        self.snapper = net.edge_snapper
+        self.graph = network_csr(net, "length_m")
+        self.station_snaps = [sn.nearest_only() for sn in self.snapper.snap_many_xy(self._st_x, self._st_y)]
+        ins = [self.snapper.in_seeds(sn, self._access_mps) for sn in self.station_snaps]
+        outs = [self.snapper.out_seeds(sn, self._access_mps) for sn in self.station_snaps]
+        self._in_seeds = ins
+        self._out_seeds = outs
+        #: Straight access leg from each station to its nearest edge, metres.
+        self.station_snapped_m = np.array([sn.nearest_m for sn in self.station_snaps]) if S else np.zeros(0)
+        # one node + leg per station (its cheapest in-seed), for node-based callers
+        node = np.zeros(S, dtype=np.int64)
+        off = np.full(S, np.inf)
+        for i, (nodes_i, d_i, *_rest) in enumerate(ins):
+            if d_i.size:
+                j = int(np.argmin(d_i))
+                node[i], off[i] = int(nodes_i[j]), float(d_i[j])
+        #: Node from which each station is cheapest to reach and the metres of that last leg
+        #: (partial edge + access leg). Prefer :attr:`station_in_seeds`: every in-seed, with
+        #: metres and truck seconds (a node-based caller misses the other direction of a
+        #: two-way road, and times the partial edge at access speed).
+        self.station_node, self.station_access_m = node, off
+        if S:
+            seed_node = np.concatenate([x[0] for x in ins]).astype(np.int64)
+            seed_w = np.concatenate([x[1] for x in ins])
+            seed_t = np.concatenate([x[2] for x in ins])
+            seed_src = np.concatenate([np.full(x[0].size, i, dtype=np.int32) for i, x in enumerate(ins)])
+        else:
+            seed_node = np.zeros(0, dtype=np.int64)
+            seed_w = seed_t = np.zeros(0)
+            seed_src = np.zeros(0, dtype=np.int32)
+        #: Every station's in-seeds: ``(node, metres, seconds, station position)`` arrays.
+        self.station_in_seeds = (seed_node, seed_w, seed_t, seed_src.astype(np.int64))
+        rev = self.graph.reversed()
+        K = self.k_labels
+        self._lab_w, self._lab_t, self._lab_s, self._lab_n = k_nearest_labels(
+            rev.indptr, rev.indices, rev.w, rev.aux, n, K, seed_node, seed_src, seed_w, seed_t
+        )
+        # node -> stations reached from it (for the forward fallback)
+        order = np.argsort(seed_node, kind="stable")
+        self._st_indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(seed_node, minlength=n), out=self._st_indptr[1:])
+        self._st_src = seed_src[order].astype(np.int64)
+        self._st_w = seed_w[order]
+        self._st_t = seed_t[order]
+        # station attachments grouped by piece (same-edge shortcuts inside the query kernel)
+        ps_piece = np.concatenate([sn.piece for sn in self.station_snaps]) if S else _EMPTY_I
+        ps_src = np.concatenate([np.full(sn.piece.size, i, dtype=np.int64) for i, sn in enumerate(self.station_snaps)]) if S else _EMPTY_I
+        ps_f = np.concatenate([sn.f for sn in self.station_snaps]) if S else _EMPTY_F
+        ps_acc = np.concatenate([sn.access_m for sn in self.station_snaps]) if S else _EMPTY_F
+        order = np.argsort(ps_piece, kind="stable")
+        self._ps_indptr = np.zeros(self.snapper.n_pieces + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ps_piece, minlength=self.snapper.n_pieces), out=self._ps_indptr[1:])
+        self._ps_src, self._ps_f, self._ps_acc = ps_src[order], ps_f[order], ps_acc[order]
 
-    def _station_to_nodes(self) -> np.ndarray:
-        """(n_nodes × S) road metres from each station node to each node (lazy, for detours)."""
-        if self._dist_from is None:
-            if len(self.stations) == 0:
-                self._dist_from = np.zeros((self.network.n_nodes, 0), dtype=np.float32)
-            else:
-                d = dijkstra(self.network.length_csr, directed=True, indices=self._uniq_nodes)
-                self._dist_from = np.ascontiguousarray(_float32_up(d[self._st_row].T))
-        return self._dist_from
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes held by the per-node labels and the station lists (the index proper)."""
+        return int(sum(a.nbytes for a in (self._lab_w, self._lab_t, self._lab_s, self._lab_n, self._st_indptr, self._st_src, self._st_w, self._st_t)))
 
     # ------------------------------------------------------------------ filters
     def eligible_mask(
@@ -277,6 +307,9 @@ class NearestIndex:
             Time of day (``datetime.time``, ``datetime`` or ``"HH:MM"``); uses
             :func:`planner.stations.is_open`.
         """
+        return self._mask(amenities, min_power_kw, open_at).copy()
+
+    def _mask(self, amenities: Any, min_power_kw: Any, open_at: Any) -> np.ndarray:
         names = (amenities,) if isinstance(amenities, str) else tuple(amenities or ())
         try:
             key = (names, min_power_kw, open_at)
@@ -284,13 +317,13 @@ class NearestIndex:
         except TypeError:  # unhashable option: validate and compute below
             key, hit = None, None
         if hit is not None:
-            return hit.copy()
+            return hit
         mask = self._eligible_mask(names, min_power_kw, open_at)
         if key is not None:
             if len(self._mask_cache) >= 4096:
                 self._mask_cache.clear()
             self._mask_cache[key] = mask
-        return mask.copy()
+        return mask
 
     def _eligible_mask(self, names: tuple, min_power_kw: Any, open_at: Any) -> np.ndarray:
         unknown = [a for a in names if a not in self._amenity_col]
@@ -315,6 +348,17 @@ class NearestIndex:
             opened = np.array([is_open(str(h), at) for h in self._hours_values], dtype=bool)
             mask &= opened[self._hours_inv]
         return mask
+
+    # ------------------------------------------------------------------ snapping
+    def snap_point(self, lon: float, lat: float) -> Snap:
+        """Candidate edges of a checked WGS-84 point (see :mod:`planner.network.snap`)."""
+        x, y = self.network.project(lon, lat)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise InputError(
+                f"point lon={lon}, lat={lat} is too far from the network's region to measure distances; give a point in or near the region",
+                fields={"lon": "near the region", "lat": "near the region"},
+            )
+        return self.snapper.snap_xy(float(x), float(y))
 
     # ------------------------------------------------------------------ queries
     def nearest(
@@ -344,37 +388,29 @@ class NearestIndex:
             ``{"origin": {"lon", "lat", "snapped_km"}, "results": [{"id", "name",
             "road_km", "drive_min", "straight_km", "lon", "lat", "access_km", "kind",
             "data_status"}, ...]}`` sorted by ``road_km`` (km rounded to 1 m, minutes to
-            0.01). ``road_km`` = origin access + network + station access;
-            ``straight_km`` is the straight line in the network's CRS, never larger than ``road_km``.
+            0.01). ``road_km`` = access leg + partial edge + network + partial edge +
+            station access leg, the cheapest over every edge within the snap radius of
+            either end; ``straight_km`` is the straight line in the network's CRS, never
+            larger than ``road_km``. ``snapped_km`` and ``access_km`` are the straight legs
+            from the point and from the station to their nearest edges.
         """
         lon, lat = _check_point(lon, lat)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise InputError(f"k must be a whole number >= 1, got {k!r}", fields={"k": "integer >= 1"})
-        mask = self.eligible_mask(amenities=amenities, min_power_kw=min_power_kw, open_at=open_at)
-        x, y = self.network.project_point(lon, lat)
-        access_m, node = self.network.tree.query((x, y))
-        access_m = float(access_m)
-        # A query touches a handful of stations: plain Python over the node's cached order
-        # is several times cheaper than a dozen small numpy calls (measured per request).
-        order, total_m, time_s = self._node_order(int(node))
-        eligible = mask.tolist()
-        picked = []
-        for i in order:
-            if eligible[i]:
-                picked.append(i)
-                if len(picked) == k:
-                    break
+        mask = self._mask(amenities, min_power_kw, open_at)
+        snap = self.snap_point(lon, lat)
+        picked, road_m, time_s = self._k_nearest(snap, mask, int(k))
         results = []
-        for i in picked:
+        x, y = snap.x, snap.y
+        for i, dm, ts in zip(picked.tolist(), road_m.tolist(), time_s.tolist()):
             s = self.stations[i]
-            access_i = self._access_m_list[i]
             results.append(
                 {
                     "id": self.station_ids[i],
                     "name": s.get("name"),
                     # rounding is monotonic, so road_km >= straight_km survives it
-                    "road_km": round((access_m + total_m[i]) / 1000.0, 3),
-                    "drive_min": round(((access_m + access_i) / self._access_mps + time_s[i]) / 60.0, 2),
+                    "road_km": round(dm / 1000.0, 3),
+                    "drive_min": round(ts / 60.0, 2),
                     "straight_km": round(math.hypot(self._st_x_list[i] - x, self._st_y_list[i] - y) / 1000.0, 3),
                     "lon": self._lon_list[i],
                     "lat": self._lat_list[i],
@@ -383,21 +419,75 @@ class NearestIndex:
                     "data_status": s.get("data_status"),
                 }
             )
-        return {"origin": {"lon": lon, "lat": lat, "snapped_km": round(access_m / 1000.0, 3)}, "results": results}
+        return {"origin": {"lon": lon, "lat": lat, "snapped_km": round(snap.nearest_m / 1000.0, 3)}, "results": results}
 
-    def _node_order(self, node: int) -> tuple[list[int], list[float], list[float]]:
-        """Reachable stations from ``node`` by road distance (ties by position), with the
-        network + station-access metres and network seconds per station; cached per node."""
-        hit = self._order_cache.get(node)
-        if hit is None:
-            total = self._dist[node].astype(np.float64) + self.station_access_m
-            reachable = np.flatnonzero(np.isfinite(total))
-            order = reachable[np.lexsort((reachable, total[reachable]))]
-            hit = (order.tolist(), total.tolist(), self._time[node].astype(np.float64).tolist())
-            if len(self._order_cache) >= _ORDER_CACHE_NODES:
-                self._order_cache.clear()
-            self._order_cache[node] = hit
-        return hit
+    def _k_nearest(self, snap: Snap, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions, road metres and truck seconds of the ``k`` nearest eligible stations."""
+        if not mask.any() or snap.piece.size == 0:
+            return _EMPTY_I, _EMPTY_F, _EMPTY_F
+        sn = self.snapper
+        src, dist, secs, exact, node, w, t, d_src, d_w, d_t = query_nearest(
+            snap.piece, snap.f, snap.access_m, sn.tail, sn.head, sn.length_fwd, sn.time_fwd, sn.length_rev, sn.time_rev,
+            self._access_mps, self._ps_indptr, self._ps_src, self._ps_f, self._ps_acc,
+            self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations), mask, k,
+        )  # fmt: skip
+        if not exact and k <= K_MASK_LABELS:
+            table = self._mask_table(mask)
+            if table is not None:
+                lab_w, lab_t, lab_s, lab_n = table
+                src, dist, secs, exact = merge_labels(
+                    node, w, t, lab_w, lab_t, lab_s, lab_n, K_MASK_LABELS, len(self.stations), mask, k, d_src, d_w, d_t
+                )
+        if not exact:
+            g = self.graph
+            src, dist, secs = k_eligible_from(
+                g.indptr, g.indices, g.w, g.aux, g.n, node, w, t,
+                self._st_indptr, self._st_src, self._st_w, self._st_t, mask, k, d_src, d_w, d_t,
+            )  # fmt: skip
+        return src, dist, secs
+
+    def _mask_table(self, mask: np.ndarray) -> tuple | None:
+        """K-label table over the stations of one filter combination, for combinations the
+        general labels keep failing on: built in a background thread on the second miss
+        (queries meanwhile use the forward search), kept LRU within a memory budget."""
+        key = mask.tobytes()
+        hit = self._mask_tables.get(key)
+        if hit is not None:
+            with self._mask_lock:
+                if key in self._mask_tables:
+                    self._mask_tables.move_to_end(key)
+            return hit
+        with self._mask_lock:
+            misses = self._mask_misses.get(key, 0) + 1
+            if len(self._mask_misses) >= 4096:
+                self._mask_misses.clear()
+            self._mask_misses[key] = misses
+            start = misses == 2
+        if start:
+            worker = threading.Thread(target=self._build_mask_table, args=(key, mask.copy()), daemon=True)
+            worker.start()
+            self._mask_workers.append(worker)
+        return None
+
+    def _build_mask_table(self, key: bytes, mask: np.ndarray) -> None:
+        seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
+        keep = mask[seed_src]
+        rev = self.graph.reversed()
+        table = k_nearest_labels(
+            rev.indptr, rev.indices, rev.w, rev.aux, self.network.n_nodes, K_MASK_LABELS,
+            seed_node[keep], seed_src[keep].astype(np.int32), seed_w[keep], seed_t[keep],
+        )  # fmt: skip
+        size = sum(a.nbytes for a in table)
+        with self._mask_lock:
+            while self._mask_tables and (len(self._mask_tables) + 1) * size > MASK_TABLE_BUDGET_BYTES:
+                self._mask_tables.popitem(last=False)
+            if size <= MASK_TABLE_BUDGET_BYTES:
+                self._mask_tables[key] = table
+
+    def wait_for_tables(self) -> None:
+        """Wait until background per-combination tables are built (tests, benchmarks)."""
+        while self._mask_workers:
+            self._mask_workers.pop().join()
 
     def per_node(self, *, mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nearest eligible station for every network node.
@@ -412,30 +502,36 @@ class NearestIndex:
         -------
         (dist_m, time_s, station_pos)
             Road metres and truck seconds from each node to its nearest station, including
-            the station's access leg (``inf`` where none is reachable), and the position of
-            that station in :attr:`stations` (``-1`` if none).
+            the partial edge and access leg at the station (``inf`` where none is
+            reachable), and the position of that station in :attr:`stations` (``-1`` if
+            none). One multi-source Dijkstra on the reversed graph per distinct mask (cached).
         """
         S = len(self.stations)
         n = self.network.n_nodes
         if mask is None:
-            cols = np.arange(S)
+            m = np.ones(S, dtype=bool)
         else:
             m = np.asarray(mask)
             if m.dtype != bool or m.shape != (S,):
                 raise InputError(f"mask must be a boolean array of length {S} (one per station)", fields={"mask": f"bool[{S}]"})
-            cols = np.flatnonzero(m)
-        if cols.size == 0:
-            return np.full(n, np.inf), np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-        d = self._dist[:, cols] + self.station_access_m[cols]
-        best = np.argmin(d, axis=1)
-        rows = np.arange(n)
-        dist_m = d[rows, best]
-        time_s = self._time[rows, cols[best]].astype(np.float64) + self.station_access_m[cols[best]] / self._access_mps
-        pos = cols[best].astype(np.int64)
-        none = ~np.isfinite(dist_m)
-        pos[none] = -1
-        time_s[none] = np.inf
-        return dist_m, time_s, pos
+        key = np.packbits(m).tobytes() + S.to_bytes(4, "little")
+        hit = self._per_node_cache.get(key)
+        if hit is None:
+            seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
+            keep = m[seed_src] if seed_src.size else np.zeros(0, dtype=bool)
+            if not keep.any():
+                hit = (np.full(n, np.inf), np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
+            else:
+                rev = self.graph.reversed()
+                dist, secs, src, _, _ = seeded_dijkstra(
+                    rev.indptr, rev.indices, rev.w, rev.aux, n, seed_node[keep], seed_src[keep], seed_w[keep], seed_t[keep],
+                    np.inf, _EMPTY_I, _EMPTY_F,
+                )  # fmt: skip
+                hit = (dist, secs, src)
+            if len(self._per_node_cache) >= 32:
+                self._per_node_cache.clear()
+            self._per_node_cache[key] = hit
+        return hit[0].copy(), hit[1].copy(), hit[2].copy()
 
     def _station_pos(self, station_id: str) -> int:
         try:
@@ -447,27 +543,65 @@ class NearestIndex:
         """Road route from a point to a station, as ``(lon, lat)`` pairs.
 
         The route is the one ``road_km`` in :meth:`nearest` measures (shortest by length):
-        the point, the nodes of the network path, then the station.
+        the point, its projection on the chosen edge, the network path, the station's
+        projection on its edge, then the station.
 
         Raises
         ------
         NotFoundError
             Unknown or retired station.
         InfeasibleError
-            The station cannot be reached from the point's node.
+            The station cannot be reached from the point.
         """
         lon, lat = _check_point(lon, lat)
         i = self._station_pos(station_id)
-        node, _ = self.network.snap(lon, lat)
-        target = int(self.station_node[i])
-        pred = self._pred[self._st_row[i]]
-        path = [node]
-        while path[-1] != target:
-            nxt = int(pred[path[-1]])
-            if nxt < 0:
-                raise InfeasibleError(f"station {station_id} cannot be reached by road from ({lon}, {lat})", fields={"station_id": "reachable"})
-            path.append(nxt)
-        return [(lon, lat), *self.network.coords(path), (float(self.station_lon[i]), float(self.station_lat[i]))]
+        snap = self.snap_point(lon, lat)
+        path = self._path(snap, self.station_snaps[i], (lon, lat), (float(self.station_lon[i]), float(self.station_lat[i])), "length_m")
+        if path is None:
+            raise InfeasibleError(f"station {station_id} cannot be reached by road from ({lon}, {lat})", fields={"station_id": "reachable"})
+        return path.lonlat()
+
+    def _path(self, a: Snap, b: Snap, a_ll: tuple[float, float], b_ll: tuple[float, float], weight: str) -> _RoutePath | None:
+        """Cheapest route from snapped point ``a`` to snapped point ``b`` by ``weight``."""
+        net, sn = self.network, self.snapper
+        g = network_csr(net, weight)
+        by_time = weight == "time_s"
+        o_node, o_m, o_s, o_cand, o_fwd = sn.out_seeds(a, self._access_mps)
+        i_node, i_m, i_s, i_cand, i_fwd = sn.in_seeds(b, self._access_mps)
+        o_key, o_aux = (o_s, o_m) if by_time else (o_m, o_s)
+        i_key, i_aux = (i_s, i_m) if by_time else (i_m, i_s)
+        dist, aux, src, pred, best = seeded_dijkstra(
+            g.indptr, g.indices, g.w, g.aux, g.n, o_node, np.arange(o_node.size, dtype=np.int64), o_key, o_aux, np.inf, i_node, i_key
+        )
+        total = math.inf if best < 0 else float(dist[i_node[best]] + i_key[best])
+        d_m, d_s, d_ia, d_ib = direct_pairs(sn, a, b, self._access_mps)
+        if by_time:
+            # the same-edge shortcut compared by time
+            d_key = d_s
+        else:
+            d_key = d_m
+        if math.isfinite(d_key) and d_key <= total:
+            line = sn.piece_line(int(a.piece[d_ia]), float(a.f[d_ia]), float(b.f[d_ib]))
+            return _RoutePath.build(self, a, b, a_ll, b_ll, [line], np.zeros(0, dtype=np.int64), d_m, d_s, None)
+        if best < 0:
+            return None
+        end = int(i_node[best])
+        nodes = [end]
+        while pred[nodes[-1]] >= 0:
+            nodes.append(int(pred[nodes[-1]]))
+        nodes = np.asarray(nodes[::-1], dtype=np.int64)
+        seed = int(src[end])
+        oc, of = int(o_cand[seed]), bool(o_fwd[seed])
+        ic, ifw = int(i_cand[best]), bool(i_fwd[best])
+        head = sn.piece_line(int(a.piece[oc]), float(a.f[oc]), 1.0 if of else 0.0)
+        tail = sn.piece_line(int(b.piece[ic]), 0.0 if ifw else 1.0, float(b.f[ic]))
+        if by_time:
+            node_s, node_m = dist[nodes], aux[nodes]
+        else:
+            node_m, node_s = dist[nodes], aux[nodes]
+        end_m = float(node_m[-1] + i_m[best])
+        end_s = float(node_s[-1] + i_s[best])
+        return _RoutePath.build(self, a, b, a_ll, b_ll, [head, tail], nodes, end_m, end_s, (node_m, node_s))
 
     def along_route(
         self,
@@ -487,11 +621,14 @@ class NearestIndex:
         orig_lonlat, dest_lonlat
             ``(lon, lat)`` WGS-84.
         detour_km
-            Largest extra distance to visit a station, km. A station's detour is the
-            cheapest way to leave the route at node ``i``, drive to the station (with its
-            access leg both ways) and rejoin at the same or a later route node ``j``:
-            ``d(r_i→s) + d(s→r_j) − (route km from i to j) + 2·access``, minimised over
-            ``i ≤ j`` and floored at 0 (road distances, directed).
+            Largest extra distance to visit a station, km. A station's detour leaves the
+            route at node ``i`` and rejoins it at the same or a later node ``j``, by the
+            fastest paths (like the route): ``i ≤ j`` minimise the extra time
+            ``t(r_i→s) + t(s→r_j) − (route time from i to j)``, and the detour is the extra
+            length along those paths, ``d(r_i→s) + d(s→r_j) − (route km from i to j)``,
+            floored at 0 (directed, station partial edges and access legs included).
+            Stations farther than ``detour_km`` in a straight line from the route are not
+            considered.
         max_drive_h
             Continuous driving limit, hours (law: 4 h, then a >= 20 min break).
         amenities, min_power_kw, open_at
@@ -500,13 +637,17 @@ class NearestIndex:
         Returns
         -------
         dict
-            ``route`` (list of ``(lon, lat)``: origin, network nodes, destination),
-            ``route_km``, ``drive_min``, ``origin``/``destination`` (``lon``, ``lat``,
-            ``snapped_km``), ``stations`` (in route order: ``id``, ``name``, ``lon``,
-            ``lat``, ``detour_km``, ``at_km`` and ``at_drive_min`` where one leaves the
-            route, ``within_limit``), ``limit_point`` (``lon``, ``lat``, ``at_km``,
-            ``drive_min``: where ``max_drive_h`` of driving at the route's truck speeds
-            ends; ``None`` if the route is shorter), ``detour_km``, ``max_drive_h``.
+            ``route`` (list of ``(lon, lat)``: origin, its projection on the road, the road
+            geometry, the destination's projection, the destination), ``route_km``,
+            ``drive_min``, ``origin``/``destination`` (``lon``, ``lat``, ``snapped_km``),
+            ``stations`` (sorted by ``at_km``: ``id``, ``name``, ``lon``, ``lat``,
+            ``detour_km``, ``at_km`` and ``at_drive_min``: the station's linear reference
+            on the route between the nodes where its cheapest detour leaves and rejoins it
+            (cumulative length and drive time at the route point nearest to it),
+            ``within_limit``: ``at_drive_min`` <= ``max_drive_h``), ``limit_point``
+            (``lon``, ``lat``, ``at_km``, ``drive_min``: where ``max_drive_h`` of driving
+            ends on the route; ``None`` if the route is shorter), ``detour_km``,
+            ``max_drive_h``.
         """
         o_lon, o_lat = _lonlat_pair(orig_lonlat, "orig_lonlat")
         d_lon, d_lat = _lonlat_pair(dest_lonlat, "dest_lonlat")
@@ -519,81 +660,223 @@ class NearestIndex:
             raise InputError(f"detour_km must be >= 0, got {detour_km}", fields={"detour_km": ">= 0"})
         if not (math.isfinite(max_drive_h) and max_drive_h > 0):
             raise InputError(f"max_drive_h must be > 0 hours, got {max_drive_h}", fields={"max_drive_h": "> 0"})
-        mask = self.eligible_mask(amenities=amenities, min_power_kw=min_power_kw, open_at=open_at)
-        net = self.network
-        nodes_snap, acc = net.snap_many([o_lon, d_lon], [o_lat, d_lat])
-        nodes = np.asarray(net.route(int(nodes_snap[0]), int(nodes_snap[1]), weight="time_s"), dtype=np.int64)
-        leg_m, leg_s = net.path_legs(nodes, weight="time_s")
-        ox_, oy_ = net.project_point(o_lon, o_lat)
-        dx_, dy_ = net.project_point(d_lon, d_lat)
-        px = np.concatenate([[ox_], net.node_x[nodes], [dx_]])
-        py = np.concatenate([[oy_], net.node_y[nodes], [dy_]])
-        legs_m = np.concatenate([[acc[0]], leg_m, [acc[1]]])
-        legs_s = np.concatenate([[acc[0] / self._access_mps], leg_s, [acc[1] / self._access_mps]])
-        cum_m = np.concatenate([[0.0], np.cumsum(legs_m)])
-        cum_s = np.concatenate([[0.0], np.cumsum(legs_s)])
-        c = cum_m[1:-1]  # km position (m) of each route node
-        route = [(o_lon, o_lat), *net.coords(nodes), (d_lon, d_lat)]
-
-        stations_out = []
-        cols = np.flatnonzero(mask)
-        if cols.size:
-            to_s = self._dist[nodes][:, cols].astype(np.float64)  # route node -> station
-            from_s = self._station_to_nodes()[nodes][:, cols].astype(np.float64)  # station -> route node
-            leave = to_s + c[:, None]
-            best_leave = np.minimum.accumulate(leave, axis=0)
-            det = best_leave + from_s - c[:, None]
-            j_best = np.argmin(det, axis=0)
-            detour_m = det[j_best, np.arange(cols.size)] + 2.0 * self.station_access_m[cols]
-            for q, s_pos in enumerate(cols.tolist()):
-                dm = float(detour_m[q])
-                if not math.isfinite(dm) or dm > detour_km * 1000.0 + 1e-9:
-                    continue
-                i_best = int(np.argmin(leave[: j_best[q] + 1, q]))
-                s = self.stations[s_pos]
-                at_s = float(cum_s[1 + i_best])
-                stations_out.append(
-                    {
-                        "id": self.station_ids[s_pos],
-                        "name": s.get("name"),
-                        "lon": float(self.station_lon[s_pos]),
-                        "lat": float(self.station_lat[s_pos]),
-                        "detour_km": round(max(dm, 0.0) / 1000.0, 3),
-                        "at_km": round(float(c[i_best]) / 1000.0, 3),
-                        "at_drive_min": round(at_s / 60.0, 2),
-                        "within_limit": at_s <= max_drive_h * 3600.0,
-                        "kind": s.get("kind"),
-                        "data_status": s.get("data_status"),
-                    }
-                )
-        stations_out.sort(key=lambda r: (r["at_km"], r["detour_km"], r["id"]))
-
+        mask = self._mask(amenities, min_power_kw, open_at)
+        a = self.snap_point(o_lon, o_lat)
+        b = self.snap_point(d_lon, d_lat)
+        path = self._path(a, b, (o_lon, o_lat), (d_lon, d_lat), "time_s")
+        if path is None:
+            raise InfeasibleError(
+                f"no road route from ({o_lon}, {o_lat}) to ({d_lon}, {d_lat})", fields={"dest_lonlat": "reachable from orig_lonlat"}
+            )
+        stations_out = self._stations_along(path, mask, detour_km * 1000.0, max_drive_h)
         limit = None
         limit_s = max_drive_h * 3600.0
+        cum_m, cum_s = path.cum_m, path.cum_s
         if cum_s[-1] > limit_s:
             k = int(np.searchsorted(cum_s, limit_s, side="left")) - 1
-            frac = (limit_s - cum_s[k]) / (cum_s[k + 1] - cum_s[k])
-            lx = px[k] + frac * (px[k + 1] - px[k])
-            ly = py[k] + frac * (py[k + 1] - py[k])
-            llon, llat = net.unproject(lx, ly)
+            k = min(max(k, 0), cum_s.size - 2)
+            span = cum_s[k + 1] - cum_s[k]
+            frac = (limit_s - cum_s[k]) / span if span > 0 else 0.0
+            lx = path.x[k] + frac * (path.x[k + 1] - path.x[k])
+            ly = path.y[k] + frac * (path.y[k + 1] - path.y[k])
+            llon, llat = self.network.unproject(lx, ly)
             limit = {
                 "lon": float(llon),
                 "lat": float(llat),
-                "at_km": round(float(cum_m[k] + frac * legs_m[k]) / 1000.0, 3),
+                "at_km": round(float(cum_m[k] + frac * (cum_m[k + 1] - cum_m[k])) / 1000.0, 3),
                 "drive_min": round(limit_s / 60.0, 2),
             }
         return {
-            "route": route,
+            "route": path.lonlat(),
             "route_km": round(float(cum_m[-1]) / 1000.0, 3),
             "drive_min": round(float(cum_s[-1]) / 60.0, 2),
-            "origin": {"lon": o_lon, "lat": o_lat, "snapped_km": round(float(acc[0]) / 1000.0, 3)},
-            "destination": {"lon": d_lon, "lat": d_lat, "snapped_km": round(float(acc[1]) / 1000.0, 3)},
+            "origin": {"lon": o_lon, "lat": o_lat, "snapped_km": round(a.nearest_m / 1000.0, 3)},
+            "destination": {"lon": d_lon, "lat": d_lat, "snapped_km": round(b.nearest_m / 1000.0, 3)},
             "stations": stations_out,
             "limit_point": limit,
             "detour_km": detour_km,
             "max_drive_h": max_drive_h,
         }
 
+    def _stations_along(self, path: _RoutePath, mask: np.ndarray, detour_m: float, max_drive_h: float) -> list[dict]:
+        """Stations within ``detour_m`` of the route, placed where their detour leaves it."""
+        cols = np.flatnonzero(mask)
+        nodes = path.nodes
+        if cols.size == 0 or nodes.size == 0:
+            return []
+        # straight distance from each station to the route line: the prefilter
+        import shapely
+
+        line = shapely.linestrings(np.column_stack([path.x, path.y]))
+        pts = shapely.points(self._st_x[cols], self._st_y[cols])
+        near = cols[shapely.distance(line, pts) <= detour_m]
+        if near.size == 0:
+            return []
+        # fastest paths, like the route itself: then leaving and rejoining can never beat
+        # the route (the extra time is >= 0), and km are measured along those same paths
+        g = network_csr(self.network, "time_s")
+        rev = g.reversed()
+        c = path.node_m  # route metres at each route node
+        cs = path.node_s  # route seconds at each route node
+        limit = float(cs[-1]) + detour_m / self._access_mps + 1.0
+        out = []
+        seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
+        for s in near.tolist():
+            sel = seed_src == s
+            # key = seconds, second weight = metres
+            t_to, m_to, *_ = seeded_dijkstra(rev.indptr, rev.indices, rev.w, rev.aux, g.n, seed_node[sel], seed_src[sel], seed_t[sel], seed_w[sel], limit, _EMPTY_I, _EMPTY_F)
+            o_node, o_w, o_t, _, _ = self._out_seeds[s]
+            t_from, m_from, *_ = seeded_dijkstra(g.indptr, g.indices, g.w, g.aux, g.n, o_node, np.zeros(o_node.size, dtype=np.int64), o_t, o_w, limit, _EMPTY_I, _EMPTY_F)
+            t_to, m_to, t_from, m_from = t_to[nodes], m_to[nodes], t_from[nodes], m_from[nodes]
+            leave = cs + t_to
+            best_leave = np.minimum.accumulate(leave)
+            det = best_leave + t_from - cs
+            if not np.isfinite(det).any():
+                continue
+            j = int(np.argmin(det))
+            # where the detour leaves: the last route node before j at the cheapest "leave"
+            # value (earlier nodes tie when the route itself heads for the station)
+            lv = leave[: j + 1]
+            i = int(np.flatnonzero(lv <= lv.min() + _TIE_S)[-1])
+            dm = float(m_to[i] + m_from[j] - (c[j] - c[i]))
+            if not math.isfinite(dm) or dm > detour_m + 1e-9:
+                continue
+            at_m, at_s = path.locate(float(self._st_x[s]), float(self._st_y[s]), i, j)
+            at_min = round(at_s / 60.0, 2)
+            st = self.stations[s]
+            out.append(
+                {
+                    "id": self.station_ids[s],
+                    "name": st.get("name"),
+                    "lon": float(self.station_lon[s]),
+                    "lat": float(self.station_lat[s]),
+                    "detour_km": round(max(dm, 0.0) / 1000.0, 3),
+                    "at_km": round(at_m / 1000.0, 3),
+                    "at_drive_min": at_min,
+                    "within_limit": at_min <= max_drive_h * 60.0,
+                    "kind": st.get("kind"),
+                    "data_status": st.get("data_status"),
+                }
+            )
+        out.sort(key=lambda r: (r["at_km"], r["detour_km"], r["id"]))
+        return out
+
+
+class _RoutePath:
+    """A route's geometry (projected) with cumulative metres and seconds at each vertex."""
+
+    def __init__(self, index: NearestIndex, x, y, cum_m, cum_s, nodes, node_m, node_s):
+        self.index = index
+        self.x, self.y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        self.cum_m, self.cum_s = np.asarray(cum_m, dtype=np.float64), np.asarray(cum_s, dtype=np.float64)
+        self.nodes, self.node_m, self.node_s = nodes, node_m, node_s
+
+    def locate(self, x: float, y: float, i: int, j: int) -> tuple[float, float]:
+        """Linear reference of (x, y) on the route between route nodes ``i`` and ``j``
+        (where a detour leaves and rejoins it): route metres and seconds at the nearest point."""
+        v0, v1 = int(self.node_vertex[i]), int(self.node_vertex[j])
+        if v1 <= v0:
+            return float(self.cum_m[v0]), float(self.cum_s[v0])
+        ax, ay = self.x[v0:v1], self.y[v0:v1]
+        dx, dy = self.x[v0 + 1 : v1 + 1] - ax, self.y[v0 + 1 : v1 + 1] - ay
+        l2 = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.clip(np.where(l2 > 0, ((x - ax) * dx + (y - ay) * dy) / l2, 0.0), 0.0, 1.0)
+        d = np.hypot(ax + t * dx - x, ay + t * dy - y)
+        q = int(np.argmin(d))
+        m0, m1 = self.cum_m[v0 + q], self.cum_m[v0 + q + 1]
+        s0, s1 = self.cum_s[v0 + q], self.cum_s[v0 + q + 1]
+        return float(m0 + t[q] * (m1 - m0)), float(s0 + t[q] * (s1 - s0))
+
+    def lonlat(self) -> list[tuple[float, float]]:
+        lon, lat = self.index.network.unproject(self.x, self.y)
+        pts = list(zip(np.asarray(lon).tolist(), np.asarray(lat).tolist()))
+        pts[0] = self._ends[0]
+        pts[-1] = self._ends[1]
+        return pts
+
+    @classmethod
+    def build(cls, index, a: Snap, b: Snap, a_ll, b_ll, lines, nodes, end_m, end_s, node_info) -> _RoutePath:
+        """Assemble: point, head partial edge, network path, tail partial edge, point.
+
+        Cumulative values are exact at the projections and the nodes and interpolated by
+        geometric length in between.
+        """
+        mps = index._access_mps
+        net = index.network
+        if node_info is None:  # same-edge shortcut: one partial edge
+            line = lines[0]
+            xs = np.concatenate([[a.x], line[:, 0], [b.x]])
+            ys = np.concatenate([[a.y], line[:, 1], [b.y]])
+            acc_a = math.hypot(line[0, 0] - a.x, line[0, 1] - a.y)
+            acc_b = math.hypot(line[-1, 0] - b.x, line[-1, 1] - b.y)
+            keys_m = [(0, 0.0), (1, acc_a), (xs.size - 2, end_m - acc_b), (xs.size - 1, end_m)]
+            keys_s = [(0, 0.0), (1, acc_a / mps), (xs.size - 2, end_s - acc_b / mps), (xs.size - 1, end_s)]
+            cum_m = _interp_cum(xs, ys, keys_m)
+            cum_s = _interp_cum(xs, ys, keys_s)
+            path = cls(index, xs, ys, cum_m, cum_s, np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+            path._ends = (a_ll, b_ll)
+            return path
+        node_m, node_s = node_info
+        head, tail = lines
+        mid_x, mid_y, mid_pos = _network_coords(net, nodes)
+        xs = np.concatenate([[a.x], head[:, 0], mid_x[1:-1], tail[:, 0], [b.x]])
+        ys = np.concatenate([[a.y], head[:, 1], mid_y[1:-1], tail[:, 1], [b.y]])
+        acc_a = math.hypot(head[0, 0] - a.x, head[0, 1] - a.y)
+        acc_b = math.hypot(tail[-1, 0] - b.x, tail[-1, 1] - b.y)
+        # vertex 0 is the point, 1..n_head the head partial edge (ending at the first node)
+        node_vertex = head.shape[0] + mid_pos
+        keys_m = [(0, 0.0), (1, acc_a)] + list(zip(node_vertex.tolist(), node_m.tolist())) + [(xs.size - 2, end_m - acc_b), (xs.size - 1, end_m)]
+        keys_s = [(0, 0.0), (1, acc_a / mps)] + list(zip(node_vertex.tolist(), node_s.tolist())) + [(xs.size - 2, end_s - acc_b / mps), (xs.size - 1, end_s)]
+        cum_m = _interp_cum(xs, ys, keys_m)
+        cum_s = _interp_cum(xs, ys, keys_s)
+        path = cls(index, xs, ys, cum_m, cum_s, nodes, cum_m[node_vertex], cum_s[node_vertex])
+        path.node_vertex = node_vertex
+        path._ends = (a_ll, b_ll)
+        return path
+
+
+def _network_coords(net: RoadNetwork, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Projected coordinates along a node path (edge geometries where the network has them)
+    and the position of each node in them."""
+    xs, ys, pos = [net.node_x[nodes[0]]], [net.node_y[nodes[0]]], [0]
+    geo = getattr(net, "edge_geometry", None)
+    edge_of = getattr(net, "_csr_edge_index", None)
+    keys = net._csr_keys
+    for u, v in zip(nodes[:-1].tolist(), nodes[1:].tolist()):
+        if geo is not None and edge_of is not None:
+            e = int(edge_of[np.searchsorted(keys, u * net.n_nodes + v)])
+            gm = geo[e] if e >= 0 else None
+            if gm is not None:
+                import shapely
+
+                c = shapely.get_coordinates(gm)
+                gx, gy = net.project(c[1:-1, 0], c[1:-1, 1])
+                xs.extend(np.asarray(gx).reshape(-1).tolist())
+                ys.extend(np.asarray(gy).reshape(-1).tolist())
+        xs.append(net.node_x[v])
+        ys.append(net.node_y[v])
+        pos.append(len(xs) - 1)
+    return np.asarray(xs), np.asarray(ys), np.asarray(pos, dtype=np.int64)
+
+
+def _interp_cum(xs: np.ndarray, ys: np.ndarray, keys: list[tuple[int, float]]) -> np.ndarray:
+    """Cumulative values at every vertex from known values at some, interpolated by length."""
+    geo = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))])
+    idx = np.array([k for k, _ in keys], dtype=np.int64)
+    val = np.maximum.accumulate(np.array([v for _, v in keys], dtype=np.float64))
+    order = np.argsort(idx, kind="stable")
+    idx, val = idx[order], val[order]
+    out = np.empty(xs.size)
+    for j in range(idx.size - 1):
+        i0, i1 = idx[j], idx[j + 1]
+        if i1 <= i0:
+            out[i0] = val[j]
+            continue
+        g0, g1 = geo[i0], geo[i1]
+        w = (geo[i0 : i1 + 1] - g0) / (g1 - g0) if g1 > g0 else np.linspace(0.0, 1.0, i1 - i0 + 1)
+        out[i0 : i1 + 1] = val[j] + w * (val[j + 1] - val[j])
+    return out
 
 def _lonlat_pair(value: Any, name: str) -> tuple[float, float]:
     try:

@@ -544,3 +544,85 @@ def test_csr_against_brute_force_on_random_multigraphs():
         assert net._time_on_len.tolist() == [min(best[p])[1] for p in pairs]
         assert net.time_csr.data.tolist() == [min((t, length) for length, t in best[p])[0] for p in pairs]
         assert net._len_on_time.tolist() == [min((t, length) for length, t in best[p])[1] for p in pairs]
+
+
+# --------------------------------------------------------------------------- edge snapping
+def _shapely_candidates(network, x, y, *, radius=2000.0, margin=1000.0):
+    """Brute force: every directed edge within max(radius, nearest + margin), as
+    {(tail, head): (fraction, access_m)} (shapely on each straight edge)."""
+    import shapely
+
+    lines = shapely.linestrings(np.stack([
+        np.column_stack([network.node_x[network.edge_u], network.node_y[network.edge_u]]),
+        np.column_stack([network.node_x[network.edge_v], network.node_y[network.edge_v]]),
+    ], axis=1))  # fmt: skip
+    p = shapely.points(x, y)
+    d = shapely.distance(lines, p)
+    limit = max(radius, float(d.min()) + margin)
+    out = {}
+    for e in np.flatnonzero(d <= limit).tolist():
+        f = float(shapely.line_locate_point(lines[e], p, normalized=True))
+        out[(int(network.edge_u[e]), int(network.edge_v[e]))] = (f, float(d[e]))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_edge_snap_matches_brute_force(net, town, seed):
+    """Every directed edge within the radius is a candidate, with the projection's fraction
+    and access leg; out-seeds reach the head (and the tail of the reverse direction) with
+    the partial length, in-seeds come from the tail."""
+    rng = np.random.default_rng(seed)
+    network = net if seed % 2 else town
+    lo, hi = [network.node_lon.min() - 0.02, network.node_lat.min() - 0.02], [network.node_lon.max() + 0.02, network.node_lat.max() + 0.02]
+    lon, lat = rng.uniform(lo[0], hi[0]), rng.uniform(lo[1], hi[1])
+    (snap,) = network.snap_edges([lon], [lat])
+    sn = network.edge_snapper
+    x, y = network.project(lon, lat)
+    expect = _shapely_candidates(network, x, y)
+    got = {}
+    for p, f, a in zip(snap.piece.tolist(), snap.f.tolist(), snap.access_m.tolist()):
+        if sn.fwd[p] >= 0:
+            got[(int(sn.tail[p]), int(sn.head[p]))] = (f, a)
+        if sn.rev[p] >= 0:
+            got[(int(sn.head[p]), int(sn.tail[p]))] = (1.0 - f, a)
+    assert set(got) == set(expect)
+    for key, (f, a) in expect.items():
+        assert got[key][1] == pytest.approx(a, abs=1e-6)
+        assert got[key][0] == pytest.approx(f, abs=1e-6)
+    assert list(snap.access_m) == sorted(snap.access_m)
+    node, dist, secs, cand, fwd = sn.out_seeds(snap, 30 / 3.6)
+    L = {(int(u), int(v)): float(l) for u, v, l in zip(network.edge_u, network.edge_v, network.edge_length_m)}
+    for v, d, c, is_fwd in zip(node.tolist(), dist.tolist(), cand.tolist(), fwd.tolist()):
+        p = int(snap.piece[c])
+        u = int(sn.tail[p] if is_fwd else sn.head[p])
+        f, a = expect[(u, v)]
+        assert d == pytest.approx(a + (1 - f) * L[(u, v)], abs=1e-6)
+    node, dist, *_ = sn.in_seeds(snap, 30 / 3.6)
+    for u, d in zip(node.tolist(), dist.tolist()):
+        matches = [a + f * L[key] for key, (f, a) in expect.items() if key[0] == u]
+        assert any(abs(d - m) < 1e-6 for m in matches)
+
+
+def test_edge_snap_one_way_and_nearest_only(town):
+    """A one-way edge gives one direction only; a station keeps just its nearest edge(s)."""
+    sn = town.edge_snapper
+    one_way = np.flatnonzero((sn.fwd >= 0) & (sn.rev < 0))
+    assert one_way.size
+    p = int(one_way[0])
+    mx = (town.node_x[sn.tail[p]] + town.node_x[sn.head[p]]) / 2
+    my = (town.node_y[sn.tail[p]] + town.node_y[sn.head[p]]) / 2
+    lon, lat = town.unproject(mx, my)
+    (snap,) = town.snap_edges([lon], [lat])
+    near = snap.nearest_only()
+    assert near.access_m.max() <= 0.01 and p in near.piece.tolist()
+    node, dist, _, cand, fwd = sn.out_seeds(near, 30 / 3.6)
+    on_p = [n for n, c in zip(node.tolist(), cand.tolist()) if int(near.piece[c]) == p]
+    assert on_p == [int(sn.head[p])]  # only onwards, never back against the one-way
+
+
+def test_snap_edges_rejects_bad_points(net):
+    with pytest.raises(InputError, match="finite"):
+        net.snap_edges([float("nan")], [31.5])
+    with pytest.raises(InputError, match="length"):
+        net.snap_edges([104.7, 104.8], [31.5])
+    assert net.snap_edges([], []) == []

@@ -362,6 +362,40 @@ class RoadNetwork:
         return self._tree
 
     @property
+    def edge_snapper(self):
+        """The edge index used to snap points to edges (:class:`planner.network.snap.EdgeSnapper`),
+        built once on first use."""
+        snapper = self.__dict__.get("_edge_snapper")
+        if snapper is None:
+            from planner.network.snap import EdgeSnapper
+
+            snapper = self.__dict__["_edge_snapper"] = EdgeSnapper(self)
+        return snapper
+
+    def snap_edges(self, lons: Any, lats: Any) -> list:
+        """Snap many WGS-84 points to edges: one :class:`planner.network.snap.Snap` per point
+        (every edge within the snap radius, nearest first, with projections and access legs).
+
+        Use ``edge_snapper.out_seeds(snap, access_mps)`` / ``in_seeds`` for the nodes and
+        offsets a route starts from / ends at.
+        """
+        lons = np.asarray(lons, dtype=np.float64).reshape(-1)
+        lats = np.asarray(lats, dtype=np.float64).reshape(-1)
+        if lons.shape != lats.shape:
+            raise InputError("lons and lats differ in length", fields={"lats": "same length as lons"})
+        ok = np.isfinite(lons) & np.isfinite(lats)
+        x, y = self.project(lons, lats)
+        x, y = np.asarray(x, dtype=np.float64).reshape(-1), np.asarray(y, dtype=np.float64).reshape(-1)
+        ok &= np.isfinite(x) & np.isfinite(y)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise InputError(
+                f"point {i} (lon={lons[i]}, lat={lats[i]}) is not a finite position near the network's region",
+                fields={"lon": "finite, near the region", "lat": "finite, near the region"},
+            )
+        return self.edge_snapper.snap_many_xy(x, y)
+
+    @property
     def n_edges(self) -> int:
         """Number of directed edges (parallel edges included)."""
         return int(self.edge_u.size)
@@ -777,7 +811,8 @@ class RoadNetwork:
 
     # ------------------------------------------------------------------ queries
     def snap(self, lon: float, lat: float) -> tuple[int, float]:
-        """Nearest node to a point.
+        """Nearest node to a point (node-based callers; drivers' queries snap to edges, see
+        :meth:`snap_edges` and :mod:`planner.network.snap`).
 
         Parameters
         ----------
