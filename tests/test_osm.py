@@ -116,11 +116,16 @@ def test_truck_goes_around_the_limits_and_the_van_through(limits):
         net = limits.for_vehicle(vehicle)
         index = NearestIndex(net, [station])
         answers[name] = (index.nearest(lon_w, lat_w, k=1)["results"][0]["road_km"], index.route(lon_w, lat_w, "E"))
-    via = {name: {int(limits.node_osmid[np.flatnonzero((limits.node_lon == lon) & (limits.node_lat == lat))[0]])
-                  for lon, lat in route[1:-1]} for name, (_, route) in answers.items()}
-    assert via["van"] == {1, 2, 3, 4}  # road A, under the 3.5-m underpass
-    assert via["lorry"] == {1, 5, 6, 4}  # road B, over the 10-t bridge
-    assert via["truck"] == {1, 7, 8, 9, 4}  # the detour C
+    def nodes_on(route):  # the network nodes the route passes (edge-snapped ends are not nodes)
+        hits = [np.flatnonzero(np.isclose(limits.node_lon, lon, atol=1e-7) & np.isclose(limits.node_lat, lat, atol=1e-7))
+                for lon, lat in route]
+        return {int(limits.node_osmid[h[0]]) for h in hits if h.size}
+
+    via = {name: nodes_on(route) for name, (_, route) in answers.items()}
+    # (a straight run's middle vertex may be merged away in the drawn route: check the roads' own nodes)
+    assert 3 in via["van"] and not via["van"] & {5, 6, 7, 8, 9}  # road A, under the 3.5-m underpass
+    assert {5, 6} <= via["lorry"] and not via["lorry"] & {2, 3, 7, 8, 9}  # road B, over the 10-t bridge
+    assert {7, 8, 9} <= via["truck"] and not via["truck"] & {2, 3, 5, 6}  # the detour C
     km = {name: a[0] for name, a in answers.items()}
     assert km["van"] < km["lorry"] < km["truck"]
     # the detour's length is the sum of its great-circle segments
@@ -317,11 +322,11 @@ def test_api_nearest_names_the_vehicle(tmp_path):
     assert r.get_json()["vehicle"] == {"weight_t": 3.5, "height_m": 2.5, "length_m": 6.0, "axle_load_t": 3.5}
     r = client.get("/api/nearest", query_string={"lon": 104.8, "lat": 31.4})
     assert r.get_json()["vehicle"] == DEFAULT_VEHICLE.as_dict()
-    r = client.get("/api/along-route", query_string={"from": "104.8,31.4", "to": "104.83,31.4", "vehicle": TRUCK})
+    r = client.get("/api/along-route", query_string={"from": "104.8,31.4", "to": "104.95,31.4", "vehicle": TRUCK})
     assert r.status_code == 200 and r.get_json()["vehicle"]["height_m"] == 4.2
-    assert r.get_json()["route_km"] > 5.0  # the truck's route is the detour
-    r = client.get("/api/along-route", query_string={"from": "104.8,31.4", "to": "104.83,31.4", "vehicle": VAN})
-    assert r.get_json()["route_km"] < 3.5
+    assert r.get_json()["route_km"] > 30.0  # the truck's route is the detour C (~37 km)
+    r = client.get("/api/along-route", query_string={"from": "104.8,31.4", "to": "104.95,31.4", "vehicle": VAN})
+    assert r.get_json()["route_km"] < 15.0  # the van takes road A (~14 km)
     r = client.get("/api/nearest", query_string={"lon": 104.8, "lat": 31.4, "vehicle": "heavy"})
     assert r.status_code == 400 and "vehicle" in json.dumps(r.get_json()["error"])
 

@@ -278,8 +278,13 @@ class RoadNetwork:
         self._build_csr()
 
     # ------------------------------------------------------------------ internals
+    #: Caches derived from the edges (built on first use by snap/index); dropped with a new CSR.
+    _EDGE_CACHES = ("_edge_snapper", "_csr_arrays", "_csr_edge_index")
+
     def _build_csr(self) -> None:
         """CSR matrices keeping the minimum of parallel edges (csr_matrix would sum them)."""
+        for name in self._EDGE_CACHES:  # a sub-network copied from another must not reuse its caches
+            self.__dict__.pop(name, None)
         n = self.n_nodes
         keep = self.edge_u != self.edge_v  # self-loops never shorten a path
         if keep.all():  # no copies (province-scale networks have millions of edges)
