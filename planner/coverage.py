@@ -175,9 +175,9 @@ def nearest_tables(network, index, mask: np.ndarray) -> tuple[np.ndarray, np.nda
 def fastest_per_node(network, index, mask: np.ndarray) -> np.ndarray:
     """Fastest truck time (s) from every node to an eligible station, access leg included.
 
-    One Dijkstra on the transposed time graph from a virtual source joined to each
-    eligible station's node by that station's access leg (driven at the index's
-    ``access_speed_kmh``). Adding a station can only lower these times, so access
+    One Dijkstra on the transposed time graph from a virtual source joined to the end nodes
+    of each eligible station's edge by the time of the partial edge and the access leg
+    (:attr:`planner.access.NearestIndex.station_in_seeds`). Adding a station can only lower these times, so access
     metrics built on them never get worse when sites are added. (``nearest`` reports the
     time to the station nearest by *distance*; the two differ only where a farther
     station is faster to reach.)
@@ -189,9 +189,11 @@ def fastest_per_node(network, index, mask: np.ndarray) -> np.ndarray:
     cols = np.flatnonzero(np.asarray(mask, dtype=bool))
     if cols.size == 0:
         return np.full(n, np.inf)
-    nodes = np.asarray(index.station_node, dtype=np.int64)[cols]
-    leg_s = np.asarray(index.station_access_m, float)[cols] / (float(index.access_speed_kmh) / 3.6)
-    best = pd.Series(leg_s).groupby(nodes).min()  # one virtual edge per station node
+    # every way into an eligible station: the end node of its edge (either direction of a
+    # two-way road) and the truck time of the partial edge plus the access leg
+    seed_node, _seed_m, seed_s, seed_src = index.station_in_seeds
+    keep = np.asarray(mask, dtype=bool)[seed_src]
+    best = pd.Series(np.asarray(seed_s, float)[keep]).groupby(np.asarray(seed_node, np.int64)[keep]).min()
     t = sparse.coo_array(network.time_csr.T)
     rows = np.concatenate([t.row, np.full(len(best), n)])
     colsn = np.concatenate([t.col, best.index.to_numpy(np.int64)])
@@ -406,6 +408,37 @@ def _study_intervals(network, study_area, key: str) -> dict:
     return out
 
 
+def edge_access(network, index, lons, lats, dist_m: np.ndarray, time_s: np.ndarray, pos: np.ndarray):
+    """Per point: road metres, drive seconds and station of the nearest station, from the
+    point's edge snap (every edge within the snap radius, as :meth:`NearestIndex.nearest`
+    starts a query) and the per-node tables ``dist_m``/``time_s``/``pos``.
+
+    Returns ``(access_m, road_m, time_s, pos)``: ``access_m`` is the straight leg to the
+    nearest edge; ``road_m`` the cheapest total over the point's ways into the network;
+    ``time_s`` the fastest total (``time_s`` per node may come from another station).
+    """
+    n_pts = len(lons)
+    access_m = np.zeros(n_pts)
+    road = np.full(n_pts, np.inf)
+    secs = np.full(n_pts, np.inf)
+    best_pos = np.full(n_pts, -1, dtype=np.int64)
+    if n_pts == 0:
+        return access_m, road, secs, best_pos
+    snapper = network.edge_snapper
+    access_mps = float(index.access_speed_kmh) / 3.6
+    for i, snap in enumerate(network.snap_edges(lons, lats)):
+        access_m[i] = float(snap.access_m[0]) if len(snap.access_m) else np.inf
+        node, metres, seconds, _cand, _fwd = snapper.out_seeds(snap, access_mps)
+        if node.size == 0:
+            continue
+        node = node.astype(np.int64)
+        total = metres + dist_m[node]
+        k = int(np.argmin(total))
+        road[i], best_pos[i] = total[k], pos[node[k]]
+        secs[i] = float(np.min(seconds + time_s[node]))
+    return access_m, road, secs, best_pos
+
+
 def corridor_samples_with_access(network, index, *, step_km: float = settings.CORRIDOR_STEP_KM,
                                  mask: np.ndarray | None = None) -> pd.DataFrame:
     """Corridor samples ``[corridor, km, node, lon, lat]`` with ``road_km``, ``drive_min``
@@ -416,8 +449,9 @@ def corridor_samples_with_access(network, index, *, step_km: float = settings.CO
     samples = network.corridor_samples(step_km=step_km).reset_index(drop=True)
     dist_m, _, pos = nearest_tables(network, index, mask)
     time_s = fastest_per_node(network, index, mask)
-    nodes = samples["node"].to_numpy(dtype=np.int64)
     out = samples.copy()
+    # a sample is a node of the corridor: a truck there is on the network (no access leg)
+    nodes = samples["node"].to_numpy(dtype=np.int64)
     out["road_km"] = dist_m[nodes] / 1000.0
     out["drive_min"] = time_s[nodes] / 60.0
     p = pos[nodes]
@@ -606,14 +640,14 @@ def _finite_or_none(v, digits):
 # ------------------------------------------------------------------ access from demand
 def demand_access(demand: pd.DataFrame, network, index, *, amenities: Iterable[str] = (),
                   min_power_kw: float | None = None, mask: np.ndarray | None = None) -> pd.DataFrame:
-    """Per demand point: snapped node, access leg and road distance / drive time to the
-    nearest eligible station.
+    """Per demand point: nearest node, access leg and road distance / drive time to the
+    nearest eligible station, from the point's edge snap (:func:`edge_access`).
 
     A map step over rows (partitionable). ``demand`` needs ``lon``, ``lat`` and
     ``weight`` columns. Adds ``node``, ``access_m``, ``road_km``, ``drive_min``,
-    ``station_id``. ``road_km`` = straight access leg to the network + network shortest
-    path + the station's own access leg (as :class:`planner.access.NearestIndex` defines
-    it); ``station_id`` is that nearest station. ``drive_min`` is the fastest truck time
+    ``station_id``. ``road_km`` = straight access leg to an edge + partial edge + network
+    shortest path + the station's partial edge and access leg (as
+    :class:`planner.access.NearestIndex` defines it); ``station_id`` is that nearest station. ``drive_min`` is the fastest truck time
     to any eligible station (:func:`fastest_per_node`), access legs driven at
     :data:`planner.settings.ACCESS_SPEED_KMH`, so it never grows when stations are added.
     """
@@ -632,15 +666,13 @@ def demand_access(demand: pd.DataFrame, network, index, *, amenities: Iterable[s
             out[col] = pd.Series(dtype=float)
         out["station_id"] = pd.Series(dtype=object)
         return out
-    nodes, access_m = network.snap_many(out["lon"].to_numpy(float), out["lat"].to_numpy(float))
-    nodes = np.asarray(nodes, dtype=np.int64)
-    access_m = np.asarray(access_m, float)
-    access_speed_ms = settings.ACCESS_SPEED_KMH / 3.6
-    out["node"] = nodes
+    lons, lats = out["lon"].to_numpy(float), out["lat"].to_numpy(float)
+    nodes, _ = network.snap_many(lons, lats)  # the nearest node, kept as a label for partitioning
+    access_m, road_m, secs, p = edge_access(network, index, lons, lats, dist_m, time_s, pos)
+    out["node"] = np.asarray(nodes, dtype=np.int64)
     out["access_m"] = access_m
-    out["road_km"] = (access_m + dist_m[nodes]) / 1000.0
-    out["drive_min"] = (access_m / access_speed_ms + time_s[nodes]) / 60.0
-    p = pos[nodes]
+    out["road_km"] = road_m / 1000.0
+    out["drive_min"] = secs / 60.0
     ids = np.array([str(s.get("id")) for s in stations] + [None], dtype=object)
     out["station_id"] = ids[np.where(p >= 0, p, len(stations))]
     return out

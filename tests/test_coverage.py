@@ -209,11 +209,12 @@ def test_samples_every_km_with_distances(syn):
     row = s.iloc[len(s) // 2]
     near = index.nearest(row["lon"], row["lat"], k=1)["results"][0]
     assert row["road_km"] == pytest.approx(near["road_km"], abs=2e-3)
-    # with one possible station (S2 by shower filter) fastest = nearest time
+    # with one possible station (S2 by shower filter): the fastest time is never slower than
+    # the time along the shortest route that nearest() reports, and close to it
     only = pd.DataFrame(coverage.corridor_coverage(net, index, radius_km=30.0, samples=True,
                                                    amenities=["shower"])["samples"]).iloc[len(s) // 3]
     near2 = index.nearest(only["lon"], only["lat"], k=1, amenities=["shower"])["results"][0]
-    assert only["drive_min"] == pytest.approx(near2["drive_min"], abs=0.02)
+    assert near2["drive_min"] * 0.98 <= only["drive_min"] <= near2["drive_min"] + 0.02
     assert "samples" not in coverage.corridor_coverage(net, index, radius_km=30.0)
 
 
@@ -258,9 +259,12 @@ def test_grid_access_weighted_by_demand(syn):
     t = np.array([index.nearest(x, y, k=1, amenities=["shower"])["results"][0]["drive_min"] for x, y in zip(lon, lat)])
     west, east = lon < 104.5, lon >= 104.5
     assert out.loc["W", "demand_weight"] == pytest.approx(8.0)
-    assert out.loc["W", "mean_drive_min"] == pytest.approx(np.average(t[west], weights=w[west]), abs=0.02)
-    assert out.loc["E", "mean_drive_min"] == pytest.approx(np.average(t[east], weights=w[east]), abs=0.02)
-    assert out.loc["E", "p90_drive_min"] == pytest.approx(coverage.weighted_quantile(t[east], w[east], 0.9), abs=0.02)
+    # drive_min is the fastest time (never slower than the time on the shortest route nearest() reports)
+    for cell, sel in (("W", west), ("E", east)):
+        ref = np.average(t[sel], weights=w[sel])
+        assert 0.98 * ref <= out.loc[cell, "mean_drive_min"] <= ref + 0.02, cell
+    p90 = coverage.weighted_quantile(t[east], w[east], 0.9)
+    assert 0.98 * p90 <= out.loc["E", "p90_drive_min"] <= p90 + 0.02
     exp30 = w[east][t[east] <= 30].sum() / w[east].sum()
     assert out.loc["E", "share_within_30_min"] == pytest.approx(exp30)
     assert out.loc["W", "station_ids"] == "S1" and out.loc["E", "station_ids"] == "S2"
@@ -320,10 +324,22 @@ def test_real_region_matches_networkx_on_the_exported_network(real, tmp_path):
     nx_, ny_ = tr.transform([coords[i][0] for i in ids], [coords[i][1] for i in ids])
     tree = cKDTree(np.column_stack([nx_, ny_]))
     sx, sy = tr.transform([s["lon"] for s in region.stations], [s["lat"] for s in region.stations])
-    access, pos = tree.query(np.column_stack([sx, sy]))
-    for node, leg in zip(ids[pos], access):  # a virtual source joined to each station's node
-        if not rev.has_edge("src", int(node)) or rev["src"][int(node)]["w"] > leg:
-            rev.add_edge("src", int(node), w=float(leg))
+    # each station sits on its nearest edge: a virtual source joined to that edge's tail by the
+    # access leg + the part of the edge before the station (and to its head for the reverse edge)
+    import shapely
+
+    lines = shapely.transform(np.array(edges.geometry), lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    lengths = dict(zip(zip(edges["u"].astype(int), edges["v"].astype(int)), edges["length_m"]))
+    for x, y in zip(sx, sy):
+        pt = shapely.Point(x, y)
+        d = shapely.distance(lines, pt)
+        near = np.flatnonzero(d <= d.min() + 0.01)
+        for e in near:
+            u, v = int(edges["u"].iloc[e]), int(edges["v"].iloc[e])
+            f = shapely.line_locate_point(lines[e], pt, normalized=True)
+            for node, leg in ((u, d[e] + f * lengths[(u, v)]), (v, d[e] + (1 - f) * lengths.get((v, u), np.inf))):
+                if np.isfinite(leg) and (not rev.has_edge("src", node) or rev["src"][node]["w"] > leg):
+                    rev.add_edge("src", node, w=float(leg))
     dist = nx.single_source_dijkstra_path_length(rev, "src", weight="w")
 
     res = coverage.corridor_coverage(net, index, radius_km=50.0, samples=True)
