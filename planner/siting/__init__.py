@@ -17,15 +17,25 @@ counts ``p`` the same way (existing sites included).
 
 from planner.siting._result import SitingResult
 from planner.siting.coverage import solve_lscp, solve_mclp
-from planner.siting.frlm import FrlmInstance, FrlmResult, max_gap_check, solve_frlm, solve_frlm_cover
+from planner.siting.frlm import (
+    FrlmInstance,
+    FrlmResult,
+    charging_stops,
+    max_gap_check,
+    shortest_paths,
+    solve_frlm,
+    solve_frlm_cover,
+)
 from planner.siting.p_median import objective_value, solve_p_median
 
 __all__ = [
     "FrlmInstance",
     "FrlmResult",
     "SitingResult",
+    "charging_stops",
     "max_gap_check",
     "objective_value",
+    "shortest_paths",
     "solve_frlm",
     "solve_frlm_cover",
     "solve_lscp",

@@ -56,7 +56,9 @@ from planner.siting import _validate as V
 from planner.siting._highs import csc_from_coo, solve_mip
 from planner.siting._result import SitingResult, relative_gap
 
-__all__ = ["FrlmInstance", "FrlmResult", "max_gap_check", "solve_frlm", "solve_frlm_cover"]
+__all__ = [
+    "FrlmInstance", "FrlmResult", "charging_stops", "max_gap_check", "shortest_paths", "solve_frlm", "solve_frlm_cover",
+]
 
 _METHODS = ("auto", "greedy")
 #: Distances within this many km count as equal (float noise on summed edge lengths).
@@ -366,6 +368,20 @@ class FrlmInstance:
         )
         self.const_volume = float(self.volume[self.status == 1].sum())
         self.total_volume = float(self.volume.sum())
+        # Fewest new sites each group needs, from below: rows with no site in common each
+        # need their own (greedy packing in order of the smallest row first).
+        need = np.zeros(len(gvol), dtype=np.int64)
+        starts = np.searchsorted(self.row_group, np.arange(len(gvol)))
+        ends = np.searchsorted(self.row_group, np.arange(len(gvol)), side="right")
+        for g in range(len(gvol)):
+            used: set[int] = set()
+            count = 0
+            for r in sorted(row_sets[starts[g]:ends[g]], key=len):
+                if used.isdisjoint(r):
+                    used.update(r)
+                    count += 1
+            need[g] = count
+        self.group_need = need
 
     # ----------------------------------------------------------------- evaluation
     def covered_groups(self, open_free: np.ndarray) -> np.ndarray:
@@ -384,7 +400,7 @@ class FrlmInstance:
         return cov
 
     # ----------------------------------------------------------------- heuristics and bounds
-    def greedy(self, k: int, start: np.ndarray | None = None) -> np.ndarray:
+    def greedy(self, k: int, start: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
         """Greedy: add the site that newly covers the most volume (ties and stalls: the one
         that satisfies the largest volume-weighted share of the remaining rows)."""
         m = len(self.free)
@@ -414,6 +430,9 @@ class FrlmInstance:
             part = np.bincount(j, weights=self.group_volume[g] * h / unsat[g], minlength=m)
             gain[open_free] = -1.0
             part[open_free] = -1.0
+            if allowed is not None:
+                gain[~allowed] = -1.0
+                part[~allowed] = -1.0
             score = gain + 1e-9 * part / max(float(part.max()), 1e-300) * max(float(gain.max()), 0.0)
             if gain.max() <= 0:
                 score = part
@@ -423,18 +442,50 @@ class FrlmInstance:
             open_free[j_best] = True
         return open_free
 
-    def _model(self, k: int):
-        """CSC arrays of the arc-cover MIP: columns x (sites) then y (groups)."""
+    def reduce(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which sites and flow groups the model for ``k`` new sites needs.
+
+        A group that needs more than ``k`` sites (``group_need``) can never be covered; a
+        site on no remaining row adds nothing; a site whose rows all hold another site is
+        dominated (swap it for the other) and stays closed. Returns boolean masks over the
+        free sites and the groups.
+        """
         m = len(self.free)
-        G = len(self.group_volume)
-        coo = self.rows.tocoo()
-        nr = self.rows.shape[0]
-        rows = np.concatenate([coo.row, np.arange(nr), np.full(m, nr)])
-        cols = np.concatenate([coo.col, m + self.row_group, np.arange(m)])
-        vals = np.concatenate([-np.ones(coo.nnz), np.ones(nr), np.ones(m)])
-        a_start, a_index, a_value = csc_from_coo(rows.astype(np.int64), cols.astype(np.int64), vals, m + G)
+        groups = (self.group_need <= k) & (self.group_volume > 0)
+        live_rows = groups[self.row_group]
+        A = sparse.csc_array(self.rows[live_rows])
+        counts = np.asarray(A.sum(axis=0)).ravel()
+        cols = counts > 0
+        idx = np.flatnonzero(cols)
+        if idx.size > 1:
+            sub = sparse.csc_array(A[:, idx])
+            overlap = (sub.T @ sub).toarray()
+            size = counts[idx]
+            # j is dominated by i when all of j's rows hold i and i is larger (or equal, earlier)
+            contains = overlap >= size[None, :] - 0.5  # [i, j]: rows(j) within rows(i)
+            larger = (size[:, None] > size[None, :]) | (
+                (size[:, None] == size[None, :]) & (idx[:, None] < idx[None, :]))
+            dominated = (contains & larger).any(axis=0)
+            cols[idx[dominated]] = False
+        return cols, groups
+
+    def _model(self, k: int, cols: np.ndarray, groups: np.ndarray):
+        """CSC arrays of the arc-cover MIP over the kept sites and groups: x then y."""
+        col_idx = np.flatnonzero(cols)
+        grp_idx = np.flatnonzero(groups)
+        m, G = col_idx.size, grp_idx.size
+        live_rows = groups[self.row_group]
+        sub = sparse.csr_array(self.rows[live_rows][:, col_idx]).tocoo()
+        g_new = np.full(len(self.group_volume), -1, dtype=np.int64)
+        g_new[grp_idx] = np.arange(G)
+        row_group = g_new[self.row_group[live_rows]]
+        nr = int(live_rows.sum())
+        rows = np.concatenate([sub.row, np.arange(nr), np.full(m, nr)])
+        cols_ = np.concatenate([sub.col, m + row_group, np.arange(m)])
+        vals = np.concatenate([-np.ones(sub.nnz), np.ones(nr), np.ones(m)])
+        a_start, a_index, a_value = csc_from_coo(rows.astype(np.int64), cols_.astype(np.int64), vals, m + G)
         return dict(
-            col_cost=np.concatenate([np.zeros(m), self.group_volume]),
+            col_cost=np.concatenate([np.zeros(m), self.group_volume[grp_idx]]),
             col_lower=np.zeros(m + G),
             col_upper=np.ones(m + G),
             a_start=a_start,
@@ -447,11 +498,11 @@ class FrlmInstance:
 
     def lp_bound(self, k: int, time_limit_s: float | None = None) -> float | None:
         """Covered volume of the LP relaxation (a proven upper bound), constants included."""
-        if len(self.group_volume) == 0:
+        cols, groups = self.reduce(k)
+        if not groups.any():
             return self.const_volume
-        model = self._model(k)
-        m = len(self.free)
-        out = solve_mip(integrality=np.zeros(m + len(self.group_volume), dtype=np.int32),
+        model = self._model(k, cols, groups)
+        out = solve_mip(integrality=np.zeros(int(cols.sum() + groups.sum()), dtype=np.int32),
                         time_limit_s=time_limit_s, **model)
         if out.status != "optimal" or out.objective is None:
             return None
@@ -477,40 +528,46 @@ class FrlmInstance:
             "always_covered_volume": self.const_volume,
             "build_s": self.build_s,
         }
-        greedy = self.greedy(k)
-        coverable = self.const_volume + float(self.group_volume.sum())
-        if k == 0 or G == 0:
-            return self._finish(greedy, k, coverable if G == 0 else self.const_volume, True, "trivial", started, extra)
+        cols, groups = self.reduce(k)
+        extra["reduced"] = {"sites": int(cols.sum()), "groups": int(groups.sum())}
+        greedy = self.greedy(k, allowed=cols)
+        coverable = self.const_volume + float(self.group_volume[groups].sum())
+        if k == 0 or not groups.any():
+            return self._finish(greedy, k, self.const_volume, True, "trivial", started, extra)
+        got = self.const_volume + float(self.group_volume[self.covered_groups(greedy)].sum())
+        if got >= coverable - _abs_tol(self.group_volume):
+            return self._finish(greedy, k, coverable, True, "greedy", started, extra)
         if method == "greedy":
             left = None if limit is None else max(limit - (time.perf_counter() - started), 0.05)
             ub = self.lp_bound(k, left)
-            got = self.const_volume + float(self.group_volume[self.covered_groups(greedy)].sum())
             ub = coverable if ub is None else min(ub, coverable)
             optimal = got >= ub - _abs_tol(self.group_volume)
             return self._finish(greedy, k, ub, optimal, "greedy", started, extra)
-        model = self._model(k)
-        integral = bool(np.all(self.group_volume == np.round(self.group_volume)))
+        model = self._model(k, cols, groups)
+        col_idx = np.flatnonzero(cols)
+        grp_idx = np.flatnonzero(groups)
+        mc, G = col_idx.size, grp_idx.size
+        gv = self.group_volume[grp_idx]
+        integral = bool(np.all(gv == np.round(gv)))
         cg = self.covered_groups(greedy)
-        start = np.concatenate([greedy.astype(np.float64), cg.astype(np.float64)])
+        start = np.concatenate([greedy[col_idx].astype(np.float64), cg[grp_idx].astype(np.float64)])
         left = None if limit is None else max(limit - (time.perf_counter() - started), 0.05)
         out = solve_mip(
-            integrality=np.concatenate([np.ones(m), np.zeros(G)]).astype(np.int32),
+            integrality=np.concatenate([np.ones(mc), np.zeros(G)]).astype(np.int32),
             time_limit_s=left,
             mip_rel_gap=0.0,
-            mip_abs_gap=(1.0 - 1e-6) if integral else _abs_tol(self.group_volume),
+            mip_abs_gap=(1.0 - 1e-6) if integral else _abs_tol(gv),
             start=start,
             **model,
         )
         extra["mip_status"] = out.status
         extra["mip_nodes"] = out.nodes
-        extra["mip_size"] = {"columns": m + G, "rows": int(self.rows.shape[0]) + 1, "nonzeros": int(len(model["a_value"]))}
+        extra["mip_size"] = {"columns": mc + G, "rows": model["row_upper"].size, "nonzeros": int(len(model["a_value"]))}
         chosen = greedy
         if out.x is not None:
-            x = out.x[:m]
             cand = np.zeros(m, dtype=bool)
-            cand[np.argsort(-x, kind="stable")[:k]] = True
-            cand &= x > 0.5
-            if self.group_volume[self.covered_groups(cand)].sum() > self.group_volume[cg].sum():
+            cand[col_idx[out.x[:mc] > 0.5]] = True
+            if cand.sum() <= k and self.group_volume[self.covered_groups(cand)].sum() > self.group_volume[cg].sum():
                 chosen = cand
         upper = coverable
         if out.dual_bound is not None:
@@ -752,6 +809,38 @@ def solve_frlm_cover(
     return inst.cover(time_limit_s=time_limit_s)
 
 
+def _round_trips(graph: Any, flows: Any):
+    """Nodes, sequences (graph indices, origin → destination → origin) and cumulative km
+    of every flow's round trip; (None, None) for a flow without a route."""
+    nodes, index, csr, directed = _graph_arrays(graph)
+    o, d, vol = _flows_frame(flows, index)
+    pred_out, _ = _paths(csr, o, d)
+    pred_back = _paths(csr, d, o)[0] if directed else None
+    trips = []
+    for q in range(len(o)):
+        out = _walk(pred_out[int(o[q])], int(o[q]), int(d[q]))
+        back = None
+        if out is not None:
+            back = out[::-1] if pred_back is None else _walk(pred_back[int(d[q])], int(d[q]), int(o[q]))
+        if out is None or back is None:
+            trips.append((None, None, 0))
+            continue
+        seq = np.asarray(out + back[1:], dtype=np.int64)
+        arc = np.asarray(csr[seq[:-1], seq[1:]]).ravel()
+        trips.append((seq, np.concatenate([[0.0], np.cumsum(arc)]), len(out)))
+    return nodes, index, o, d, vol, trips
+
+
+def shortest_paths(graph: Any, flows: Any) -> list[list | None]:
+    """The outbound route of each flow (graph node ids, origin first) the FRLM uses; None
+    when there is no route."""
+    nodes, _, _, _, _, trips = _round_trips(graph, flows)
+    out: list[list | None] = []
+    for seq, _c, n_out in trips:
+        out.append(None if seq is None else [nodes[int(i)] for i in seq[:n_out]])
+    return out
+
+
 def max_gap_check(graph: Any, flows: Any, sites: Any, *, range_km: float) -> pd.DataFrame:
     """The longest stretch each round trip drives between charges, against the range.
 
@@ -763,28 +852,18 @@ def max_gap_check(graph: Any, flows: Any, sites: Any, *, range_km: float) -> pd.
     -------
     pandas.DataFrame
         One row per flow: ``origin``, ``destination``, ``round_trip_km``, ``max_gap_km``,
-        ``feasible``, ``charges`` (number of sites used on the way, i.e. visited).
+        ``feasible``, ``site_visits`` (open sites passed on the round trip).
     """
     R = _range(range_km)
-    nodes, index, csr, directed = _graph_arrays(graph)
-    o, d, _ = _flows_frame(flows, index)
+    nodes, index, o, d, _, trips = _round_trips(graph, flows)
     site = np.zeros(len(nodes), dtype=bool)
     site[_node_indices(list(sites), index, "sites")] = True
-    pred_out, _ = _paths(csr, o, d)
-    pred_back = _paths(csr, d, o)[0] if directed else None
     rows = []
-    for q in range(len(o)):
-        out = _walk(pred_out[int(o[q])], int(o[q]), int(d[q]))
-        back = None
-        if out is not None:
-            back = out[::-1] if pred_back is None else _walk(pred_back[int(d[q])], int(d[q]), int(o[q]))
-        if out is None or back is None:
+    for q, (seq, c, _n) in enumerate(trips):
+        if seq is None:
             rows.append((nodes[int(o[q])], nodes[int(d[q])], math.inf, math.inf, False, 0))
             continue
-        seq = np.asarray(out + back[1:], dtype=np.int64)
-        arc = np.asarray(csr[seq[:-1], seq[1:]]).ravel()
-        c = np.concatenate([[0.0], np.cumsum(arc)])
-        stops = np.flatnonzero(site[seq])
+        stops = np.flatnonzero(site[seq[:-1]])
         bounds = np.unique(np.concatenate([[0], stops, [len(seq) - 1]]))
         gaps = np.diff(c[bounds])
         if gaps.size and not site[seq[0]]:
@@ -792,4 +871,43 @@ def max_gap_check(graph: Any, flows: Any, sites: Any, *, range_km: float) -> pd.
         worst = float(gaps.max()) if gaps.size else 0.0
         rows.append((nodes[int(o[q])], nodes[int(d[q])], float(c[-1]), worst,
                      worst <= R + _EPS_KM * max(R, 1.0), int(len(stops))))
-    return pd.DataFrame(rows, columns=["origin", "destination", "round_trip_km", "max_gap_km", "feasible", "charges"])
+    return pd.DataFrame(rows, columns=["origin", "destination", "round_trip_km", "max_gap_km", "feasible", "site_visits"])
+
+
+def charging_stops(graph: Any, flows: Any, sites: Any, *, range_km: float) -> list[dict | None]:
+    """Where each truck charges on its round trip when it charges only when it must.
+
+    The truck arrives at the origin with half a charge; at an open site (the origin
+    included) it charges to full only if it could not reach the next open site, or the
+    end of the round trip, on what is left. Returns one dict per flow, ``{site node:
+    number of charging sessions}`` (a site passed on both legs may count twice), or None
+    for a flow whose round trip is infeasible with ``sites``.
+    """
+    R = _range(range_km)
+    nodes, index, o, d, _, trips = _round_trips(graph, flows)
+    site = np.zeros(len(nodes), dtype=bool)
+    site[_node_indices(list(sites), index, "sites")] = True
+    eps = _EPS_KM * max(R, 1.0)
+    out: list[dict | None] = []
+    for seq, c, _n in trips:
+        if seq is None:
+            out.append(None)
+            continue
+        pos = np.flatnonzero(site[seq[:-1]])
+        nxt = np.append(c[pos[1:]], c[-1]) if pos.size else np.zeros(0)
+        battery, last, stops, ok = R / 2.0, 0.0, {}, True
+        for i, p_ in enumerate(pos):
+            battery -= c[p_] - last
+            last = c[p_]
+            if battery < -eps:
+                ok = False
+                break
+            if battery < nxt[i] - c[p_] - eps:
+                battery = R
+                node = nodes[int(seq[p_])]
+                stops[node] = stops.get(node, 0) + 1
+        if ok:
+            battery -= c[-1] - last
+            ok = battery >= -eps
+        out.append(stops if ok else None)
+    return out
