@@ -470,39 +470,56 @@ class FrlmInstance:
         return cols, groups
 
     def _model(self, k: int, cols: np.ndarray, groups: np.ndarray):
-        """CSC arrays of the arc-cover MIP over the kept sites and groups: x then y."""
+        """CSC arrays of the arc-cover MIP over the kept sites and groups.
+
+        Columns: x (sites, binary), z (one per distinct set of sites, continuous: "an open
+        site in this set"), y (groups, continuous). Rows: ``z_S − Σ_{j∈S} x_j ≤ 0``,
+        ``y_g − z_S ≤ 0`` for every set S of group g, and ``Σ x ≤ k``. Many flows share
+        the same sets (the same stretch of road), so this has far fewer nonzeros than one
+        ``y ≤ Σ x`` row per flow and set, with the same LP bound.
+        """
         col_idx = np.flatnonzero(cols)
         grp_idx = np.flatnonzero(groups)
         m, G = col_idx.size, grp_idx.size
         live_rows = groups[self.row_group]
-        sub = sparse.csr_array(self.rows[live_rows][:, col_idx]).tocoo()
+        sub = sparse.csr_array(self.rows[live_rows][:, col_idx])
+        dense = sub.toarray() > 0.5
+        packed = np.packbits(dense, axis=1)
+        _, first, set_of_row = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+        set_of_row = set_of_row.ravel()
+        S = first.size
         g_new = np.full(len(self.group_volume), -1, dtype=np.int64)
         g_new[grp_idx] = np.arange(G)
-        row_group = g_new[self.row_group[live_rows]]
-        nr = int(live_rows.sum())
-        rows = np.concatenate([sub.row, np.arange(nr), np.full(m, nr)])
-        cols_ = np.concatenate([sub.col, m + row_group, np.arange(m)])
-        vals = np.concatenate([-np.ones(sub.nnz), np.ones(nr), np.ones(m)])
-        a_start, a_index, a_value = csc_from_coo(rows.astype(np.int64), cols_.astype(np.int64), vals, m + G)
+        pairs = np.unique(np.column_stack([g_new[self.row_group[live_rows]], set_of_row]), axis=0)
+        set_rows, set_cols = np.nonzero(dense[first])
+        n_pairs = pairs.shape[0]
+        # row blocks: [0, S) set rows, [S, S + n_pairs) pair rows, S + n_pairs the budget
+        rows = np.concatenate([set_rows, np.arange(S), S + np.arange(n_pairs), S + np.arange(n_pairs),
+                               np.full(m, S + n_pairs)])
+        cols_ = np.concatenate([set_cols, m + np.arange(S), m + S + pairs[:, 0], m + pairs[:, 1], np.arange(m)])
+        vals = np.concatenate([-np.ones(set_rows.size), np.ones(S), np.ones(n_pairs), -np.ones(n_pairs), np.ones(m)])
+        n_col = m + S + G
+        a_start, a_index, a_value = csc_from_coo(rows.astype(np.int64), cols_.astype(np.int64), vals, n_col)
+        n_row = S + n_pairs + 1
         return dict(
-            col_cost=np.concatenate([np.zeros(m), self.group_volume[grp_idx]]),
-            col_lower=np.zeros(m + G),
-            col_upper=np.ones(m + G),
+            col_cost=np.concatenate([np.zeros(m + S), self.group_volume[grp_idx]]),
+            col_lower=np.zeros(n_col),
+            col_upper=np.ones(n_col),
             a_start=a_start,
             a_index=a_index,
             a_value=a_value,
-            row_lower=np.full(nr + 1, -np.inf),
-            row_upper=np.concatenate([np.zeros(nr), [float(k)]]),
+            row_lower=np.full(n_row, -np.inf),
+            row_upper=np.concatenate([np.zeros(n_row - 1), [float(k)]]),
             maximize=True,
-        )
+        ), dense[first]
 
     def lp_bound(self, k: int, time_limit_s: float | None = None) -> float | None:
         """Covered volume of the LP relaxation (a proven upper bound), constants included."""
         cols, groups = self.reduce(k)
         if not groups.any():
             return self.const_volume
-        model = self._model(k, cols, groups)
-        out = solve_mip(integrality=np.zeros(int(cols.sum() + groups.sum()), dtype=np.int32),
+        model, _sets = self._model(k, cols, groups)
+        out = solve_mip(integrality=np.zeros(model["col_cost"].size, dtype=np.int32),
                         time_limit_s=time_limit_s, **model)
         if out.status != "optimal" or out.objective is None:
             return None
@@ -543,17 +560,19 @@ class FrlmInstance:
             ub = coverable if ub is None else min(ub, coverable)
             optimal = got >= ub - _abs_tol(self.group_volume)
             return self._finish(greedy, k, ub, optimal, "greedy", started, extra)
-        model = self._model(k, cols, groups)
+        model, sets = self._model(k, cols, groups)
+        n_sets = sets.shape[0]
         col_idx = np.flatnonzero(cols)
         grp_idx = np.flatnonzero(groups)
         mc, G = col_idx.size, grp_idx.size
         gv = self.group_volume[grp_idx]
         integral = bool(np.all(gv == np.round(gv)))
         cg = self.covered_groups(greedy)
-        start = np.concatenate([greedy[col_idx].astype(np.float64), cg[grp_idx].astype(np.float64)])
+        z_start = (sets[:, greedy[col_idx]].any(axis=1)).astype(np.float64)
+        start = np.concatenate([greedy[col_idx].astype(np.float64), z_start, cg[grp_idx].astype(np.float64)])
         left = None if limit is None else max(limit - (time.perf_counter() - started), 0.05)
         out = solve_mip(
-            integrality=np.concatenate([np.ones(mc), np.zeros(G)]).astype(np.int32),
+            integrality=np.concatenate([np.ones(mc), np.zeros(n_sets + G)]).astype(np.int32),
             time_limit_s=left,
             mip_rel_gap=0.0,
             mip_abs_gap=(1.0 - 1e-6) if integral else _abs_tol(gv),
@@ -562,7 +581,8 @@ class FrlmInstance:
         )
         extra["mip_status"] = out.status
         extra["mip_nodes"] = out.nodes
-        extra["mip_size"] = {"columns": mc + G, "rows": model["row_upper"].size, "nonzeros": int(len(model["a_value"]))}
+        extra["mip_size"] = {"columns": int(model["col_cost"].size), "rows": int(model["row_upper"].size),
+                             "nonzeros": int(len(model["a_value"])), "distinct_sets": int(n_sets)}
         chosen = greedy
         if out.x is not None:
             cand = np.zeros(m, dtype=bool)
