@@ -436,8 +436,8 @@ def charging_scenario(region, network, stations: list[dict], *, range_km: float,
     ex_nodes = [int(n) for n in ex_nodes]
     by_node: dict[int, dict] = {}
     for s, n in zip(mw, ex_nodes):
-        by_node.setdefault(n, {"id": s["id"], "name": s["name"], "lon": float(network.node_lon[n]),
-                               "lat": float(network.node_lat[n]), "node": n, "existing": True,
+        by_node.setdefault(n, {"id": s["id"], "name": s["name"], "lon": round(float(network.node_lon[n]), 6),
+                               "lat": round(float(network.node_lat[n]), 6), "node": n, "existing": True,
                                "data_status": s.get("data_status"),
                                "installed_bays": sum(int(b.get("count", 0)) for b in s["charging"].get("bays", [])),
                                "charger_kw": float(s["charging"].get("max_power_kw") or CHARGER_KW)})
@@ -446,11 +446,12 @@ def charging_scenario(region, network, stations: list[dict], *, range_km: float,
     if others:
         on, _ = network.snap_many([s["lon"] for s in others], [s["lat"] for s in others])
         for s, n in zip(others, on):
-            by_node.setdefault(int(n), {"id": s["id"], "name": s["name"], "lon": float(network.node_lon[n]),
-                                        "lat": float(network.node_lat[n]), "node": int(n), "existing": False,
+            by_node.setdefault(int(n), {"id": s["id"], "name": s["name"], "lon": round(float(network.node_lon[n]), 6),
+                                        "lat": round(float(network.node_lat[n]), 6), "node": int(n), "existing": False,
                                         "data_status": s.get("data_status"), "upgrade_of": s["id"]})
     for rec in cand.itertuples(index=False):
-        by_node.setdefault(int(rec.node), {"id": rec.id, "name": rec.name, "lon": float(rec.lon), "lat": float(rec.lat),
+        by_node.setdefault(int(rec.node), {"id": rec.id, "name": rec.name, "lon": round(float(rec.lon), 6),
+                                           "lat": round(float(rec.lat), 6),
                                            "node": int(rec.node), "existing": False, "corridor": rec.corridor})
     existing = sorted(set(ex_nodes))
     candidates = sorted(by_node)
@@ -488,8 +489,10 @@ def charging_scenario(region, network, stations: list[dict], *, range_km: float,
         "before": share(before),
         "after": share(after),
         "optimal": True if after is None else bool(after.optimal),
-        "bound": None if after is None else {"upper_bound_trucks_per_day": after.upper_bound,
-                                              "upper_bound_share": (after.upper_bound / total) if total else 1.0},
+        # proven upper bound on the "after" flow share (equal to it when optimal)
+        "bound": share(before)["flow_share"] if after is None else (
+            (after.upper_bound / total) if total else 1.0),
+        "bound_trucks_per_day": share(before)["trucks_per_day"] if after is None else after.upper_bound,
         "capacity": capacity,
         "beichuan_check": beichuan_check(),
         "flows": {"count": int(len(fl)), "trucks_per_day": total,
