@@ -408,6 +408,66 @@ def beichuan_check(*, trucks_per_day: float = BEICHUAN_TRUCKS_PER_DAY, bays_kw: 
     }
 
 
+def _setup(region, network, stations, flows, min_power_kw):
+    """Flows, graph, site records by node, existing megawatt nodes and candidate nodes."""
+    from planner.candidates import candidate_sites
+
+    min_power_kw = non_negative(min_power_kw, "min_power_kw")
+    fl = gravity_flows(region, network) if flows is None else flows
+    G = network_graph(network)
+    mw = [s for s in stations if float((s.get("charging") or {}).get("max_power_kw") or 0) >= min_power_kw]
+    ex_nodes, _ = network.snap_many([s["lon"] for s in mw], [s["lat"] for s in mw]) if mw else (np.zeros(0, int), None)
+    ex_nodes = [int(n) for n in ex_nodes]
+    by_node: dict[int, dict] = {}
+
+    def lonlat(n):
+        return {"lon": round(float(network.node_lon[n]), 6), "lat": round(float(network.node_lat[n]), 6)}
+
+    for s, n in zip(mw, ex_nodes):
+        by_node.setdefault(n, {"id": s["id"], "name": s["name"], **lonlat(n), "node": n, "existing": True,
+                               "data_status": s.get("data_status"),
+                               "installed_bays": sum(int(b.get("count", 0)) for b in s["charging"].get("bays", [])),
+                               "charger_kw": float(s["charging"].get("max_power_kw") or CHARGER_KW)})
+    others = [s for s in stations if s not in mw]
+    if others:  # the other Driver's Homes could be upgraded
+        on, _ = network.snap_many([s["lon"] for s in others], [s["lat"] for s in others])
+        for s, n in zip(others, on):
+            by_node.setdefault(int(n), {"id": s["id"], "name": s["name"], **lonlat(int(n)), "node": int(n),
+                                        "existing": False, "data_status": s.get("data_status"), "upgrade_of": s["id"]})
+    for rec in candidate_sites(region, network, sources=("anchor", "corridor")).itertuples(index=False):
+        by_node.setdefault(int(rec.node), {"id": rec.id, "name": rec.name, **lonlat(int(rec.node)),
+                                           "node": int(rec.node), "existing": False, "corridor": rec.corridor})
+    return fl, G, by_node, sorted(set(ex_nodes)), sorted(by_node)
+
+
+def flow_share_by_k(region, network, stations: list[dict], *, ranges_km: Iterable[float], ks: Iterable[int],
+                    flows: pd.DataFrame | None = None, min_power_kw: float = MIN_POWER_KW,
+                    time_limit_s: float | None = None) -> pd.DataFrame:
+    """Share of truck volume whose round trip is feasible, for each range and number of new
+    sites (existing megawatt sites open), one FRLM instance per range.
+
+    Returns a DataFrame ``range_km, k, flow_share, trucks_per_day, bound_share, optimal, sites``
+    (``k = 0`` rows: the existing sites alone).
+    """
+    from planner.siting import FrlmInstance
+
+    fl, G, by_node, existing, candidates = _setup(region, network, stations, flows, min_power_kw)
+    total = float(fl["volume"].sum())
+    rows = []
+    for R in ranges_km:
+        R = positive(R, "range_km")
+        inst = FrlmInstance(G, fl[["origin", "destination", "volume"]], range_km=R, candidates=candidates,
+                            existing=existing)
+        for k in sorted({0, *(whole_number(k, "k", minimum=0) for k in ks)}):
+            if len(existing) + k == 0:
+                continue
+            res = inst.solve(len(existing) + k, time_limit_s=time_limit_s)
+            rows.append({"range_km": R, "k": k, "flow_share": res.covered_share, "trucks_per_day": res.covered_volume,
+                         "bound_share": (res.upper_bound / total) if total else 1.0, "optimal": res.optimal,
+                         "sites": [by_node[n]["id"] for n in res.selected]})
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------ the scenario
 def charging_scenario(region, network, stations: list[dict], *, range_km: float, k: int,
                       existing_only: bool = False, flows: pd.DataFrame | None = None,
@@ -423,38 +483,11 @@ def charging_scenario(region, network, stations: list[dict], *, range_km: float,
     optimal, bound, capacity`` plus ``beichuan_check``, ``flows`` (how many, data status),
     ``infeasible_flows`` and ``solver`` details.
     """
-    from planner.candidates import candidate_sites
     from planner.siting import FrlmInstance, charging_stops
 
     R = positive(range_km, "range_km")
     k = 0 if existing_only else whole_number(k, "k", minimum=0)
-    min_power_kw = non_negative(min_power_kw, "min_power_kw")
-    fl = gravity_flows(region, network) if flows is None else flows
-    G = network_graph(network)
-    mw = [s for s in stations if float((s.get("charging") or {}).get("max_power_kw") or 0) >= min_power_kw]
-    ex_nodes, _ = network.snap_many([s["lon"] for s in mw], [s["lat"] for s in mw]) if mw else (np.zeros(0, int), None)
-    ex_nodes = [int(n) for n in ex_nodes]
-    by_node: dict[int, dict] = {}
-    for s, n in zip(mw, ex_nodes):
-        by_node.setdefault(n, {"id": s["id"], "name": s["name"], "lon": round(float(network.node_lon[n]), 6),
-                               "lat": round(float(network.node_lat[n]), 6), "node": n, "existing": True,
-                               "data_status": s.get("data_status"),
-                               "installed_bays": sum(int(b.get("count", 0)) for b in s["charging"].get("bays", [])),
-                               "charger_kw": float(s["charging"].get("max_power_kw") or CHARGER_KW)})
-    cand = candidate_sites(region, network, sources=("anchor", "corridor"))
-    others = [s for s in stations if s not in mw]
-    if others:
-        on, _ = network.snap_many([s["lon"] for s in others], [s["lat"] for s in others])
-        for s, n in zip(others, on):
-            by_node.setdefault(int(n), {"id": s["id"], "name": s["name"], "lon": round(float(network.node_lon[n]), 6),
-                                        "lat": round(float(network.node_lat[n]), 6), "node": int(n), "existing": False,
-                                        "data_status": s.get("data_status"), "upgrade_of": s["id"]})
-    for rec in cand.itertuples(index=False):
-        by_node.setdefault(int(rec.node), {"id": rec.id, "name": rec.name, "lon": round(float(rec.lon), 6),
-                                           "lat": round(float(rec.lat), 6),
-                                           "node": int(rec.node), "existing": False, "corridor": rec.corridor})
-    existing = sorted(set(ex_nodes))
-    candidates = sorted(by_node)
+    fl, G, by_node, existing, candidates = _setup(region, network, stations, flows, min_power_kw)
     inst = FrlmInstance(G, fl[["origin", "destination", "volume"]], range_km=R, candidates=candidates, existing=existing)
     p_before = len(existing)
     before = inst.solve(p_before) if p_before else None

@@ -14,7 +14,8 @@ import nbformat
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-PUBLIC = {"planner.workspace", "planner.region", "planner.coverage", "planner.scenario", "planner.report"}
+PUBLIC = {"planner.workspace", "planner.region", "planner.coverage", "planner.scenario", "planner.report",
+          "planner.charging"}
 
 
 def test_the_three_notebooks_exist():
