@@ -239,8 +239,13 @@ def read_od_csv(path: str | Path, network, *, coords: str = "wgs84") -> pd.DataF
     if not rows:
         raise InputError(f"{p.name} has no flows", fields={"od": "at least one row"})
     arr = np.array(rows)
-    olon, olat = to_wgs84(arr[:, 0], arr[:, 1], coords)
-    dlon, dlat = to_wgs84(arr[:, 2], arr[:, 3], coords)
+    pts = []
+    for n, r in enumerate(arr, start=2):
+        try:
+            pts.append((*to_wgs84(r[0], r[1], coords), *to_wgs84(r[2], r[3], coords)))
+        except InputError as exc:
+            raise InputError(f"{p.name} line {n}: {exc.message}", fields={"od": f"line {n}"}) from None
+    olon, olat, dlon, dlat = (np.array(c) for c in zip(*pts))
     o, _ = network.snap_many(olon, olat)
     d, _ = network.snap_many(dlon, dlat)
     df = pd.DataFrame({"origin": np.asarray(o, np.int64), "destination": np.asarray(d, np.int64), "volume": arr[:, 4]})

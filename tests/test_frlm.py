@@ -303,3 +303,67 @@ def test_charging_cli_bad_range_exits_2(tmp_path):
     out = run_cli("--range-km", "0", "--json", tmp_path=tmp_path)
     assert out.returncode == 2 and "range_km" in out.stderr and "Traceback" not in out.stderr
     assert out.stdout == ""
+
+
+# -- flows, O-D import and map layers on the embedded region ------------------------------------
+@pytest.fixture(scope="module")
+def region_network():
+    from planner.network import RoadNetwork
+    from planner.region import load_region
+
+    region = load_region("mianyang")
+    return region, RoadNetwork.from_corridors(region.corridors)
+
+
+def test_gravity_flows_are_labelled_and_reach_every_kind_of_point(region_network):
+    from planner.charging import TOTAL_TRUCKS_PER_DAY, gravity_flows, od_points
+
+    region, network = region_network
+    pts = od_points(region, network)
+    assert {"hub", "generator", "county_seat", "gateway"} <= set(pts["kind"])
+    assert {"FG-JY-STEEL", "FG-BC-GRAVEL", "HUB-TRANSFAR"} <= set(pts["id"])
+    fl = gravity_flows(region, network, points=pts)
+    assert (fl["data_status"] == "illustrative").all() and fl["source"].str.contains("illustrative").all()
+    assert fl["volume"].sum() == pytest.approx(TOTAL_TRUCKS_PER_DAY)
+    assert (fl["origin"] != fl["destination"]).all() and (fl["road_km"] >= 15).all()
+
+
+def test_read_od_csv_snaps_and_rejects_bad_rows(region_network, tmp_path):
+    from planner.charging import read_od_csv
+
+    _, network = region_network
+    good = tmp_path / "od.csv"
+    good.write_text("origin_lon,origin_lat,destination_lon,destination_lat,volume\n"
+                    "104.60,31.40,104.765,31.80,120\n104.57,31.98,104.60,31.40,80\n")
+    df = read_od_csv(good, network)
+    assert list(df["volume"]) == [120.0, 80.0] and (df["origin"] != df["destination"]).all()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("origin_lon,origin_lat,destination_lon,destination_lat,volume\n104.6,31.4,104.7,x,3\n")
+    with pytest.raises(InputError, match="line 2"):
+        read_od_csv(bad, network)
+    with pytest.raises(InputError, match="lacks column"):
+        read_od_csv(_write(tmp_path / "c.csv", "a,b\n1,2\n"), network)
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_layers_mark_the_same_flows_covered_as_the_model(region_network):
+    from planner.charging import charging_layers, gravity_flows, network_graph
+
+    region, network = region_network
+    fl = gravity_flows(region, network)
+    G = network_graph(network)
+    # the Beichuan node and one more site
+    beichuan = int(network.snap(104.59, 31.98)[0])
+    res = solve_frlm(G, fl[["origin", "destination", "volume"]], 2, range_km=200.0, existing=[beichuan],
+                     candidates=[beichuan] + list(range(0, network.n_nodes, 40)))
+    layers = charging_layers(network, fl, res.selected, range_km=200.0, graph=G)
+    feats = layers["flows"]["features"]
+    assert len(feats) == len(fl)
+    assert [f["properties"]["covered"] for f in feats] == list(res.covered)
+    assert sum(f["properties"]["volume"] for f in feats if f["properties"]["covered"]) == pytest.approx(res.covered_volume)
+    assert {f["properties"]["node"] for f in layers["sites"]["features"]} == set(res.selected)
+    json.dumps(layers)  # GeoJSON-ready
