@@ -476,7 +476,8 @@ def flow_share_by_k(region, network, stations: list[dict], *, ranges_km: Iterabl
 # ------------------------------------------------------------------ the scenario
 def charging_scenario(region, network, stations: list[dict], *, range_km: float, k: int,
                       existing_only: bool = False, flows: pd.DataFrame | None = None,
-                      time_limit_s: float | None = None, min_power_kw: float = MIN_POWER_KW) -> dict:
+                      time_limit_s: float | None = None, min_power_kw: float = MIN_POWER_KW,
+                      with_layers: bool = False) -> dict:
     """Where ``k`` new megawatt charging sites go so most truck volume can drive electric.
 
     Existing stations with a bay of at least ``min_power_kw`` stay open; candidates are
@@ -486,7 +487,8 @@ def charging_scenario(region, network, stations: list[dict], *, range_km: float,
 
     Returns the ``charging --json`` document: ``range_km, k, sites, before, after,
     optimal, bound, capacity`` plus ``beichuan_check``, ``flows`` (how many, data status),
-    ``infeasible_flows`` and ``solver`` details.
+    ``infeasible_flows`` and ``solver`` details; with ``with_layers`` also ``layers``, the
+    GeoJSON-ready map layers of :func:`charging_layers` (sites; flows covered or not).
     """
     from planner.siting import FrlmInstance, charging_stops
 
@@ -546,6 +548,8 @@ def charging_scenario(region, network, stations: list[dict], *, range_km: float,
                         "hourly_profile": "illustrative", "start_charge": "half (Kuby & Lim 2005)"},
         "data_status": DATA_STATUS,
     }
+    if with_layers:
+        result["layers"] = charging_layers(network, fl, chosen, range_km=R, site_info=sites, graph=G)
     return result
 
 
