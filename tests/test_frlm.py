@@ -76,15 +76,16 @@ def random_instance(seed, n=None, directed=False):
 
 
 # -- exactness -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["auto", "mip"])
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("R", [100.0, 160.0, 250.0])
-def test_optimum_equals_brute_force_and_simulation(seed, R):
+def test_optimum_equals_brute_force_and_simulation(seed, R, method):
     G, flows = random_instance(seed)
     paths = trips(G, flows)
     total = float(flows["volume"].sum())
     for p in (1, 2, 3):
         best = brute(G, flows, paths, p, R, list(G.nodes))
-        res = solve_frlm(G, flows, p, range_km=R)
+        res = solve_frlm(G, flows, p, range_km=R, method=method)
         assert res.optimal and len(res.selected) == p
         assert res.covered_volume == pytest.approx(best)
         # every reported share re-checked by driving the round trips
@@ -102,9 +103,9 @@ def test_existing_sites_stay_open_and_candidates_restrict(seed):
     nodes = list(G.nodes)
     existing = [nodes[0]]
     candidates = nodes[: len(nodes) - 2]
-    for p in (2, 3):
+    for p, method in [(2, "auto"), (3, "auto"), (2, "mip"), (3, "mip")]:
         best = brute(G, flows, paths, p, 150.0, candidates, existing)
-        res = solve_frlm(G, flows, p, range_km=150.0, candidates=candidates, existing=existing)
+        res = solve_frlm(G, flows, p, range_km=150.0, candidates=candidates, existing=existing, method=method)
         assert set(existing) <= set(res.selected) and set(res.selected) <= set(candidates)
         assert res.optimal and res.covered_volume == pytest.approx(best)
         assert res.covered_volume == pytest.approx(covered_volume(G, flows, paths, res.selected, 150.0))
@@ -163,7 +164,8 @@ def test_optimal_is_truthful_under_a_time_limit():
                          columns=["origin", "destination", "volume"])
     exact = solve_frlm(G, flows, 5, range_km=200.0)
     assert exact.optimal
-    rushed = solve_frlm(G, flows, 5, range_km=200.0, time_limit_s=0.01)
+    assert solve_frlm(G, flows, 5, range_km=200.0, method="mip").covered_volume == pytest.approx(exact.covered_volume)
+    rushed = solve_frlm(G, flows, 5, range_km=200.0, time_limit_s=0.01, method="mip")
     assert rushed.upper_bound >= exact.covered_volume - 1e-6
     assert rushed.covered_volume <= exact.covered_volume + 1e-9
     if rushed.optimal:

@@ -60,7 +60,10 @@ __all__ = [
     "FrlmInstance", "FrlmResult", "charging_stops", "max_gap_check", "shortest_paths", "solve_frlm", "solve_frlm_cover",
 ]
 
-_METHODS = ("auto", "greedy")
+_METHODS = ("auto", "mip", "greedy")
+#: "auto" checks every combination of the sites left after the reductions when there are at
+#: most this many (vectorised, exact by exhaustion) and runs the MIP otherwise.
+ENUMERATE_MAX = 100_000
 #: Distances within this many km count as equal (float noise on summed edge lengths).
 _EPS_KM = 1e-9
 
@@ -511,14 +514,14 @@ class FrlmInstance:
             row_lower=np.full(n_row, -np.inf),
             row_upper=np.concatenate([np.zeros(n_row - 1), [float(k)]]),
             maximize=True,
-        ), dense[first]
+        ), dense[first], pairs
 
     def lp_bound(self, k: int, time_limit_s: float | None = None) -> float | None:
         """Covered volume of the LP relaxation (a proven upper bound), constants included."""
         cols, groups = self.reduce(k)
         if not groups.any():
             return self.const_volume
-        model, _sets = self._model(k, cols, groups)
+        model, _sets, _pairs = self._model(k, cols, groups)
         out = solve_mip(integrality=np.zeros(model["col_cost"].size, dtype=np.int32),
                         time_limit_s=time_limit_s, **model)
         if out.status != "optimal" or out.objective is None:
@@ -560,12 +563,18 @@ class FrlmInstance:
             ub = coverable if ub is None else min(ub, coverable)
             optimal = got >= ub - _abs_tol(self.group_volume)
             return self._finish(greedy, k, ub, optimal, "greedy", started, extra)
-        model, sets = self._model(k, cols, groups)
+        model, sets, pairs = self._model(k, cols, groups)
         n_sets = sets.shape[0]
         col_idx = np.flatnonzero(cols)
         grp_idx = np.flatnonzero(groups)
         mc, G = col_idx.size, grp_idx.size
         gv = self.group_volume[grp_idx]
+        if method == "auto" and math.comb(mc, min(k, mc)) <= ENUMERATE_MAX:
+            best = _enumerate(sets, pairs, gv, min(k, mc), deadline=None if limit is None else started + limit)
+            if best is not None:
+                chosen = np.zeros(m, dtype=bool)
+                chosen[col_idx[list(best)]] = True
+                return self._finish(chosen, k, None, True, "enumeration", started, extra)
         integral = bool(np.all(gv == np.round(gv)))
         cg = self.covered_groups(greedy)
         z_start = (sets[:, greedy[col_idx]].any(axis=1)).astype(np.float64)
@@ -691,6 +700,37 @@ class FrlmInstance:
         )
 
 
+def _enumerate(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, *,
+               deadline: float | None, chunk: int = 8192) -> tuple[int, ...] | None:
+    """The best ``k`` of the sites by checking every combination (None past the deadline).
+
+    ``sets`` (distinct sets × sites, bool), ``pairs`` (group, set): a group is covered when
+    every one of its sets holds a chosen site.
+    """
+    import itertools
+
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
+    groups = pairs[starts, 0]
+    by_site = np.ascontiguousarray(sets.T)  # site -> which sets it hits
+    it = itertools.combinations(range(sets.shape[1]), k)
+    best_value, best = -1.0, None
+    while True:
+        block = np.array(list(itertools.islice(it, chunk)), dtype=np.int64).reshape(-1, k)
+        if block.shape[0] == 0:
+            return best
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
+        hit = by_site[block[:, 0]].copy()
+        for t in range(1, k):
+            hit |= by_site[block[:, t]]
+        covered = np.logical_and.reduceat(hit[:, pairs[:, 1]], starts, axis=1)
+        value = covered.astype(np.float64) @ volume[groups]
+        i = int(np.argmax(value))
+        if value[i] > best_value:
+            best_value, best = float(value[i]), tuple(int(j) for j in block[i])
+
+
 def _minimal_rows(lo: np.ndarray, hi: np.ndarray, site_nodes: np.ndarray, is_exist: np.ndarray,
                   free_pos: np.ndarray) -> tuple[tuple[int, ...], ...]:
     """Minimal windows [lo, hi) of the sites along a round trip, as sets of free-site indices.
@@ -789,7 +829,9 @@ def solve_frlm(
     time_limit_s : float, optional
         Wall-clock budget for the MIP; on expiry the incumbent comes back with
         ``optimal=False`` and HiGHS's proven ``upper_bound``.
-    method : {"auto", "greedy"}
+    method : {"auto", "mip", "greedy"}
+        ``"auto"``: after the reductions, every combination of the remaining sites when
+        there are at most ``ENUMERATE_MAX``, else the MIP; ``"mip"``: always the MIP;
         ``"greedy"``: the greedy sites with the LP-relaxation bound, no branch and bound.
 
     Returns
