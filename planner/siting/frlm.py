@@ -285,31 +285,20 @@ class FrlmInstance:
         is_site = is_exist.copy()
         is_site[free] = True
 
-        pred_out, _ = _paths(csr, o, d)
-        pred_back = None if not directed else _paths(csr, d, o)[0]
         half = R / 2.0
         eps = _EPS_KM * max(R, 1.0)
-        # Per flow: "const" (always covered), "never" (no candidates can help) or a tuple of rows.
-        self.status = np.zeros(self.n_flows, dtype=np.int8)  # 0 rows, 1 always covered, 2 never
+        # Per flow: 0 = has rows, 1 = always covered, 2 = never coverable.
+        self.status = np.zeros(self.n_flows, dtype=np.int8)
         self.flow_rows: list[tuple[tuple[int, ...], ...]] = [()] * self.n_flows
         self.round_trip_km = np.zeros(self.n_flows)
         self.infeasible: list[dict[str, Any]] = []
-        self.paths: list[list[int]] = []
-        for q in range(self.n_flows):
-            out = _walk(pred_out[int(o[q])], int(o[q]), int(d[q]))
-            back = None
-            if out is not None:
-                back = out[::-1] if pred_back is None else _walk(pred_back[int(d[q])], int(d[q]), int(o[q]))
-            if out is None or back is None:
+        for q, (seq, c, _n) in enumerate(_trips(csr, directed, o, d)):
+            if seq is None:
                 self.status[q] = 2
-                self.paths.append([])
                 self.round_trip_km[q] = math.inf
                 self.infeasible.append(self._infeasible(q, o, d, "no_route", None))
                 continue
-            seq = np.asarray(out + back[1:], dtype=np.int64)
-            self.paths.append(out)
-            arc = np.asarray(csr[seq[:-1], seq[1:]]).ravel()
-            c = np.concatenate([[0.0], np.cumsum(arc)])
+            arc = np.diff(c)
             self.round_trip_km[q] = c[-1]
             t = np.arange(1, len(seq))
             need = c[t] > half + eps  # arcs the start's half charge cannot reach
@@ -871,11 +860,11 @@ def solve_frlm_cover(
     return inst.cover(time_limit_s=time_limit_s)
 
 
-def _round_trips(graph: Any, flows: Any):
-    """Nodes, sequences (graph indices, origin → destination → origin) and cumulative km
-    of every flow's round trip; (None, None) for a flow without a route."""
-    nodes, index, csr, directed = _graph_arrays(graph)
-    o, d, vol = _flows_frame(flows, index)
+def _trips(csr: sparse.csr_array, directed: bool, o: np.ndarray, d: np.ndarray) -> list[tuple]:
+    """Per flow: the round trip as graph indices (origin → destination → origin), the
+    cumulative km at each position and the length of the outbound part; (None, None, 0)
+    without a route. The way back is the outbound path reversed on an undirected graph,
+    the shortest path back on a directed one."""
     pred_out, _ = _paths(csr, o, d)
     pred_back = _paths(csr, d, o)[0] if directed else None
     trips = []
@@ -890,7 +879,14 @@ def _round_trips(graph: Any, flows: Any):
         seq = np.asarray(out + back[1:], dtype=np.int64)
         arc = np.asarray(csr[seq[:-1], seq[1:]]).ravel()
         trips.append((seq, np.concatenate([[0.0], np.cumsum(arc)]), len(out)))
-    return nodes, index, o, d, vol, trips
+    return trips
+
+
+def _round_trips(graph: Any, flows: Any):
+    """:func:`_trips` from a networkx graph and a flows frame (checked)."""
+    nodes, index, csr, directed = _graph_arrays(graph)
+    o, d, vol = _flows_frame(flows, index)
+    return nodes, index, o, d, vol, _trips(csr, directed, o, d)
 
 
 def shortest_paths(graph: Any, flows: Any) -> list[list | None]:
