@@ -392,46 +392,67 @@ class FrlmInstance:
         return cov
 
     # ----------------------------------------------------------------- heuristics and bounds
-    def greedy(self, k: int, start: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Greedy: add the site that newly covers the most volume (ties and stalls: the one
-        that satisfies the largest volume-weighted share of the remaining rows)."""
+    def _gains(self, open_free: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per site: the volume it would newly cover if opened next, and the volume-weighted
+        share of the unsatisfied rows it satisfies (-1 for open or disallowed sites)."""
+        m = len(self.free)
+        sat = (self.rows @ open_free.astype(np.float64)) > 0.5
+        live = (~sat).astype(np.float64)
+        unsat = self._member @ live
+        todo = (unsat > 0) & (self.group_volume > 0)
+        hits = sparse.csr_array(self._member @ sparse.diags_array(live) @ self.rows).tocoo()
+        g, j, h = hits.row, hits.col, hits.data
+        ok = todo[g]
+        g, j, h = g[ok], j[ok], h[ok]
+        full = h >= unsat[g] - 0.5
+        gain = np.bincount(j[full], weights=self.group_volume[g[full]], minlength=m)
+        part = np.bincount(j, weights=self.group_volume[g] * h / unsat[g], minlength=m)
+        closed = open_free if allowed is None else (open_free | ~allowed)
+        gain[closed] = -1.0
+        part[closed] = -1.0
+        return gain, part
+
+    def value(self, open_free: np.ndarray) -> float:
+        """Covered volume of the flows with rows (constants excluded) for an open set."""
+        return float(self.group_volume[self.covered_groups(open_free)].sum())
+
+    def greedy(self, k: int, start: np.ndarray | None = None, allowed: np.ndarray | None = None,
+               *, swaps: int = 3) -> np.ndarray:
+        """Greedy: add the site that newly covers the most volume (stalls: the one that
+        satisfies the largest volume-weighted share of the remaining rows); then up to
+        ``swaps`` passes of best-improvement swaps (close one site, open the best other)."""
         m = len(self.free)
         open_free = np.zeros(m, dtype=bool) if start is None else start.copy()
-        G = len(self.group_volume)
-        if G == 0 or m == 0:
+        if len(self.group_volume) == 0 or m == 0:
             return open_free
-        member = sparse.csr_array(
+        self._member = sparse.csr_array(
             (np.ones(len(self.row_group)), (self.row_group, np.arange(len(self.row_group)))),
-            shape=(G, len(self.row_group)),
+            shape=(len(self.group_volume), len(self.row_group)),
         )
         for _ in range(k - int(open_free.sum())):
-            sat = (self.rows @ open_free.astype(np.float64)) > 0.5
-            live = (~sat).astype(np.float64)
-            unsat = member @ live
-            todo = (unsat > 0) & (self.group_volume > 0)
-            if not todo.any():
-                break
-            hits = member @ sparse.diags_array(live) @ self.rows  # groups × sites: unsatisfied rows each site hits
-            hits = sparse.csr_array(hits)
-            hits_coo = hits.tocoo()
-            g, j, h = hits_coo.row, hits_coo.col, hits_coo.data
-            ok = todo[g]
-            g, j, h = g[ok], j[ok], h[ok]
-            full = h >= unsat[g] - 0.5
-            gain = np.bincount(j[full], weights=self.group_volume[g[full]], minlength=m)
-            part = np.bincount(j, weights=self.group_volume[g] * h / unsat[g], minlength=m)
-            gain[open_free] = -1.0
-            part[open_free] = -1.0
-            if allowed is not None:
-                gain[~allowed] = -1.0
-                part[~allowed] = -1.0
-            score = gain + 1e-9 * part / max(float(part.max()), 1e-300) * max(float(gain.max()), 0.0)
-            if gain.max() <= 0:
-                score = part
+            gain, part = self._gains(open_free, allowed)
+            score = gain if gain.max() > 0 else part
             j_best = int(np.argmax(score))
             if score[j_best] <= 0:
                 break
             open_free[j_best] = True
+        current = self.value(open_free)
+        for _ in range(swaps):
+            improved = False
+            for s in np.flatnonzero(open_free).tolist():
+                trial = open_free.copy()
+                trial[s] = False
+                gain, _ = self._gains(trial, allowed)
+                gain[s] = -1.0
+                j = int(np.argmax(gain))
+                if gain[j] <= 0:
+                    continue
+                trial[j] = True
+                v = self.value(trial)
+                if v > current + _abs_tol(self.group_volume):
+                    open_free, current, improved = trial, v, True
+            if not improved:
+                break
         return open_free
 
     def reduce(self, k: int) -> tuple[np.ndarray, np.ndarray]:
