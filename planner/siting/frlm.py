@@ -63,7 +63,7 @@ __all__ = [
 _METHODS = ("auto", "mip", "greedy")
 #: "auto" checks every combination of the sites left after the reductions when there are at
 #: most this many (vectorised, exact by exhaustion) and runs the MIP otherwise.
-ENUMERATE_MAX = 100_000
+ENUMERATE_MAX = 1_000_000
 #: Distances within this many km count as equal (float noise on summed edge lengths).
 _EPS_KM = 1e-9
 
@@ -580,10 +580,23 @@ class FrlmInstance:
         mc, G = col_idx.size, grp_idx.size
         gv = self.group_volume[grp_idx]
         if method == "auto" and math.comb(mc, min(k, mc)) <= ENUMERATE_MAX:
-            best = _enumerate(sets, pairs, gv, min(k, mc), deadline=None if limit is None else started + limit)
-            if best is not None:
-                chosen = np.zeros(m, dtype=bool)
-                chosen[col_idx[list(best)]] = True
+            # a site's share of a group's volume: v_g / (sites the group needs), summed over
+            # the groups it touches; a set of sites covers at most the sum of its shares
+            need = np.maximum(self.group_need[grp_idx], 1)
+            in_group = sparse.csr_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(G, n_sets))
+            touch = (in_group @ sets.astype(np.float64)) > 0.5  # group × site: the site is in one of its sets
+            share = (gv / need) @ touch
+            incumbent = self.value(greedy)
+            try:
+                best = _enumerate(sets, pairs, gv, min(k, mc), share=share, incumbent=incumbent,
+                                  deadline=None if limit is None else started + limit)
+            except TimeoutError:
+                pass  # out of time: the MIP below returns the incumbent with a bound
+            else:
+                chosen = greedy.copy()
+                if best is not None:
+                    chosen = np.zeros(m, dtype=bool)
+                    chosen[col_idx[list(best)]] = True
                 return self._finish(chosen, k, None, True, "enumeration", started, extra)
         integral = bool(np.all(gv == np.round(gv)))
         cg = self.covered_groups(greedy)
@@ -710,12 +723,16 @@ class FrlmInstance:
         )
 
 
-def _enumerate(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, *,
-               deadline: float | None, chunk: int = 8192) -> tuple[int, ...] | None:
+def _enumerate(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, *, share: np.ndarray,
+               incumbent: float, deadline: float | None, chunk: int = 16384) -> tuple[int, ...] | None:
     """The best ``k`` of the sites by checking every combination (None past the deadline).
 
     ``sets`` (distinct sets × sites, bool), ``pairs`` (group, set): a group is covered when
-    every one of its sets holds a chosen site.
+    every one of its sets holds a chosen site. A combination whose summed ``share`` (an
+    upper bound on what it covers) does not beat the best value so far is skipped unseen;
+    ``incumbent`` (a value some combination reaches, e.g. the greedy's) starts the race.
+    Returns None when nothing beats ``incumbent`` (the incumbent is then optimal) — the
+    caller keeps its own solution — or past the deadline (callers check ``time``).
     """
     import itertools
 
@@ -724,20 +741,24 @@ def _enumerate(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, 
     groups = pairs[starts, 0]
     by_site = np.ascontiguousarray(sets.T)  # site -> which sets it hits
     it = itertools.combinations(range(sets.shape[1]), k)
-    best_value, best = -1.0, None
+    tol = max(1e-9 * float(volume.sum()), 1e-12)
+    best_value, best = float(incumbent), None
     while True:
         block = np.array(list(itertools.islice(it, chunk)), dtype=np.int64).reshape(-1, k)
         if block.shape[0] == 0:
             return best
         if deadline is not None and time.perf_counter() > deadline:
-            return None
+            raise TimeoutError
+        block = block[share[block].sum(axis=1) > best_value + tol]
+        if block.shape[0] == 0:
+            continue
         hit = by_site[block[:, 0]].copy()
         for t in range(1, k):
             hit |= by_site[block[:, t]]
         covered = np.logical_and.reduceat(hit[:, pairs[:, 1]], starts, axis=1)
         value = covered.astype(np.float64) @ volume[groups]
         i = int(np.argmax(value))
-        if value[i] > best_value:
+        if value[i] > best_value + tol:
             best_value, best = float(value[i]), tuple(int(j) for j in block[i])
 
 
