@@ -24,7 +24,10 @@ another is dropped in one pass). The MIP is
 
 with existing sites fixed open (their sets are satisfied and vanish) and flows with the
 same family of sets merged. ``y`` may stay continuous: for binary ``x`` each
-``min_K Σ x`` is an integer. Solved by HiGHS, started from a greedy solution.
+``min_K Σ x`` is an integer. Flows needing more than ``p`` new sites are dropped and
+dominated sites closed first; then, when few combinations of the remaining sites exist,
+every one is checked (exact by exhaustion), otherwise HiGHS solves the MIP, started from
+the greedy-plus-swaps solution.
 
 Nothing is claimed optimal unless HiGHS proved it; with a time limit the incumbent comes
 back with HiGHS's proven upper bound and ``optimal=False``. The greedy variant returns the
