@@ -191,6 +191,49 @@ def cmd_suggest(args) -> int:
     return 0
 
 
+# -- charging (electric heavy trucks: FRLM sites, chargers per site) ------------------------
+def cmd_charging(args) -> int:
+    from planner.charging import charging_scenario, read_od_csv
+
+    ws = _workspace(args)
+    flows = read_od_csv(args.od, ws.network, coords=args.coords) if args.od else None
+    result = charging_scenario(ws.region, ws.network, ws.stations(), range_km=args.range_km, k=args.k,
+                               existing_only=args.existing_only, flows=flows, time_limit_s=args.time_limit_s)
+    if args.json:
+        _dump(result)
+        return 0
+    b, a = result["before"], result["after"]
+    print(f"range {result['range_km']:g} km, {result['k']} new site(s); flows: {result['flows']['data_status']}")
+    print(f"round trips feasible: {100 * b['flow_share']:.1f}% ({b['trucks_per_day']:.0f} trucks/day) before, "
+          f"{100 * a['flow_share']:.1f}% ({a['trucks_per_day']:.0f}) after; optimal: {result['optimal']}")
+    print(_table([{**s, "existing": "yes" if s["existing"] else "new"} for s in result["sites"]],
+                 ["id", "name", "existing", "lon", "lat"]))
+    print(_table([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in c.items() if k != "wait_distribution"}
+                  for c in result["capacity"]],
+                 ["site", "trucks_per_day", "peak_per_hour", "chargers", "p_wait_over_15_min"]))
+    bc = result["beichuan_check"]
+    print(f"Beichuan: {bc['bays']} bays, {bc['trucks_per_day']:.0f} trucks/day, P(wait > 15 min) at the peak "
+          f"{bc['p_wait_over_15_min']:.2g}; up to {bc['max_trucks_per_day_within_rule']} trucks/day within the rule")
+    return 0
+
+
+def _charging_parser(add) -> None:
+    from planner.charging import MIN_POWER_KW
+
+    sp = add("charging", cmd_charging,
+             "electric heavy trucks: where k new megawatt charging sites let the most truck round trips "
+             f"drive (FRLM; existing sites with >= {MIN_POWER_KW:g} kW bays stay open), and chargers per site")
+    sp.add_argument("--range-km", type=float, required=True, help="truck range on a full charge, km")
+    sp.add_argument("--k", type=int, default=1, help="number of new sites (default: %(default)s)")
+    sp.add_argument("--existing-only", action="store_true", help="only the existing megawatt sites (k = 0)")
+    sp.add_argument("--od", help="real O-D flows: CSV origin_lon,origin_lat,destination_lon,destination_lat,volume "
+                                 "(default: the illustrative gravity flows)")
+    sp.add_argument("--coords", choices=("wgs84", "gcj02"), default="wgs84", help="coordinates in --od")
+    sp.add_argument("--time-limit-s", type=float, default=None, help="solver time limit")
+    sp.add_argument("--json", action="store_true")
+# -- end charging ------------------------------------------------------------------------------
+
+
 def cmd_import_osm(args) -> int:
     import logging
     import time
@@ -501,6 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", action="append", help="export sites and metrics (.gpkg, .geojson, .csv; repeatable)")
     sp.add_argument("--report", help="write a self-contained HTML report")
     sp.add_argument("--json", action="store_true")
+
+    _charging_parser(add)
 
     sp = add("import-osm", cmd_import_osm,
              "build a road network from an OpenStreetMap .osm.pbf/.osm/.osm.bz2/.osm.gz extract (offline, streaming)")

@@ -15,7 +15,8 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 PUBLIC = {"planner.workspace", "planner.region", "planner.coverage", "planner.scenario", "planner.report",
-          "planner.demand", "planner.desk", "planner.desk.requests"}
+          "planner.demand", "planner.desk", "planner.desk.requests",
+          "planner.charging"}
 
 
 def test_the_notebooks_exist():

@@ -1,9 +1,12 @@
-"""Siting models: p-median, maximal covering (MCLP) and location set covering (LSCP).
+"""Siting models: p-median, maximal covering (MCLP), location set covering (LSCP) and the
+flow-refuelling location model (FRLM) for charging sites on round trips.
 
-Every model takes a dense cost matrix (rows = demand points, columns = candidate sites,
-any non-negative unit; ``np.inf`` = unreachable) and returns a :class:`SitingResult`.
+The matrix models take a dense cost matrix (rows = demand points, columns = candidate
+sites, any non-negative unit; ``np.inf`` = unreachable) and return a :class:`SitingResult`.
 Existing stations are passed as ``fixed`` column indices; for p-median and MCLP ``p``
 is the TOTAL number of open columns *including* the fixed ones (``len(fixed) + k``).
+The FRLM (:func:`solve_frlm`) takes a networkx graph and origin-destination flows, and
+counts ``p`` the same way (existing sites included).
 
 >>> import numpy as np
 >>> from planner.siting import solve_p_median
@@ -14,6 +17,28 @@ is the TOTAL number of open columns *including* the fixed ones (``len(fixed) + k
 
 from planner.siting._result import SitingResult
 from planner.siting.coverage import solve_lscp, solve_mclp
+from planner.siting.frlm import (
+    FrlmInstance,
+    FrlmResult,
+    charging_stops,
+    max_gap_check,
+    shortest_paths,
+    solve_frlm,
+    solve_frlm_cover,
+)
 from planner.siting.p_median import objective_value, solve_p_median
 
-__all__ = ["SitingResult", "objective_value", "solve_lscp", "solve_mclp", "solve_p_median"]
+__all__ = [
+    "FrlmInstance",
+    "FrlmResult",
+    "SitingResult",
+    "charging_stops",
+    "max_gap_check",
+    "objective_value",
+    "shortest_paths",
+    "solve_frlm",
+    "solve_frlm_cover",
+    "solve_lscp",
+    "solve_mclp",
+    "solve_p_median",
+]
