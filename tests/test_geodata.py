@@ -126,7 +126,7 @@ def test_counties_tile_the_boundary(region):
 
 
 def test_bbox_matches_the_published_extent(region):
-    # DOMAIN.md §1: ≈103°45′–105°43′E, 30°42′–33°02′N
+    # docs/domain.md §1: ≈103°45′–105°43′E, 30°42′–33°02′N
     x0, y0, x1, y1 = region.bbox
     for got, want in zip((x0, y0, x1, y1), (103.75, 30.70, 105.717, 33.033)):
         assert abs(got - want) < 0.05

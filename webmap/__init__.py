@@ -5,7 +5,7 @@ Blueprints:
 * ``driver`` — ``/``: the drivers' map (mobile-first, Chinese by default, ``?lang=en``);
 * ``planner`` — ``/planner``: coverage, gaps, grid access and site suggestions;
 * ``admin`` — ``/admin``: staff login, station search, edit/add/retire, history;
-* ``api`` — ``/healthz`` and ``/api/...`` (JSON; DESIGN.md "HTTP");
+* ``api`` — ``/healthz`` and ``/api/...`` (JSON; docs/interfaces.md);
 * ``vendor`` — ``/vendor/<pkg>/<path>``: Leaflet and jQuery from pip (no CDN).
 
 Views call ``planner``; they hold no SQL and no geometry.

@@ -12,7 +12,7 @@ page would be blank, and a phone on a slow link would wait on foreign hosts. So:
   of quietly calling a CDN;
 * :func:`render_parts` renders a map into the three pieces our templates embed.
 
-See RECIPES.md (a).
+See docs/development.md.
 """
 
 from __future__ import annotations

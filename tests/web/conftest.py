@@ -1,5 +1,5 @@
 """Fixtures for the web app: an app per test on its own temp registry, a live server,
-staff accounts, and Playwright on Debian's chromium (RECIPES.md (c)).
+staff accounts, and Playwright on Debian's chromium (docs/development.md).
 
 Every app is built by ``create_app`` with a Workspace whose registry file lives in the
 test's ``tmp_path`` (region and road network are shared read-only with the session, to
