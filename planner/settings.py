@@ -46,3 +46,8 @@ def db_path() -> Path:
 def port() -> int:
     """HTTP port: ``PORT`` (default 5000)."""
     return int(os.environ.get("PORT", "5000"))
+
+#: The planners' map shows this electric-truck scenario (range of a loaded e-truck, km, and
+#: new megawatt sites); ``python -m planner charging`` explores any other.
+EV_RANGE_KM = 200.0
+EV_NEW_SITES = 3

@@ -369,6 +369,7 @@ def scenario_map(
     suggestion: dict | None = None,
     after: dict | None = None,
     candidates_url: str | None = None,
+    charging_urls: tuple[str, str] | None = None,
     tiles: str | None = None,
     tiles_attr: str | None = None,
 ) -> MapSpec:
@@ -444,6 +445,14 @@ def scenario_map(
                      " · ".join(str(v) for v in (s.get("county_name"), _status(s.get("data_status"), lang)) if v)])
         for s in stations
     ], style={"radius": 7, "color": "#0b3d91", "weight": 2, "fillColor": "#2b83ba", "fillOpacity": 0.9}, points=True)
+
+    if charging_urls:  # the FRLM scenario's flows and sites (webmap.planning.charging), on demand
+        from planner.settings import EV_NEW_SITES, EV_RANGE_KM
+
+        spec.add_layer("ev_flows", t("pl_ev_flows", lang, range_km=EV_RANGE_KM), url=charging_urls[0], show=False,
+                       style={"opacity": 0.7})
+        spec.add_layer("ev_sites", t("pl_ev_sites", lang, k=EV_NEW_SITES), url=charging_urls[1], points=True,
+                       show=False, style={"radius": 6, "color": "#333", "weight": 1, "fillOpacity": 0.95})
 
     if candidates_url:
         spec.add_layer("candidates", t("pl_candidates", lang), url=candidates_url, points=True, show=False,

@@ -31,7 +31,7 @@ from flask import Blueprint, current_app, render_template, request, send_file, u
 from planner import settings
 from planner.errors import InputError
 from webmap.i18n import METHOD_LABELS, METRIC_LABELS, get_lang, label, t
-from webmap.maps import point, scenario_map, script_json
+from webmap.maps import feature, point, scenario_map, script_json
 from webmap.state import get_state, get_workspace
 
 bp = Blueprint("planning", __name__, url_prefix="/planner")
@@ -109,6 +109,7 @@ def _map_json(ws, *, lang: str, radius: float, gen: int, key: tuple | None = Non
         cfg = current_app.config
         spec = scenario_map(ws.region, lang=lang, stations=ws.stations(), coverage=coverage, grid=grid,
                             suggestion=suggestion, after=after, candidates_url=url_for("planning.candidates"),
+                            charging_urls=(url_for("planning.charging", part="flows"), url_for("planning.charging", part="sites")),
                             tiles=cfg["TILES"], tiles_attr=cfg["TILES_ATTR"])
         return spec.to_json(), coverage
 
@@ -264,6 +265,44 @@ def candidates():
         return script_json({"type": "FeatureCollection", "features": feats})
 
     body = get_state().cached(("candidates", lang), build)
+    return current_app.response_class(body, mimetype="application/geo+json")
+
+
+@bp.get("/charging-<part>.geojson")
+def charging(part: str):
+    """E-truck flows (round trip feasible or not) or the megawatt sites of the FRLM scenario
+    (existing + :data:`planner.settings.EV_NEW_SITES` new, range :data:`planner.settings.EV_RANGE_KM`), loaded when switched on."""
+    if part not in ("flows", "sites"):
+        from webmap.errors import ApiError
+
+        raise ApiError(404, "not_found", f"no charging layer {part!r}; use flows or sites")
+    lang = get_lang()
+    ws = get_workspace()
+
+    def build():
+        from planner.charging import charging_scenario
+
+        layers = charging_scenario(ws.region, ws.network, ws.stations(), range_km=settings.EV_RANGE_KM, k=settings.EV_NEW_SITES,
+                                   with_layers=True)["layers"]
+        if part == "flows":
+            feats = []
+            for f in layers["flows"]["features"]:
+                p = f["properties"]
+                ok = bool(p["covered"])
+                feats.append(feature(f["geometry"], style={"color": "#1a9641" if ok else "#d7191c",
+                                                           "weight": 1 + min(6.0, float(p["volume"]) / 10.0)},
+                                     tip=t("pl_ev_flow_tip", lang, volume=float(p["volume"]),
+                                           state=t("pl_ev_ok" if ok else "pl_ev_no", lang),
+                                           gap=float(p["max_gap_km"]) if p["max_gap_km"] is not None else float("nan"))))
+        else:
+            feats = [point(f["geometry"]["coordinates"][0], f["geometry"]["coordinates"][1],
+                           tip=f"{f['properties'].get('name') or f['properties'].get('id') or ''} · "
+                               f"{t('pl_ev_existing' if f['properties'].get('existing') else 'pl_ev_new', lang)}",
+                           style={"fillColor": "#ffd92f" if f["properties"].get("existing") else "#2b83ba"})
+                     for f in layers["sites"]["features"]]
+        return script_json({"type": "FeatureCollection", "features": feats})
+
+    body = get_state().cached(("charging", part, lang), build, generation=ws.registry.generation())
     return current_app.response_class(body, mimetype="application/geo+json")
 
 
