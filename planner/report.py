@@ -201,13 +201,45 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def charging_section(doc: dict) -> str:
+    """The electric-truck section: what ``python -m planner charging --json`` returns, as tables."""
+    e = html.escape
+    pct = lambda v: f"{100 * _num(v):.1f} %"  # noqa: E731
+    flows = doc.get("flows") or {}
+    rows = [["round trips feasible, share of truck volume", pct(doc["before"]["flow_share"]), pct(doc["after"]["flow_share"])],
+            ["trucks per day", _fmt(doc["before"]["trucks_per_day"]), _fmt(doc["after"]["trucks_per_day"])]]
+    sites = [[s.get("id"), s.get("name"), "existing" if s.get("existing") else "new", s.get("lon"), s.get("lat")]
+             for s in doc.get("sites") or []]
+    cap = [[c.get("site"), c.get("trucks_per_day"), c.get("peak_per_hour"), c.get("chargers"), c.get("p_wait_over_15_min")]
+           for c in doc.get("capacity") or []]
+    bc = doc.get("beichuan_check") or {}
+    parts = [
+        f"<p>Flow-refuelling location model (Kuby &amp; Lim 2005; arc-cover MIP of Capar et al. 2013): "
+        f"a loaded electric truck with a range of <b>{_num(doc.get('range_km')):g} km</b>, "
+        f"<b>{e(str(doc.get('k')))}</b> new megawatt sites beside the existing ones; "
+        f"{'proven optimal' if doc.get('optimal') else 'not proven optimal'} (bound {e(pct(doc.get('bound')))}). "
+        f"Truck flows: {e(str(flows.get('count')))} origin–destination pairs, "
+        f"data_status <b>{e(str(flows.get('data_status')))}</b> ({e(str(flows.get('source') or ''))}).</p>",
+        _table(["measure", "before", "after"], rows),
+        _table(["site", "name", "", "lon", "lat"], sites) if sites else "",
+        "<p>Chargers per site so that the chance of waiting more than 15 minutes stays under 5 % (Erlang C, "
+        "hourly profile illustrative):</p>",
+        _table(["site", "trucks/day", "peak/hour", "chargers", "P(wait > 15 min)"], cap) if cap else "",
+    ]
+    if bc:
+        parts.append(f"<p>Beichuan's {e(str(bc.get('bays')))} bays against its ~{e(_fmt(bc.get('trucks_per_day')))} "
+                     f"trucks a day: P(wait &gt; 15 min) = {e(_fmt(bc.get('p_wait_over_15_min')))}; within the 5 % rule "
+                     f"they carry up to {e(_fmt(bc.get('max_trucks_per_day_within_rule')))} trucks a day.</p>")
+    return "".join(parts)
+
+
 def report_html(result: dict, *, title: str | None = None, region=None, stations: list[dict] | None = None,
-                after: dict | None = None, lang: str = "en") -> str:
+                after: dict | None = None, lang: str = "en", charging: dict | None = None) -> str:
     """The report as one HTML string (see :func:`write_report`).
 
     ``stations`` (default: the result's ``existing``) and ``after`` (:func:`after_state`)
     let the map show every station and the scenario's coverage; without ``region`` the
-    report has no map.
+    report has no map. ``charging`` (``charging --json``) adds the electric-truck section.
     """
     for key in ("method", "sites", "before", "after"):
         if key not in result:
@@ -269,6 +301,8 @@ def report_html(result: dict, *, title: str | None = None, region=None, stations
         else "<p>No new sites are needed.</p>",
         "<h2>Solver</h2>", _table(["item", "value"], solver_rows),
     ]
+    if charging is not None:
+        parts += ["<h2>Electric heavy trucks</h2>", charging_section(charging)]
     if prov_rows:
         parts += ["<h2>Data provenance</h2>", _table(["layer", "data_status", "source", "licence", "notes"], prov_rows)]
     parts += [
@@ -294,7 +328,8 @@ def write_report(result: dict, path, *, title: str | None = None, region=None, w
         Adds the map and the provenance table.
     workspace : planner.workspace.Workspace, optional
         Where to take ``region`` from when it is not given; with it the map shows every
-        station and the scenario's ("after") coverage and grid access.
+        station and the scenario's ("after") coverage and grid access, and the report adds
+        the electric-truck section (:data:`planner.settings.EV_RANGE_KM`, ``EV_NEW_SITES``).
 
     Returns
     -------
@@ -304,12 +339,16 @@ def write_report(result: dict, path, *, title: str | None = None, region=None, w
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"the report is HTML: give a path ending in .html, got {str(path)!r}",
                          fields={"path": "must end in .html"})
-    stations = after = None
+    stations = after = charging = None
     if workspace is not None:
         region = region if region is not None else workspace.region
         stations = workspace.stations()
         after = after_state(workspace.network, stations, result, region=region)
+        from planner.charging import charging_scenario
+        from planner.settings import EV_NEW_SITES, EV_RANGE_KM
+
+        charging = charging_scenario(region, workspace.network, stations, range_km=EV_RANGE_KM, k=EV_NEW_SITES)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = report_html(result, title=title, region=region, stations=stations, after=after)
+    body = report_html(result, title=title, region=region, stations=stations, after=after, charging=charging)
     path.write_text(body, encoding="utf-8")
     return path

@@ -324,3 +324,18 @@ def test_mclp_ties_are_broken_towards_shorter_distances():
     assert _break_mclp_ties(cost, w, 1.0, [0], [1, 2]) == ([1, 3], 1)
     # column 1 is the only cover of row 2: kept
     assert _break_mclp_ties(cost, w, 1.0, [0], [1, 3]) == ([1, 3], 0)
+
+
+def test_report_from_a_workspace_has_the_electric_truck_section(real_k3, tmp_path):
+    from planner.report import write_report
+    from planner.workspace import Workspace
+
+    ws = Workspace(db_path=tmp_path / "r.sqlite")
+    doc = write_report(real_k3["p-median"], tmp_path / "r.html", workspace=ws).read_text(encoding="utf-8")
+    section = doc[doc.index("<h2>Electric heavy trucks</h2>"):]
+    assert "range of <b>200 km</b>" in section and "proven optimal" in section
+    assert "data_status <b>illustrative</b>" in section  # the flows are a gravity model, and say so
+    assert "Beichuan's 126 bays" in section and "P(wait &gt; 15 min)" in section
+    # without a workspace (no network to route flows on) the section is left out
+    bare = write_report(real_k3["p-median"], tmp_path / "b.html").read_text(encoding="utf-8")
+    assert "Electric heavy trucks" not in bare
