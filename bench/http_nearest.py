@@ -1,7 +1,7 @@
 """HTTP load run: ``/api/nearest`` beside ``/healthz`` on the same server, same run.
 
-By default this starts the app the way ``make run`` does (gunicorn, ``--workers`` and
-``--threads`` as in the Makefile, 2 and 2) on 127.0.0.1 with a throw-away registry, then runs
+By default this starts the app the way ``make run`` does (gunicorn with ``gunicorn.conf.py``,
+2 workers and 16 threads) on 127.0.0.1 with a throw-away registry, then runs
 a bounded load of ``--concurrency`` clients (default 32) for ``--duration`` seconds per
 endpoint (default 10 s). The load comes from ``wrk`` (Debian package ``wrk``; C, so it leaves
 the two cores to the server) when installed, else from a Python thread pool with one
@@ -61,10 +61,10 @@ def free_port() -> int:
 def start_server(*, workers: int, threads: int, port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
     """gunicorn 'app:create_app()', as `make run` starts it, on a temp registry."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    cmd = [str(gunicorn) if gunicorn.exists() else "gunicorn", "--bind", f"127.0.0.1:{port}",
-           "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads), "app:create_app()"]
+    # the served configuration itself (gunicorn.conf.py, as `make run`), workers/threads via its env
+    cmd = [str(gunicorn) if gunicorn.exists() else "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "app:create_app()"]
     env = dict(os.environ, YIZHAN_DB=str(workdir / "registry.sqlite"), YIZHAN_SECRET_KEY=secrets.token_hex(32),
-               YIZHAN_TILES="none", PORT=str(port))
+               YIZHAN_TILES="", PORT=str(port), HOST="127.0.0.1", WORKERS=str(workers), THREADS=str(threads))
     # seed the registry first: workers that start together would otherwise race to create it
     subprocess.run([sys.executable, "-m", "planner", "init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start gunicorn as `make run`)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")),
                         help="gunicorn --workers when this script starts the server (Makefile: WORKERS=2)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "2")),
-                        help="gunicorn --threads per worker (Makefile: THREADS=2)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "16")),
+                        help="gunicorn threads per worker (gunicorn.conf.py: THREADS=16)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk if installed (auto), or Python threads")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (default 32)")
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             where = f"{url} (running server)"
         else:
             proc, url = start_server(workers=args.workers, threads=args.threads, port=free_port(), workdir=workdir)
-            where = (f"{url}: gunicorn --workers {args.workers} --worker-class gthread --threads {args.threads} "
+            where = (f"{url}: gunicorn -c gunicorn.conf.py (WORKERS={args.workers}, THREADS={args.threads}) "
                      "'app:create_app()' (as `make run`)")
         use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
         if args.client == "wrk" and not shutil.which("wrk"):
