@@ -53,6 +53,8 @@ bench: setup-dev
 	$(BIN)/python bench/http_nearest.py
 	$(BIN)/python bench/slowloris.py
 	$(BIN)/python bench/osm_import.py
+	$(BIN)/python bench/planner_page.py
+	$(BIN)/python bench/frlm.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts
