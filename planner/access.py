@@ -17,6 +17,7 @@ seeds, falling back to a bounded forward search when the filters leave too few.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import threading
@@ -361,6 +362,11 @@ class NearestIndex:
         return self.snapper.snap_xy(float(x), float(y))
 
     # ------------------------------------------------------------------ queries
+    @functools.cached_property
+    def hours_by_id(self) -> dict[str, str | None]:
+        """Opening hours of each indexed station, by id (for "open now" and the next opening)."""
+        return {sid: s.get("hours") for sid, s in zip(self.station_ids, self.stations)}
+
     def nearest(
         self,
         lon: float,

@@ -492,6 +492,13 @@ def parse_hours(hours: Any) -> tuple[dt.time, dt.time] | None:
     InputError
         ``fields={"hours": ...}`` for anything else, including equal start and end.
     """
+    if isinstance(hours, str):
+        return _parse_hours_text(hours)  # a handful of distinct texts: parsed once each
+    return _parse_hours_text.__wrapped__(hours)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_hours_text(hours: Any) -> tuple[dt.time, dt.time] | None:
     problem = _hours_problem(hours)
     if problem is not None:
         en, zh = problem

@@ -238,24 +238,24 @@ class Workspace:
         if min_power_kw is not None:
             min_power_kw = non_negative(min_power_kw, "min_power_kw")
         v = parse_vehicle(vehicle)
-        result = self.index(v).nearest(
+        index = self.index(v)
+        result = index.nearest(
             lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at
         )
         result["vehicle"] = v.as_dict()
         # a driver in the context band is answered; say so (False: outside the city, within the band)
         result["origin"]["in_study_area"] = bool(self.region.contains(lon_w, lat_w))
-        self._add_opening(result["results"])
+        self._add_opening(result["results"], index)
         return result
 
-    def _add_opening(self, results: list[dict]) -> None:
+    def _add_opening(self, results: list[dict], index) -> None:
         """Add ``open_now`` and ``opens_at`` (region time) to results (existing fields untouched)."""
         from planner.stations import opening
 
         if not results:
             return
         now = self.now()
-        index = self.index()
-        hours = {sid: s.get("hours") for sid, s in zip(index.station_ids, index.stations)}
+        hours = index.hours_by_id
         for r in results:
             r["open_now"], r["opens_at"] = opening(hours.get(r["id"]), now)
 
