@@ -32,7 +32,7 @@ from planner.registry import ThrottledError
 from planner.stations import AMENITY_GROUPS, COUNTIES, DATA_STATUSES, KINDS, region_today
 from webmap import auth, forms
 from webmap.assets import add_nonce, render_parts
-from webmap.i18n import field_errors, get_lang, t
+from webmap.i18n import error_message, field_errors, get_lang, t
 from webmap.maps import picker_map, region_bounds
 from webmap.security import csp_nonce
 from webmap.state import get_state, get_workspace
@@ -264,8 +264,12 @@ def retire(station_id: str):
         version = 0
     try:
         registry.retire(station_id, expected_version=version, actor=user["name"])
-    except (ConflictError, InputError) as exc:
-        flash(getattr(exc, "message", str(exc)), "error")
+    except ConflictError:
+        # someone saved the station meanwhile: say so in the page's language (no raw message/UTC time)
+        flash(t("retire_conflict", id=station_id), "error")
+        return redirect(url_for("admin.edit", station_id=station_id))
+    except InputError as exc:
+        flash(error_message(exc), "error")
         return redirect(url_for("admin.edit", station_id=station_id))
     flash(t("retired_ok", id=station_id), "success")
     return redirect(url_for("admin.stations"))

@@ -435,6 +435,14 @@ def error_message(exc, lang: str | None = None) -> str:
     return getattr(exc, "message", str(exc))
 
 
+STRINGS.update({
+    "retire_conflict": (
+        "站点 {id} 已被他人修改，未停用。请查看最新内容后再操作。",
+        "Station {id} was changed by someone else meanwhile and was not retired; review the latest version and try again.",
+    ),
+})
+
+
 # ---------------------------------------------------------------------- security strings
 # Login throttling (kept in one block; used by webmap.admin).
 STRINGS.update({

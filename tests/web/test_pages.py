@@ -617,3 +617,13 @@ def test_render_cache_is_bounded(app):
     assert state.cached(("radius", state.MAX_ENTRIES + 9), lambda: "rebuilt") == state.MAX_ENTRIES + 9
     assert state.cached(("radius", 0), lambda: "rebuilt") == "rebuilt"  # the oldest went first
     assert state.cached(("radius", 0), lambda: "again", generation=1) == "again"  # a new generation rebuilds
+
+
+def test_stale_retire_is_refused_in_the_pages_language(client, app, users):
+    login(client, *users["admin"])
+    token = csrf_token(client, "/admin/stations/MY-DH-08")
+    r = client.post("/admin/stations/MY-DH-08/retire?lang=zh", data={"csrf_token": token, "version": "99"},
+                    follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "已被他人修改，未停用" in page and "UTC" not in page
+    assert app.extensions["yizhan"].workspace.registry.get("MY-DH-08")["status"] != "retired"
