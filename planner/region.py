@@ -189,26 +189,11 @@ class Region:
 
     def contains(self, lon: float, lat: float) -> bool:
         """Whether a WGS-84 point lies inside the boundary (points on the edge count)."""
-        try:
-            x, y = float(lon), float(lat)
-        except (TypeError, ValueError):
-            return False
-        if not (math.isfinite(x) and math.isfinite(y)):
-            return False
-        x0, y0, x1, y1 = self.bbox
-        if not (x0 <= x <= x1 and y0 <= y <= y1):
-            return False
-        return bool(shapely.intersects_xy(self.outline, x, y))
+        return _point_in(self.outline, self.bbox, lon, lat)
 
     def contains_many(self, lons, lats) -> np.ndarray:
         """Vectorised :meth:`contains` for arrays of WGS-84 coordinates (bool array)."""
-        x = np.asarray(lons, dtype=float)
-        y = np.asarray(lats, dtype=float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        out = np.zeros(x.shape, dtype=bool)
-        if ok.any():
-            out[ok] = shapely.intersects_xy(self.outline, x[ok], y[ok])
-        return out
+        return _points_in(self.outline, lons, lats)
 
     def in_study_area_many(self, lons, lats) -> np.ndarray:
         """Alias of :meth:`contains_many`: which points lie in the study area."""
@@ -216,26 +201,11 @@ class Region:
 
     def in_band(self, lon: float, lat: float) -> bool:
         """Whether a WGS-84 point lies in the study area or its context band."""
-        try:
-            x, y = float(lon), float(lat)
-        except (TypeError, ValueError):
-            return False
-        if not (math.isfinite(x) and math.isfinite(y)):
-            return False
-        x0, y0, x1, y1 = self.band_bbox
-        if not (x0 <= x <= x1 and y0 <= y <= y1):
-            return False
-        return bool(shapely.intersects_xy(self.band, x, y))
+        return _point_in(self.band, self.band_bbox, lon, lat)
 
     def in_band_many(self, lons, lats) -> np.ndarray:
         """Vectorised :meth:`in_band` (bool array)."""
-        x = np.asarray(lons, dtype=float)
-        y = np.asarray(lats, dtype=float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        out = np.zeros(x.shape, dtype=bool)
-        if ok.any():
-            out[ok] = shapely.intersects_xy(self.band, x[ok], y[ok])
-        return out
+        return _points_in(self.band, lons, lats)
 
     def zone_of(self, lon: float, lat: float) -> str | None:
         """``"study_area"``, ``"context"`` (in the band, outside the study area) or None."""
@@ -311,6 +281,31 @@ def load_region(name: str = DEFAULT_REGION, *, context_km: float | None = None) 
         name_zh=cached.name_zh,
         name_en=cached.name_en,
     )
+
+
+def _point_in(area: BaseGeometry, bbox: tuple[float, float, float, float], lon, lat) -> bool:
+    """Whether one WGS-84 point lies in a prepared ``area`` (bbox test first; bad input is False)."""
+    try:
+        x, y = float(lon), float(lat)
+    except (TypeError, ValueError):
+        return False
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return False
+    x0, y0, x1, y1 = bbox
+    if not (x0 <= x <= x1 and y0 <= y <= y1):
+        return False
+    return bool(shapely.intersects_xy(area, x, y))
+
+
+def _points_in(area: BaseGeometry, lons, lats) -> np.ndarray:
+    """Vectorised :func:`_point_in` (non-finite coordinates are outside)."""
+    x = np.asarray(lons, dtype=float)
+    y = np.asarray(lats, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    out = np.zeros(x.shape, dtype=bool)
+    if ok.any():
+        out[ok] = shapely.intersects_xy(area, x[ok], y[ok])
+    return out
 
 
 @functools.lru_cache(maxsize=4)
