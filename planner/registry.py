@@ -417,8 +417,12 @@ class Registry:
         con.execute("PRAGMA foreign_keys = ON")
         return con
 
+    def connect(self) -> sqlite3.Connection:
+        """A new connection to the registry file (read-write, busy timeout, foreign keys on)."""
+        return self._connect()
+
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         """One transaction on a fresh connection: committed on success, rolled back on any error."""
         con = self._connect()
         try:
@@ -493,7 +497,7 @@ class Registry:
         sql = "SELECT * FROM stations"
         if not include_retired:
             sql += " WHERE status = 'open'"
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             rows = con.execute(sql + " ORDER BY id").fetchall()
         return [self._row_to_record(r) for r in rows]
 
@@ -505,7 +509,7 @@ class Registry:
         NotFoundError
             For an unknown id.
         """
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             record = self._fetch(con, str(station_id))
         if record is None:
             raise NotFoundError(f"no station with id {station_id!r}; list ids with `python -m planner stations`")
@@ -514,7 +518,7 @@ class Registry:
     def count(self, *, include_retired: bool = True) -> int:
         """Number of stored stations."""
         sql = "SELECT count(*) FROM stations" + ("" if include_retired else " WHERE status = 'open'")
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             return int(con.execute(sql).fetchone()[0])
 
     def generation(self) -> int:
@@ -555,7 +559,7 @@ class Registry:
         NotFoundError
             For an id that never existed.
         """
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             rows = con.execute(
                 "SELECT version, at, actor, action, changes FROM audit WHERE station_id = ? ORDER BY seq DESC",
                 (str(station_id),),
@@ -590,7 +594,7 @@ class Registry:
         """
         actor = _check_actor(actor)
         records = [record for _label, record in _validate_many(stations)]
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             if con.execute("SELECT count(*) FROM stations").fetchone()[0]:
                 return 0
             at = _now()
@@ -620,7 +624,7 @@ class Registry:
         """
         actor = _check_actor(actor)
         clean = validate_station(_convert(record, coords))
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             if con.execute("SELECT 1 FROM stations WHERE id = ?", (clean["id"],)).fetchone():
                 rule = f"id {clean['id']!r} already exists; choose another id"
                 raise _input_error(f"cannot add station: {rule}", {"id": rule},
@@ -712,7 +716,7 @@ class Registry:
         # Field errors named as the caller sent them. county_name (derived) is checked
         # against the merged record below, so a client may echo it back unchanged.
         validate_station({k: v for k, v in body.items() if k != "county_name"}, partial=True)
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             current = self._fetch(con, str(station_id))
             if current is None:
                 raise NotFoundError(f"no station with id {station_id!r}")
@@ -785,7 +789,7 @@ class Registry:
             clean = _validate_many(records, labels=labels, partial=True)
         summary = {"added": 0, "updated": 0, "unchanged": 0}
         problems = _Problems()
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             at = _now()
             for label, record in clean:
                 current = self._fetch(con, record["id"])
@@ -851,7 +855,7 @@ class Registry:
                                {k: zh for k, (_, zh) in problems.items()})
         record = {"name": name, "role": role, "created_at": _now()}
         password_hash = generate_password_hash(password)
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             if con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 rule = f"user {name!r} already exists; choose another name or use `users passwd`"
                 raise _input_error(f"cannot add user: {rule}", {"name": rule},
@@ -876,7 +880,7 @@ class Registry:
         if weak:
             raise _input_error(f"cannot set password: {weak[0]}", {"password": weak[0]}, {"password": weak[1]})
         password_hash = generate_password_hash(password)
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             cur = con.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
             if cur.rowcount == 0:
                 raise NotFoundError(f"no user named {name!r}; list users with `python -m planner users list`")
@@ -888,7 +892,7 @@ class Registry:
         if role not in ROLES:
             rule = f"role must be one of {', '.join(ROLES)}; got {role!r}"
             raise _input_error(rule, {"role": rule}, {"role": f"角色须为 {'、'.join(ROLES)} 之一"})
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             cur = con.execute("UPDATE users SET role = ? WHERE name = ?", (role, name))
             if cur.rowcount == 0:
                 raise NotFoundError(f"no user named {name!r}; list users with `python -m planner users list`")
@@ -896,7 +900,7 @@ class Registry:
 
     def delete_user(self, name: str) -> None:
         """Remove a user with their sessions and tokens (the audit trail keeps their name)."""
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
             con.execute("DELETE FROM tokens WHERE user_name = ?", (name,))
             if con.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
@@ -904,7 +908,7 @@ class Registry:
 
     def list_users(self) -> list[dict]:
         """Users as ``{"name", "role", "created_at"}`` (never the hashes), sorted by name."""
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             rows = con.execute("SELECT name, role, created_at FROM users ORDER BY name").fetchall()
         return [dict(r) for r in rows]
 
@@ -935,7 +939,7 @@ class Registry:
         if wait > 0:
             raise ThrottledError(f"too many failed logins; try again in {math.ceil(wait)} s",
                                  retry_after=wait)
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             row = con.execute("SELECT name, role, created_at, password_hash FROM users WHERE name = ?",
                               (name,)).fetchone()
         if row is None:
@@ -946,18 +950,18 @@ class Registry:
         if not ok:
             self._login_failed(keys, now)
             return None
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             con.execute("DELETE FROM login_failures WHERE key = ?", (keys[0],))
         return {"name": row["name"], "role": row["role"], "created_at": row["created_at"]}
 
     def _login_wait(self, keys: list[str], now: float) -> float:
         marks = ", ".join("?" * len(keys))
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             rows = con.execute(f"SELECT locked_until FROM login_failures WHERE key IN ({marks})", keys).fetchall()
         return max([r["locked_until"] - now for r in rows] + [0.0])
 
     def _login_failed(self, keys: list[str], now: float) -> None:
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             con.execute("DELETE FROM login_failures WHERE last_at < ?", (now - rules.FAILURE_MEMORY_S,))
             for key in keys:
                 row = con.execute("SELECT failures FROM login_failures WHERE key = ?", (key,)).fetchone()
@@ -974,7 +978,7 @@ class Registry:
         """Start a staff session; returns the random id the session cookie carries."""
         now = time.time() if now is None else now
         sid = secrets.token_urlsafe(32)
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             con.execute("DELETE FROM sessions WHERE last_seen < ? OR created < ?",
                         (now - rules.SESSION_IDLE_S, now - rules.SESSION_ABSOLUTE_S))
             if not con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
@@ -994,7 +998,7 @@ class Registry:
             return None
         now = time.time() if now is None else now
         key = _token_hash(sid)
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             row = con.execute(
                 "SELECT u.name, u.role, s.created, s.last_seen FROM sessions s JOIN users u ON u.name = s.user_name "
                 "WHERE s.id_hash = ?", (key,)).fetchone()
@@ -1004,19 +1008,19 @@ class Registry:
             self.close_session(sid)
             return None
         if now - row["last_seen"] > rules.SESSION_TOUCH_S:
-            with self._transaction(write=True) as con:
+            with self.transaction(write=True) as con:
                 con.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", (now, key))
         return {"name": row["name"], "role": row["role"]}
 
     def close_session(self, sid: object) -> None:
         """End one session (logout)."""
         if isinstance(sid, str) and sid:
-            with self._transaction(write=True) as con:
+            with self.transaction(write=True) as con:
                 con.execute("DELETE FROM sessions WHERE id_hash = ?", (_token_hash(sid),))
 
     def revoke_sessions(self, name: str) -> int:
         """End every session of a user; returns how many there were."""
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             return con.execute("DELETE FROM sessions WHERE user_name = ?", (name,)).rowcount
 
     # ------------------------------------------------------------------ tokens
@@ -1032,7 +1036,7 @@ class Registry:
         """
         days = _check_days(days)
         token = secrets.token_urlsafe(32)
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             self._insert_token(con, name, token, days)
         return token
 
@@ -1047,14 +1051,14 @@ class Registry:
         """Revoke every token of a user and issue one new token, in one transaction."""
         days = _check_days(days)
         token = secrets.token_urlsafe(32)
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             con.execute("DELETE FROM tokens WHERE user_name = ?", (name,))
             self._insert_token(con, name, token, days)
         return token
 
     def revoke_tokens(self, name: str) -> int:
         """Revoke every token of a user; returns how many there were (NotFoundError)."""
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             if not con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise NotFoundError(f"no user named {name!r}; list users with `python -m planner users list`")
             return con.execute("DELETE FROM tokens WHERE user_name = ?", (name,)).rowcount
@@ -1066,7 +1070,7 @@ class Registry:
         params: tuple = ()
         if name is not None:
             sql, params = sql + " WHERE user_name = ?", (name,)
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             rows = con.execute(sql + " ORDER BY created_at, token_hash", params).fetchall()
         now = time.time()
         return [{"user": r["user_name"], "id": r["token_hash"][:8], "created_at": r["created_at"],
@@ -1077,7 +1081,7 @@ class Registry:
         (unknown, revoked or expired)."""
         if not isinstance(token, str) or not token or len(token) > 256:
             return None
-        with self._transaction(write=False) as con:
+        with self.transaction(write=False) as con:
             row = con.execute(
                 "SELECT u.name, u.role, u.created_at, t.expires_at FROM tokens t JOIN users u ON u.name = t.user_name "
                 "WHERE t.token_hash = ?", (_token_hash(token),)).fetchone()
@@ -1089,7 +1093,7 @@ class Registry:
         """Forget a bearer token; True if it existed."""
         if not isinstance(token, str) or not token:
             return False
-        with self._transaction(write=True) as con:
+        with self.transaction(write=True) as con:
             cur = con.execute("DELETE FROM tokens WHERE token_hash = ?", (_token_hash(token),))
         return cur.rowcount > 0
 

@@ -13,7 +13,6 @@ written to ``desk_transitions`` in the same transaction as the change itself.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -21,13 +20,11 @@ import os
 import secrets
 import sqlite3
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from planner.errors import ConflictError, NotFoundError, RegistryError
+from planner.errors import ConflictError, NotFoundError
 
-BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS desk_meta (
@@ -147,7 +144,7 @@ class DeskStore:
         from planner.registry import Registry
 
         self.path = Path(path)
-        Registry(self.path)  # refuses anything that is not a Yizhan registry, never alters it
+        self.registry = Registry(self.path)  # refuses anything that is not a Yizhan registry, never alters it
         with self._connect() as con:
             con.executescript(_SCHEMA)
         self._private()
@@ -161,32 +158,11 @@ class DeskStore:
                 pass  # not our file to change (read-only mount): the registry still works
 
     def _connect(self) -> sqlite3.Connection:
-        uri = self.path.resolve().as_uri() + "?mode=rw"
-        try:
-            con = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise RegistryError(f"cannot open registry {self.path}: {exc}") from exc
-        con.row_factory = sqlite3.Row
-        con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        return con
+        return self.registry.connect()
 
-    @contextlib.contextmanager
-    def tx(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield con
-            con.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise RegistryError(f"registry {self.path}: {exc}") from exc
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+    def tx(self, *, write: bool):
+        """One transaction on the registry file (the registry's own: busy handling, rollback)."""
+        return self.registry.transaction(write=write)
 
     # ------------------------------------------------------------------ meta
     def salt(self) -> str:
