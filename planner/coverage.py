@@ -232,21 +232,20 @@ def profile_gaps(km: np.ndarray, road_km: np.ndarray, radius_km: float) -> list[
     order = np.argsort(km, kind="stable")
     km, d = km[order], d[order]
     out_flags = ~(d <= radius_km)  # NaN and inf count as uncovered
-    gaps: list[tuple[float, float]] = []
     n = km.size
-    i = 0
-    while i < n:
-        if not out_flags[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and out_flags[j + 1]:
-            j += 1
+    gaps: list[tuple[float, float]] = []
+    for i, j in _true_runs(out_flags):
         start = km[0] if i == 0 else _crossing(km[i - 1], d[i - 1], km[i], d[i], radius_km)
         end = km[-1] if j == n - 1 else _crossing(km[j + 1], d[j + 1], km[j], d[j], radius_km)
         gaps.append((float(start), float(end)))
-        i = j + 1
     return gaps
+
+
+def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last)`` index of every maximal run of True in a boolean array."""
+    f = np.concatenate([[False], np.asarray(flags, dtype=bool), [False]]).astype(np.int8)
+    edges = np.diff(f)
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
 
 
 def _crossing(k_in: float, d_in: float, k_out: float, d_out: float, radius: float) -> float:
@@ -286,19 +285,11 @@ def inside_intervals(km: np.ndarray, inside: np.ndarray) -> list[tuple[float, fl
     inside = np.asarray(inside, dtype=bool)
     out: list[tuple[float, float]] = []
     n = km.size
-    i = 0
-    while i < n:
-        if not inside[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and inside[j + 1]:
-            j += 1
+    for i, j in _true_runs(inside):
         a = km[0] if i == 0 else 0.5 * (km[i - 1] + km[i])
         b = km[-1] if j == n - 1 else 0.5 * (km[j] + km[j + 1])
         if b > a:
             out.append((float(a), float(b)))
-        i = j + 1
     return out
 
 
