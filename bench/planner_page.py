@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="a running server on loopback (default: start gunicorn as `make run`)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=16)  # gunicorn.conf.py
     ap.add_argument("--repeat", type=int, default=5, help="warm requests (median reported)")
     ap.add_argument("--connections", type=int, default=4, help="extra fresh connections (other workers' first)")
     ap.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")

@@ -547,7 +547,7 @@ class FrlmInstance:
         started = time.perf_counter()
         method = V.method_name(method, _METHODS)
         limit = V.time_limit(time_limit_s)
-        p = _count_p(p, self.n_sites, len(self.existing))
+        p = V.count_p(p, self.n_sites, len(self.existing))
         k = p - len(self.existing)
         m = len(self.free)
         G = len(self.group_volume)
@@ -795,27 +795,6 @@ def _minimal_rows(lo: np.ndarray, hi: np.ndarray, site_nodes: np.ndarray, is_exi
         if not any(mset <= fs for mset in minimal):
             minimal.append(fs)
     return tuple(tuple(sorted(s)) for s in minimal)
-
-
-def _count_p(p: Any, n_sites: int, n_fixed: int) -> int:
-    if isinstance(p, bool) or not isinstance(p, numbers.Integral):
-        raise InputError(f"p must be a whole number of sites; got {p!r}", fields={"p": "integer"})
-    p = int(p)
-    if p < 1:
-        raise InputError(f"p must be >= 1 (total number of open sites, existing included); got p={p}", fields={"p": ">= 1"})
-    if p > n_sites:
-        raise InfeasibleError(
-            f"p={p} is larger than the {n_sites} candidate sites (existing included); pass p <= {n_sites} "
-            "or add candidates",
-            fields={"p": f"<= {n_sites}"},
-        )
-    if p < n_fixed:
-        raise InfeasibleError(
-            f"p={p} is smaller than the {n_fixed} existing sites; p counts existing sites too, so pass "
-            f"p = {n_fixed} + number of new sites",
-            fields={"p": f">= {n_fixed}"},
-        )
-    return p
 
 
 def _abs_tol(volume: np.ndarray) -> float:
