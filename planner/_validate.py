@@ -1,4 +1,12 @@
-"""Checks for numbers typed by users: one message style for the CLI, the API and notebooks."""
+"""Checks for numbers typed by users: one message style for the CLI, the API and notebooks.
+
+Two kinds of check live here. :func:`positive`, :func:`non_negative` and :func:`whole_number`
+take what a user typed (text included) and raise :class:`~planner.errors.InputError` naming the
+parameter. :func:`is_number`, :func:`to_float` and :func:`as_int` are the predicates behind
+record validation (stations, coordinates, registry arguments): a value that already is a number
+(``int``, ``float`` or a numpy scalar; never ``bool`` or text) or ``None``, so each caller words
+its own bilingual message.
+"""
 
 from __future__ import annotations
 
@@ -51,3 +59,37 @@ def whole_number(value, name: str, *, minimum: int = 1, maximum: int | None = No
     if not (math.isfinite(v) and v == int(v) and v >= minimum and (maximum is None or v <= maximum)):
         raise InputError(f"{name} {rule}, got {value!r}", fields={name: rule})
     return int(v)
+
+
+def is_number(value) -> bool:
+    """Whether ``value`` is a real number: ``int``, ``float`` or a numpy integer/float scalar
+    (from GeoPackage/CSV readers); ``bool`` and text are not."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    # numpy scalars without importing numpy here
+    return type(value).__module__ == "numpy" and hasattr(value, "dtype") and value.dtype.kind in "iuf"
+
+
+def to_float(value) -> float | None:
+    """A float for numbers that fit one (a 400-digit int does not); None otherwise.
+
+    NaN and infinities come back as they are: range checks refuse them.
+    """
+    if not is_number(value):
+        return None
+    try:
+        return float(value)
+    except (OverflowError, ValueError):
+        return None
+
+
+def as_int(value) -> int | None:
+    """An int for ints and integral floats (numpy included); None otherwise."""
+    number = to_float(value)
+    if number is None:
+        return None
+    if not math.isfinite(number) or not number.is_integer():
+        return None
+    return int(number)

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import prcoords
 
+from planner._validate import to_float
 from planner.errors import InputError
 
 #: Names accepted by ``--coords`` / ``coords=``: what a typed or pasted coordinate is in.
@@ -63,13 +64,13 @@ def check_lonlat(lon: object, lat: object) -> tuple[float, float]:
     ------
     InputError
         With ``fields={"lon"|"lat": rule}`` naming each bad value. The error also carries
-        ``fields_zh`` with the same rules in Chinese (see :mod:`planner.stations`).
+        ``fields_zh`` with the same rules in Chinese (see :func:`planner.stations.localized_fields`).
     """
     fields: dict[str, str] = {}
     fields_zh: dict[str, str] = {}
     out = []
     for name, value, low, high in (("lon", lon, -180.0, 180.0), ("lat", lat, -90.0, 90.0)):
-        number = _as_float(value)
+        number = to_float(value)  # numbers only: text, bool, None and huge ints are refused
         if number is None or not math.isfinite(number) or not low <= number <= high:
             fields[name] = f"{name} must be a number between {low:g} and {high:g}; got {value!r}"
             label = "经度" if name == "lon" else "纬度"
@@ -77,20 +78,8 @@ def check_lonlat(lon: object, lat: object) -> tuple[float, float]:
         else:
             out.append(number)
     if fields:
-        err = InputError("invalid coordinates: " + "; ".join(fields.values()), fields=fields)
-        err.fields_zh = fields_zh  # type: ignore[attr-defined]
-        raise err
+        raise InputError("invalid coordinates: " + "; ".join(fields.values()), fields=fields, fields_zh=fields_zh)
     return out[0], out[1]
-
-
-def _as_float(value: object) -> float | None:
-    """A float for real numbers (incl. numpy scalars), else None. Text is not a number."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
 
 
 def in_china(lon: float, lat: float) -> bool:
@@ -183,11 +172,8 @@ def check_coord_system(coords: object) -> str:
     aliases = {"wgs84": "wgs84", "gcj02": "gcj02", "bd09": "bd09", "bd09ll": "bd09"}
     if name not in aliases:
         rule = f"coords must be one of {', '.join(COORD_SYSTEMS)}; got {coords!r}"
-        err = InputError(rule, fields={"coords": rule})
-        err.fields_zh = {  # type: ignore[attr-defined]
-            "coords": f"坐标系必须是 {'、'.join(COORD_SYSTEMS)} 之一；收到 {coords!r}"
-        }
-        raise err
+        raise InputError(rule, fields={"coords": rule},
+                         fields_zh={"coords": f"坐标系必须是 {'、'.join(COORD_SYSTEMS)} 之一；收到 {coords!r}"})
     return aliases[name]
 
 

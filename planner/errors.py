@@ -13,10 +13,15 @@ class YizhanError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None):
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None,
+                 fields_zh: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
+        #: field -> the English rule (what ``to_dict`` sends)
         self.fields = dict(fields or {})
+        #: field -> the same rule in Chinese, where the raiser has one (read it through
+        #: :func:`planner.stations.localized_fields`, which falls back to English)
+        self.fields_zh = dict(fields_zh or {})
 
     def to_dict(self) -> dict:
         """The one JSON error shape: ``{"error": {"code", "message", "fields"?}}``."""
@@ -58,3 +63,19 @@ class RegistryError(YizhanError):
     """The registry file is missing, unreadable or not a Yizhan registry."""
 
     code = "registry_error"
+
+
+class ForbiddenError(YizhanError):
+    """The user's role does not allow this change (e.g. staff retiring a station)."""
+
+    code = "forbidden"
+
+
+class ThrottledError(YizhanError):
+    """Too many failed logins: wait ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after

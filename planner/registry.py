@@ -52,7 +52,7 @@ from typing import Any
 
 from planner import settings, users as rules
 from planner.coords import to_wgs84
-from planner.errors import ConflictError, InputError, NotFoundError, RegistryError, YizhanError
+from planner.errors import ConflictError, ForbiddenError, InputError, NotFoundError, RegistryError, ThrottledError
 from planner.stations import COUNTIES, FIELDS, REQUIRED, merge_changes, normalise_record, validate_station
 
 #: ``PRAGMA application_id`` of a Yizhan registry ("YZH1").
@@ -156,22 +156,6 @@ _MIGRATE_1_TO_2 = (
                                                                           "CREATE INDEX sessions_user",
                                                                           "CREATE TABLE login_failures"))],
 )
-
-
-class ForbiddenError(YizhanError):
-    """The user's role does not allow this change (e.g. staff retiring a station)."""
-
-    code = "forbidden"
-
-
-class ThrottledError(YizhanError):
-    """Too many failed logins: wait ``retry_after`` seconds."""
-
-    code = "too_many_attempts"
-
-    def __init__(self, message: str, *, retry_after: float):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def _now() -> str:

@@ -202,15 +202,14 @@ class Workspace:
         if not region.in_band(lon_w, lat_w):
             x0, y0, x1, y1 = region.band_bbox
             label = region.name_en or region.name
-            err = InputError(
+            zh = f"距{region.name_zh or label}超过 {region.context_km:g} 公里，超出服务范围；请检查经纬度顺序和坐标系（高德坐标为 GCJ-02）"
+            raise InputError(
                 f"{name} ({lon_w:.5f}, {lat_w:.5f}) is more than {region.context_km:g} km outside {label} "
                 f"(answers reach lon {x0:.2f}–{x1:.2f}, lat {y0:.2f}–{y1:.2f}); check the order (lon first) "
                 "and the coordinate system (GCJ-02 for points copied from Amap)",
                 fields={"lon": "outside the region and its context band", "lat": "outside the region and its context band"},
+                fields_zh={"lon": zh, "lat": zh},
             )
-            zh = f"距{region.name_zh or label}超过 {region.context_km:g} 公里，超出服务范围；请检查经纬度顺序和坐标系（高德坐标为 GCJ-02）"
-            err.fields_zh = {"lon": zh, "lat": zh}  # type: ignore[attr-defined]
-            raise err
         return lon_w, lat_w
 
     # ------------------------------------------------------------ questions

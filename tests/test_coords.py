@@ -99,6 +99,7 @@ def test_unknown_coordinate_system_lists_the_valid_ones():
         (104.0, -91.0, {"lat"}),
         ("104.0", 31.0, {"lon"}),
         (True, None, {"lon", "lat"}),
+        (10**400, 31.0, {"lon"}),  # an int no float holds: a message, not an OverflowError
     ],
 )
 def test_check_lonlat_rejects_bad_values(lon, lat, bad):
