@@ -578,7 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--min-stop-min", type=float, default=settings.MIN_BREAK_MIN)
     sp.add_argument("--out", required=True, help="demand layer to write (.gpkg/.geojson/.csv)")
 
-    from planner import users as rules
+    from planner.registry import policy as rules
 
     sp = add("users", cmd_users, "staff accounts and API tokens")
     usub = sp.add_subparsers(dest="users_command", required=True, metavar="ACTION")

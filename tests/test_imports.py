@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("planner.demand",),
     ("planner.region",),
     ("planner.stations", "planner.grid", "planner.gazetteer"),
-    ("planner.registry", "planner.io", "planner.users", "planner.network"),
+    ("planner.registry", "planner.io", "planner.network"),
     ("planner.access",),
     ("planner.coverage", "planner.candidates", "planner.charging", "planner.ev"),
     ("planner.scenario", "planner.report", "planner.desk"),

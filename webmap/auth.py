@@ -13,7 +13,7 @@ Sessions are server-side: the signed cookie holds only a random session id; the
 registry's ``sessions`` table says whether it is still alive and the ``users`` table gives
 the role on every request. Logout, a password change (``users passwd``), a role change and
 deleting the user end the session at once; a session also ends after 12 h idle or 7 days
-(:mod:`planner.users`). Bearer tokens expire (90 days by default) and can be revoked.
+(:mod:`planner.registry.policy`). Bearer tokens expire (90 days by default) and can be revoked.
 """
 
 from __future__ import annotations

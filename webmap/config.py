@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from planner import settings
-from planner.users import SESSION_ABSOLUTE_S
+from planner.registry.policy import SESSION_ABSOLUTE_S
 
 #: OpenStreetMap's standard tiles (WGS-84 web-mercator, matches our coordinates); not a default.
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
