@@ -438,7 +438,6 @@ def _check_actor(actor: object) -> str:
                      fields_zh={"actor": "操作人须为 1-64 个字符的用户名"})
 
 
-
 def _check_version(version: object) -> int:
     if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
         return version

@@ -303,7 +303,6 @@ class UserStore(RegistryFile):
         return cur.rowcount > 0
 
 
-
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -326,7 +325,6 @@ def _check_days(days: object) -> float:
     rule = f"days must be a number from 1 to {policy.MAX_TOKEN_DAYS}; got {days!r}"
     raise InputError(rule, fields={"days": rule},
                      fields_zh={"days": f"有效天数须为 1 到 {policy.MAX_TOKEN_DAYS} 之间的数字"})
-
 
 
 @functools.lru_cache(maxsize=1)
