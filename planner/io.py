@@ -43,10 +43,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.coords import check_coord_system, to_wgs84
+from planner._validate import is_number
+from planner.coords import check_coord_system
 from planner.errors import InputError
 from planner.settings import WGS84
-from planner.stations import AMENITIES, FIELDS, FIELD_STATUS_EXTRA_KEYS, validate_station
+from planner.stations import AMENITIES, FIELDS, FIELD_STATUS_EXTRA_KEYS, record_to_wgs84, validate_station
 
 FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
 #: Layer name of stations in a GeoPackage.
@@ -511,18 +512,8 @@ def _read_items(path: str | Path, *, coords: str, fmt: str | None,
     for label, props in items:
         record = unflatten_station(props)
         record.pop("version", None)
-        if system != "wgs84" and _is_num(record.get("lon")) and _is_num(record.get("lat")):
-            try:
-                record["lon"], record["lat"] = to_wgs84(record["lon"], record["lat"], system)
-                record["coord_sys"] = system
-            except InputError:
-                pass  # the validator reports the numbers
-        out.append((label, record))
+        out.append((label, record_to_wgs84(record, system)))
     return out
-
-
-def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _read_csv_rows(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[tuple[str, dict]]:
@@ -624,7 +615,7 @@ def _read_geojson_items(path: Path) -> list[tuple[str, dict]]:
         lon, lat = coordinates[0], coordinates[1]
         for name, value in (("lon", lon), ("lat", lat)):
             given = record.get(name)
-            if given is not None and _is_num(given) and _is_num(value) and abs(given - value) > 1e-7:
+            if given is not None and is_number(given) and is_number(value) and abs(given - value) > 1e-7:
                 problems[f"{label}.{name}"] = f"property {name}={given} disagrees with the geometry ({value})"
         record["lon"], record["lat"] = lon, lat
         items.append((label, record))

@@ -104,6 +104,20 @@ def test_update_with_gcj02_coordinates_is_converted(reg):
     assert moved["coord_sys"] == "gcj02"
 
 
+def test_an_unknown_coordinate_system_is_refused_not_stored_as_wgs84(reg):
+    g_lon, g_lat = wgs84_to_gcj02(104.76, 31.46)
+    with pytest.raises(InputError) as info:
+        reg.update("MY-T-01", {"lon": g_lon, "lat": g_lat}, expected_version=1, actor="a", coords="amap")
+    assert set(info.value.fields) == {"coords"} and info.value.fields_zh["coords"]
+    assert reg.get("MY-T-01")["version"] == 1  # nothing written
+
+
+def test_coordinate_system_names_are_normalised_before_they_are_recorded(reg):
+    g_lon, g_lat = wgs84_to_gcj02(104.76, 31.46)
+    moved = reg.update("MY-T-01", {"lon": g_lon, "lat": g_lat}, expected_version=1, actor="a", coords="GCJ-02")
+    assert moved["coord_sys"] == "gcj02" and moved["lon"] == pytest.approx(104.76, abs=1e-6)
+
+
 def test_echoed_record_with_one_change_is_accepted(reg):
     body = {**reg.get("MY-T-01"), "hours": "07:00-23:00"}  # id, version, county_name echoed back
     updated = reg.update("MY-T-01", body, expected_version=1, actor="a")

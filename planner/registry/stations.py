@@ -24,10 +24,17 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from planner.coords import to_wgs84
 from planner.errors import ConflictError, ForbiddenError, InputError, NotFoundError, RegistryError
 from planner.registry.db import RegistryFile, now_iso
-from planner.stations import COUNTIES, FIELDS, REQUIRED, merge_changes, normalise_record, validate_station
+from planner.stations import (
+    COUNTIES,
+    FIELDS,
+    REQUIRED,
+    merge_changes,
+    normalise_record,
+    record_to_wgs84,
+    validate_station,
+)
 from planner.stations.messages import Problems
 
 _JSON_COLUMNS = ("amenities", "charging", "field_status")
@@ -221,7 +228,7 @@ class StationStore(RegistryFile):
             Invalid record, or its id is taken.
         """
         actor = _check_actor(actor)
-        clean = validate_station(_convert(record, coords))
+        clean = validate_station(record_to_wgs84(record, coords))
         with self.transaction(write=True) as con:
             if con.execute("SELECT 1 FROM stations WHERE id = ?", (clean["id"],)).fetchone():
                 rule = f"id {clean['id']!r} already exists; choose another id"
@@ -312,7 +319,7 @@ class StationStore(RegistryFile):
             raise InputError("invalid change: " + "; ".join(en for en, _ in fixed.values()),
                              fields={k: en for k, (en, _) in fixed.items()},
                              fields_zh={k: zh for k, (_, zh) in fixed.items()})
-        body = _convert({k: v for k, v in changes.items() if k not in ("id", "version")}, coords)
+        body = record_to_wgs84({k: v for k, v in changes.items() if k not in ("id", "version")}, coords)
         # Field errors named as the caller sent them. county_name (derived) is checked
         # against the merged record below, so a client may echo it back unchanged.
         validate_station({k: v for k, v in body.items() if k != "county_name"}, partial=True)
@@ -445,19 +452,6 @@ def _check_version(version: object) -> int:
         return _check_version(int(version.strip().strip('"')))
     rule = f"expected_version must be the whole number version you edited (1 or more); got {version!r}"
     raise InputError(rule, fields={"version": rule}, fields_zh={"version": f"版本号须为正整数；收到 {version!r}"})
-
-
-def _convert(record: Mapping[str, Any], coords: str) -> dict:
-    """Convert lon/lat given in ``coords`` to WGS-84 and note the original system."""
-    out = dict(record)
-    if coords == "wgs84" or "lon" not in out or "lat" not in out:
-        return out
-    try:
-        out["lon"], out["lat"] = to_wgs84(out["lon"], out["lat"], coords)
-    except InputError:
-        return out  # validate_station reports the bad numbers with the usual messages
-    out["coord_sys"] = coords
-    return out
 
 
 def _validate_many(records: Iterable[Mapping[str, Any]], *, labels: Iterable[str] | None = None,

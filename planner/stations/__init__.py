@@ -28,6 +28,7 @@ from planner.stations.location import (
     county_for_location,
     inside_region,
     location_bounds,
+    record_to_wgs84,
     region_available,
 )
 from planner.stations.messages import localized_fields
@@ -81,6 +82,7 @@ __all__ = [
     "MAX_COORD_PRECISION_M", "MAX_DAILY_TRUCKS", "MAX_PARKING_BAYS", "NAME_MAX", "NFKC_FIELDS", "NOTES_MAX",
     "PHONE_RE", "REQUIRED", "SEVEN_CATEGORIES", "SOURCE_MAX", "STATUSES",
     "county_for_location", "inside_region", "is_external", "is_open", "localized_fields", "location_bounds",
-    "merge_changes", "normalise_record", "normalise_text", "opening", "parse_hours", "region_available",
+    "merge_changes", "normalise_record", "normalise_text", "opening", "parse_hours", "record_to_wgs84",
+    "region_available",
     "region_today", "retires", "station_summary", "validate_station",
 ]

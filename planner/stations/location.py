@@ -14,9 +14,12 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from collections.abc import Mapping
+from typing import Any
 
-from planner.coords import MIANYANG_BBOX, in_mianyang_bbox
-from planner.errors import YizhanError
+from planner._validate import is_number
+from planner.coords import MIANYANG_BBOX, check_coord_system, in_mianyang_bbox, to_wgs84
+from planner.errors import InputError, YizhanError
 from planner.stations.schema import LEGACY_COUNTY_CODES
 
 _LOADING = threading.local()
@@ -112,3 +115,27 @@ def county_for_location(lon: float, lat: float) -> str | None:
 def normalise_county(code: str) -> str:
     return LEGACY_COUNTY_CODES.get(code, code)
 
+
+def record_to_wgs84(record: Mapping[str, Any], coords: str) -> dict:
+    """A copy of a station record (or change) with ``lon``/``lat`` converted from ``coords``
+    (``"wgs84"``, ``"gcj02"`` for points copied from Amap, ``"bd09"``) to WGS-84 and
+    ``coord_sys`` noting the original system.
+
+    Returned unconverted when the record is WGS-84 already or its lon/lat are missing or not
+    numbers: validation then reports them with the usual messages.
+
+    Raises
+    ------
+    InputError
+        ``fields={"coords": ...}`` for an unknown coordinate system.
+    """
+    system = check_coord_system(coords)
+    out = dict(record)
+    if system == "wgs84" or not (is_number(out.get("lon")) and is_number(out.get("lat"))):
+        return out
+    try:
+        out["lon"], out["lat"] = to_wgs84(out["lon"], out["lat"], system)
+    except InputError:
+        return out  # e.g. NaN: validate_station reports the numbers
+    out["coord_sys"] = system
+    return out
