@@ -31,6 +31,15 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 
+#: Inside a package split by job: package -> levels of its modules, bottom first. A module may
+#: import only modules of lower levels of its own package (and the package's __init__ re-exports
+#: them all); drawn in docs/architecture.md ("Inside the packages").
+INSIDE: dict[str, list[tuple[str, ...]]] = {
+    "planner.stations": [("schema", "text", "messages"), ("location",), ("hours",), ("validate",)],
+    "planner.registry": [("policy",), ("db",), ("stations", "users")],
+}
+
+
 def layer_of(module: str) -> int:
     best, best_len = None, -1
     for level, prefixes in enumerate(LAYERS):
@@ -115,4 +124,23 @@ def test_geodata_imports_nothing_from_planner():
 def test_architecture_doc_draws_every_layer():
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     missing = [prefix for prefixes in LAYERS for prefix in prefixes if prefix != "planner" and prefix not in doc]
+    inside = doc.split("## Inside the packages", 1)[-1]
+    missing += [f"{package}.{name}" for package, levels in INSIDE.items() for names in levels for name in names
+                if f"{name}.py" not in inside.split(package, 1)[-1]]
     assert not missing, f"docs/architecture.md does not place: {missing}"
+
+
+def test_packages_split_by_job_read_bottom_up():
+    g = _graph()
+    problems = []
+    for package, levels in INSIDE.items():
+        level = {f"{package}.{name}": i for i, names in enumerate(levels) for name in names}
+        present = {m for m in g.nodes if m.startswith(package + ".")}
+        problems += [f"{m} is not placed in INSIDE[{package!r}]" for m in sorted(present - set(level))]
+        problems += [f"INSIDE[{package!r}] names {m}, which does not exist" for m in sorted(set(level) - present)]
+        for src, dst in g.edges:
+            if src in level and dst.startswith(package + ".") and level.get(dst, -1) >= level[src]:
+                problems.append(f"{src} (level {level[src]}) imports {dst} (level {level.get(dst)})")
+            if src in level and dst == package:
+                problems.append(f"{src} imports its own package's __init__ (import the module it needs)")
+    assert not problems, "\n".join(problems)
