@@ -55,6 +55,7 @@ bench: setup-dev
 	$(BIN)/python bench/osm_import.py
 	$(BIN)/python bench/planner_page.py
 	$(BIN)/python bench/frlm.py
+	$(BIN)/python bench/validate_cold.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts
