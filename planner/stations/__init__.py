@@ -69,9 +69,8 @@ from planner.stations.schema import (
     SOURCE_MAX,
     STATUSES,
     is_external,
-    station_summary,
 )
-from planner.stations.text import CODE_FIELDS, NFKC_FIELDS, normalise_record, normalise_text, retires
+from planner.stations.text import CODE_FIELDS, NFKC_FIELDS, normalise_record, normalise_text
 from planner.stations.validate import merge_changes, validate_station
 
 __all__ = [
@@ -84,5 +83,5 @@ __all__ = [
     "county_for_location", "inside_region", "is_external", "is_open", "localized_fields", "location_bounds",
     "merge_changes", "normalise_record", "normalise_text", "opening", "parse_hours", "record_to_wgs84",
     "region_available",
-    "region_today", "retires", "station_summary", "validate_station",
+    "region_today", "validate_station",
 ]

@@ -16,6 +16,7 @@ from planner.stations.location import loaded_region
 from planner.stations.messages import short
 from planner.stations.schema import HOURS_RE
 
+
 def region_today() -> dt.date:
     """Today's date in the region's time zone (UTC only while the region cannot load)."""
     region = loaded_region()

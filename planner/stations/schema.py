@@ -204,8 +204,3 @@ MAX_COORD_PRECISION_M = 100_000
 def is_external(record: Mapping[str, Any]) -> bool:
     """Whether a station is a neighbouring region's, registered as external supply."""
     return record.get("kind") == EXTERNAL_KIND
-
-
-def station_summary(record: Mapping[str, Any]) -> str:
-    """One line for logs and CLI tables: ``id name (county_name, kind)``."""
-    return f"{record.get('id')} {record.get('name')} ({record.get('county_name')}, {record.get('kind')})"

@@ -60,8 +60,3 @@ def normalise_record(record: Any) -> Any:
             value = normalise_text(value)
         out[key] = value
     return out
-
-
-def retires(changes: Any) -> bool:
-    """Whether a (normalised) change sets the station's status to ``retired``."""
-    return isinstance(changes, Mapping) and normalise_record(changes).get("status") == "retired"

@@ -83,7 +83,7 @@ def validate_station(record: Mapping[str, Any], *, partial: bool = False) -> dic
     ------
     InputError
         Listing every problem: ``fields`` maps field -> English rule, ``fields_zh`` the
-        Chinese rule (see :func:`localized_fields`).
+        Chinese rule (see :func:`planner.stations.localized_fields`).
     """
     head = "invalid station" if not partial else "invalid change"
     p = Problems()
