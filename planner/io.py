@@ -16,9 +16,10 @@ Flattened columns: ``amenity_<key>`` (true/false) for every amenity; ``charging_
 ``charging_max_power_kw``, ``charging_swap``; ``field_status_<field>`` for each labelled
 field. Everything else keeps its record name.
 
-Reading validates every record with :func:`planner.stations.validate_station` and raises
+Reading validates every record with :func:`planner.stations.validate_many` and raises
 one :class:`~planner.errors.InputError` naming each bad row (CSV; row 1 is the header, as in
-Excel) or feature (GeoJSON/GeoPackage, from 1) and field. Writes go to a temporary file
+Excel) or feature (GeoJSON/GeoPackage, from 1) and field, in English (``fields``) and
+Chinese (``fields_zh``). Writes go to a temporary file
 that replaces the target only when complete. :func:`read_station_changes` reads a file
 whose rows carry only some columns (``python -m planner import`` updates just those).
 
@@ -47,15 +48,21 @@ from planner._validate import is_number
 from planner.coords import check_coord_system
 from planner.errors import InputError
 from planner.settings import WGS84
-from planner.stations import AMENITIES, FIELDS, FIELD_STATUS_EXTRA_KEYS, record_to_wgs84, validate_station
+from planner.stations import (
+    AMENITIES,
+    FIELDS,
+    FIELD_STATUS_EXTRA_KEYS,
+    record_to_wgs84,
+    validate_many,
+    validate_station,
+)
+from planner.stations.messages import Problems
 
 FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
 #: Layer name of stations in a GeoPackage.
 STATIONS_LAYER = "stations"
 #: CSV columns a station file must have.
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "name", "lon", "lat", "kind", "hours", "data_status", "source")
-#: Problems listed in an error message before "and N more" (all are in ``fields``).
-MAX_REPORTED = 8
 
 _FLOAT_FIELDS = ("lon", "lat", "charging_total_kw", "charging_max_power_kw")
 _INT_FIELDS = ("parking_bays", "daily_trucks", "coord_precision_m", "version")
@@ -142,13 +149,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and type(value).__module__ == "numpy":
         return value.item()
     return value
-
-
-def _error(problems: dict[str, str], what: str) -> InputError:
-    shown = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:MAX_REPORTED])
-    more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
-    return InputError(f"{what}: {len(problems)} problem(s); nothing was imported. {shown}{more}",
-                      fields=problems)
 
 
 # ---------------------------------------------------------------------- flatten
@@ -349,19 +349,18 @@ def export_stations(stations: Iterable[Mapping[str, Any]], path: str | Path, *, 
     path = Path(path)
     kind = _format(path, fmt)
     records = []
-    problems: dict[str, str] = {}
+    problems = Problems()
     for i, station in enumerate(stations, start=1):
         try:
             clean = validate_station(station)
         except InputError as err:
-            for field, rule in err.fields.items():
-                problems[f"station {i}.{field}"] = rule
+            problems.extend(f"station {i}", err)
             continue
         if isinstance(station, Mapping) and "version" in station:
             clean["version"] = station["version"]
         records.append(clean)
     if problems:
-        raise _error(problems, "cannot export stations")
+        raise problems.summary("cannot export stations", done="written")
     with _atomic(path) as tmp:
         if kind == "geojson":
             text = json.dumps(to_feature_collection(records), ensure_ascii=False, indent=1)
@@ -449,27 +448,9 @@ def read_stations(path: str | Path, *, coords: str = "wgs84", fmt: str | None = 
         lon, not points, ...) or invalid records; ``fields`` keys name the row/feature and
         field, e.g. ``"row 3 (MY-DH-03).lon"``.
     """
-    records: list[dict] = []
-    problems: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    for label, record in _read_items(path, coords=coords, fmt=fmt, required=REQUIRED_COLUMNS):
-        ident = record.get("id")
-        if isinstance(ident, str) and ident.strip():
-            label = f"{label} ({ident.strip()})"
-        try:
-            clean = validate_station(record)
-        except InputError as err:
-            for field, rule in err.fields.items():
-                problems[f"{label}.{field}"] = rule
-            continue
-        if clean["id"] in seen:
-            problems[f"{label}.id"] = f"id {clean['id']!r} repeats {seen[clean['id']]}; ids must be unique"
-            continue
-        seen[clean["id"]] = label.split(" (")[0]
-        records.append(clean)
-    if problems:
-        raise _error(problems, f"cannot read stations from {path.name}")
-    return records
+    items = _read_items(path, coords=coords, fmt=fmt, required=REQUIRED_COLUMNS)
+    return [record for _label, record in validate_many(items, head=f"cannot read stations from {Path(path).name}",
+                                                        done="imported")]
 
 
 def read_station_changes(path: str | Path, *, coords: str = "wgs84",
@@ -546,19 +527,19 @@ def _read_csv_rows(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> 
         issues.append(f"repeated column(s) {', '.join(duplicated)}")
     if issues:
         raise InputError(f"{path.name}: " + "; ".join(issues), fields={"columns": "; ".join(issues)})
-    problems: dict[str, str] = {}
+    problems = Problems()
     items = []
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue  # blank line
         label = f"row {number}"
         if len(row) != len(header):
-            problems[label] = f"has {len(row)} cells but the header has {len(header)} columns " \
-                              "(check for unquoted commas)"
+            problems.add(label, f"has {len(row)} cells but the header has {len(header)} columns "
+                         "(check for unquoted commas)", f"有 {len(row)} 个单元格，但表头有 {len(header)} 列（请检查未加引号的逗号）")
             continue
         items.append((label, {name: cell for name, cell in zip(header, row) if name}))
     if problems:
-        raise _error(problems, f"cannot read stations from {path.name}")
+        raise problems.summary(f"cannot read stations from {path.name}", done="imported")
     return items
 
 
@@ -595,32 +576,35 @@ def _read_geojson_items(path: Path) -> list[tuple[str, dict]]:
             raise InputError(f"{path.name} declares CRS {name}; stations must be in WGS-84 (EPSG:4326)",
                              fields={"crs": "must be WGS-84 (EPSG:4326)"})
     items = []
-    problems: dict[str, str] = {}
+    problems = Problems()
     for i, feature in enumerate(data["features"], start=1):
         label = f"feature {i}"
         if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
-            problems[label] = 'must be {"type": "Feature", "geometry": ..., "properties": ...}'
+            problems.add(label, 'must be {"type": "Feature", "geometry": ..., "properties": ...}',
+                         '须为 {"type": "Feature", "geometry": ..., "properties": ...}')
             continue
         props = feature.get("properties") or {}
         if not isinstance(props, Mapping):
-            problems[f"{label}.properties"] = "properties must be an object"
+            problems.add(f"{label}.properties", "properties must be an object", "properties 须为对象")
             continue
         geometry = feature.get("geometry")
         coordinates = geometry.get("coordinates") if isinstance(geometry, Mapping) else None
         if not isinstance(geometry, Mapping) or geometry.get("type") != "Point" \
                 or not isinstance(coordinates, list) or len(coordinates) < 2:
-            problems[f"{label}.geometry"] = f"geometry must be a Point [lon, lat]; got {str(geometry)[:60]}"
+            problems.add(f"{label}.geometry", f"geometry must be a Point [lon, lat]; got {str(geometry)[:60]}",
+                         f"几何须为点 [经度, 纬度]；收到 {str(geometry)[:60]}")
             continue
         record = dict(props)
         lon, lat = coordinates[0], coordinates[1]
         for name, value in (("lon", lon), ("lat", lat)):
             given = record.get(name)
             if given is not None and is_number(given) and is_number(value) and abs(given - value) > 1e-7:
-                problems[f"{label}.{name}"] = f"property {name}={given} disagrees with the geometry ({value})"
+                problems.add(f"{label}.{name}", f"property {name}={given} disagrees with the geometry ({value})",
+                             f"属性 {name}={given} 与几何坐标（{value}）不一致")
         record["lon"], record["lat"] = lon, lat
         items.append((label, record))
     if problems:
-        raise _error(problems, f"cannot read stations from {path.name}")
+        raise problems.summary(f"cannot read stations from {path.name}", done="imported")
     return items
 
 
@@ -651,7 +635,7 @@ def _read_gpkg_items(path: Path) -> list[tuple[str, dict]]:
     if gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(WGS84)
     items = []
-    problems: dict[str, str] = {}
+    problems = Problems()
     columns = [c for c in gdf.columns if c != "geometry"]
     unknown = [c for c in columns if not _known_column(c) and not c.startswith(("amenity_", "field_status_"))]
     if unknown:
@@ -661,13 +645,14 @@ def _read_gpkg_items(path: Path) -> list[tuple[str, dict]]:
     for i, (row, geom) in enumerate(zip(gdf[columns].to_dict("records"), gdf.geometry), start=1):
         label = f"feature {i}"
         if geom is None or geom.is_empty or geom.geom_type != "Point":
-            problems[f"{label}.geometry"] = f"geometry must be a Point; got {getattr(geom, 'geom_type', None)}"
+            problems.add(f"{label}.geometry", f"geometry must be a Point; got {getattr(geom, 'geom_type', None)}",
+                         f"几何须为点；收到 {getattr(geom, 'geom_type', None)}")
             continue
         record = {k: _plain(v) for k, v in row.items()}
         record["lon"], record["lat"] = float(geom.x), float(geom.y)
         items.append((label, record))
     if problems:
-        raise _error(problems, f"cannot read stations from {path.name}")
+        raise problems.summary(f"cannot read stations from {path.name}", done="imported")
     return items
 
 

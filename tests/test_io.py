@@ -21,7 +21,7 @@ from planner.io import (
     write_layers,
 )
 from planner.registry import Registry
-from planner.stations import AMENITIES, validate_station
+from planner.stations import AMENITIES, localized_fields, validate_station
 
 FORMATS = ("geojson", "csv", "gpkg")
 
@@ -183,6 +183,24 @@ def test_malformed_files_name_the_row_and_field(tmp_path, name, content, key, fr
         read_stations(path)
     assert key in info.value.fields, info.value.fields
     assert fragment in info.value.fields[key]
+
+
+def test_bad_records_of_a_file_are_named_in_chinese_too(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(HEADER + "\nMY-X-01,a,104.7,31.5,510704,town,24h,illustrative,t\n"
+                             "MY-X-02,b,104.7,31.5,510704,town,25:00-08:00,illustrative,t\n"
+                             "MY-X-01,c,104.7,31.5,510704,town,24h,illustrative,t\n", encoding="utf-8")
+    with pytest.raises(InputError, match="nothing was imported") as info:
+        read_stations(path)
+    zh = localized_fields(info.value, "zh")
+    assert set(zh) == {"row 3 (MY-X-02).hours", "row 4 (MY-X-01).id"}
+    assert "营业时间" in zh["row 3 (MY-X-02).hours"] and "重复" in zh["row 4 (MY-X-01).id"]
+
+
+def test_a_refused_export_says_nothing_was_written(tmp_path, records):
+    with pytest.raises(InputError, match="nothing was written") as info:
+        export_stations([records[0], {**records[1], "lon": 0.0}], tmp_path / "s.geojson")
+    assert "经度" in localized_fields(info.value, "zh")["station 2.lon"]
 
 
 def test_non_utf8_csv_says_how_to_save(tmp_path):

@@ -33,6 +33,7 @@ from planner.stations import (
     merge_changes,
     normalise_record,
     record_to_wgs84,
+    validate_many,
     validate_station,
 )
 from planner.stations.messages import Problems
@@ -390,10 +391,7 @@ class StationStore(RegistryFile):
             (``fields`` keyed ``"record N (ID).field"``); nothing is written.
         """
         actor = _check_actor(actor)
-        if not partial:
-            clean = _validate_many(records, labels=labels)
-        else:
-            clean = _validate_many(records, labels=labels, partial=True)
+        clean = _validate_many(records, labels=labels, partial=partial)
         summary = {"added": 0, "updated": 0, "unchanged": 0}
         problems = Problems()
         with self.transaction(write=True) as con:
@@ -431,7 +429,7 @@ class StationStore(RegistryFile):
                 self._audit(con, record["id"], new_version, at, actor, "import", diff)
                 summary["updated"] += 1
             if problems:
-                raise problems.summary("stations")
+                raise problems.summary("invalid stations", done="written")
             if summary["added"] or summary["updated"]:
                 self._bump_generation(con)
         return summary
@@ -456,34 +454,11 @@ def _check_version(version: object) -> int:
 
 def _validate_many(records: Iterable[Mapping[str, Any]], *, labels: Iterable[str] | None = None,
                    partial: bool = False) -> list[tuple[str, dict]]:
-    """Validate every record (``partial``: only the fields it has, but always an id), then
-    raise once naming each bad record and repeated id; returns ``(label, record)`` pairs."""
-    clean: list[tuple[str, dict]] = []
-    problems = Problems()
-    seen: dict[str, str] = {}
-    names = iter(labels) if labels is not None else None
-    for i, record in enumerate(records, start=1):
-        label = next(names, f"record {i}") if names is not None else f"record {i}"
-        record = normalise_record(record)
-        if isinstance(record, Mapping) and isinstance(record.get("id"), str) and record["id"]:
-            label += f" ({record['id']})"
-        try:
-            item = validate_station(record, partial=partial)
-        except InputError as err:
-            problems.extend(label, err)
-            continue
-        if "id" not in item:
-            problems.add(f"{label}.id", "id is required", "编号为必填项")
-            continue
-        if item["id"] in seen:
-            problems.add(f"{label}.id", f"id {item['id']!r} repeats {seen[item['id']]}; ids must be unique",
-                         f"编号 {item['id']!r} 与{seen[item['id']]}重复；编号须唯一")
-            continue
-        seen[item["id"]] = label.split(" (")[0]
-        clean.append((label, item))
-    if problems:
-        raise problems.summary("stations")
-    return clean
+    """:func:`planner.stations.validate_many` of records labelled by ``labels`` (default
+    ``"record N"``)."""
+    names = iter(labels) if labels is not None else iter(())
+    items = ((next(names, f"record {i}"), record) for i, record in enumerate(records, start=1))
+    return validate_many(items, partial=partial, head="invalid stations", done="written")
 
 
 def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict:

@@ -14,7 +14,8 @@ The package reads bottom-up, one module per job; import from ``planner.stations`
 ``messages``   per-field problems in two languages, collected and raised once
 ``location``   study area, context band and county of a point (region outline, lazy)
 ``hours``      opening hours: ``parse_hours``, ``is_open``, ``opening``; ``region_today``
-``validate``   ``validate_station`` (every field rule) and ``merge_changes`` (PATCH)
+``validate``   ``validate_station`` (every field rule), ``merge_changes`` (PATCH),
+               ``validate_many`` (a file or bulk write, all or nothing)
 =============  ==========================================================================
 
 Importing the package loads no region: the outline (boundary and counties, no demand) is
@@ -71,7 +72,7 @@ from planner.stations.schema import (
     is_external,
 )
 from planner.stations.text import CODE_FIELDS, NFKC_FIELDS, normalise_record, normalise_text
-from planner.stations.validate import merge_changes, validate_station
+from planner.stations.validate import merge_changes, validate_many, validate_station
 
 __all__ = [
     "ADDRESS_MAX", "AMENITIES", "AMENITY_GROUPS", "AMENITY_LABELS", "CODE_FIELDS", "CORRIDOR_MAX",
@@ -83,5 +84,5 @@ __all__ = [
     "county_for_location", "inside_region", "is_external", "is_open", "localized_fields", "location_bounds",
     "merge_changes", "normalise_record", "normalise_text", "opening", "parse_hours", "record_to_wgs84",
     "region_available",
-    "region_today", "validate_station",
+    "region_today", "validate_many", "validate_station",
 ]

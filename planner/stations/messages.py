@@ -19,6 +19,9 @@ from typing import Any
 
 from planner.errors import InputError
 
+#: Problems named in the message of a bulk error (``fields`` holds them all).
+SHOWN = 8
+
 
 def localized_fields(error: BaseException, lang: str = "en") -> dict[str, str]:
     """Per-field messages of an error in ``lang`` (``"zh"`` or ``"en"``).
@@ -38,14 +41,16 @@ class Problems:
     """Collects ``(key, English rule, Chinese rule)`` triples, then raises once.
 
     A key given twice keeps both rules (joined by ``"; "`` and ``"；"``). :meth:`error` words
-    the problems of one record, :meth:`summary` those of a bulk write.
+    the problems of one record, :meth:`summary` those of a file or a bulk write.
     """
 
     def __init__(self) -> None:
         self.en: dict[str, str] = {}
         self.zh: dict[str, str] = {}
 
-    def add(self, key: str, en: str, zh: str) -> None:
+    def add(self, key: str, en: str, zh: str | None = None) -> None:
+        """One problem; ``zh=None`` where there is no Chinese rule (the English one stands in)."""
+        zh = en if zh is None else zh
         if key in self.en:
             self.en[key] += "; " + en
             self.zh[key] += "；" + zh
@@ -57,7 +62,7 @@ class Problems:
         """Every field problem of ``err``, keyed ``"{label}.{field}"``."""
         zh = getattr(err, "fields_zh", None) or {}
         for field, rule in err.fields.items():
-            self.add(f"{label}.{field}", rule, zh.get(field, rule))
+            self.add(f"{label}.{field}", rule, zh.get(field))
 
     def __bool__(self) -> bool:
         return bool(self.en)
@@ -66,12 +71,12 @@ class Problems:
         """``head: rule; rule; ...`` (e.g. ``head="invalid station"``)."""
         return InputError(f"{head}: " + "; ".join(self.en.values()), fields=self.en, fields_zh=self.zh)
 
-    def summary(self, what: str) -> InputError:
-        """How many problems the ``what`` (e.g. ``"stations"``) of a bulk write have, the first
-        five shown; says that nothing was written."""
-        shown = "; ".join(f"{k}: {v}" for k, v in list(self.en.items())[:5])
-        more = f" (and {len(self.en) - 5} more)" if len(self.en) > 5 else ""
-        return InputError(f"{len(self.en)} problem(s) in the {what}; nothing was written: {shown}{more}",
+    def summary(self, head: str, *, done: str = "written") -> InputError:
+        """For a file or a bulk write, all or nothing: ``head: N problem(s); nothing was
+        {done}: key: rule; ...`` showing the first :data:`SHOWN` (every one is in ``fields``)."""
+        shown = "; ".join(f"{k}: {v}" for k, v in list(self.en.items())[:SHOWN])
+        more = f" (and {len(self.en) - SHOWN} more)" if len(self.en) > SHOWN else ""
+        return InputError(f"{head}: {len(self.en)} problem(s); nothing was {done}: {shown}{more}",
                           fields=self.en, fields_zh=self.zh)
 
 

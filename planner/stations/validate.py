@@ -1,10 +1,11 @@
-"""Validation of a station record: every field rule, derived fields and PATCH merging.
+"""Validation of a station record: every field rule, derived fields, PATCH merging, many at once.
 
 :func:`validate_station` checks one record (or a PATCH body) and returns a cleaned copy with
 the derived fields (``county_name``, ``charging.total_kw``, ``charging.max_power_kw``) filled
 in, or raises one :class:`~planner.errors.InputError` listing every problem in English and
 Chinese (:mod:`planner.stations.messages`). Nothing here loads demand: a location is checked
-against the region's outline only (:mod:`planner.stations.location`).
+against the region's outline only (:mod:`planner.stations.location`). :func:`validate_many`
+checks a file's or a bulk write's records together and reports them all at once.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from planner._validate import as_int, to_float
+from planner.errors import InputError
 from planner.coords import COORD_SYSTEMS
 from planner.stations.hours import hours_problem, region_today
 from planner.stations.location import (
@@ -482,6 +484,58 @@ def _field_status(p: Problems, value, out) -> None:
         else:
             clean[key] = status
     out["field_status"] = clean
+
+
+def validate_many(items: Iterable[tuple[str, Any]], *, partial: bool = False, head: str = "invalid stations",
+                  done: str = "written") -> list[tuple[str, dict]]:
+    """Validate labelled records, all or nothing: the one check of a file or a bulk write.
+
+    Parameters
+    ----------
+    items
+        ``(label, record)`` pairs, e.g. ``("row 3", {...})``; a record's id is added to its
+        label (``"row 3 (MY-DH-03)"``).
+    partial
+        Validate each record as a change (:func:`validate_station` ``partial=True``); an
+        ``id`` is still required.
+    head, done
+        Words of the error: ``"{head}: N problem(s); nothing was {done}: ..."``.
+
+    Returns
+    -------
+    list of (label, record)
+        The cleaned records in input order.
+
+    Raises
+    ------
+    InputError
+        Naming every bad record and repeated id; ``fields`` keyed ``"row 3 (MY-DH-03).lon"``,
+        ``fields_zh`` in Chinese.
+    """
+    clean: list[tuple[str, dict]] = []
+    problems = Problems()
+    seen: dict[str, str] = {}
+    for label, record in items:
+        record = normalise_record(record)
+        if isinstance(record, Mapping) and isinstance(record.get("id"), str) and record["id"]:
+            label += f" ({record['id']})"
+        try:
+            item = validate_station(record, partial=partial)
+        except InputError as err:
+            problems.extend(label, err)
+            continue
+        if "id" not in item:
+            problems.add(f"{label}.id", "id is required", "编号为必填项")
+            continue
+        if item["id"] in seen:
+            problems.add(f"{label}.id", f"id {item['id']!r} repeats {seen[item['id']]}; ids must be unique",
+                         f"编号 {item['id']!r} 与{seen[item['id']]}重复；编号须唯一")
+            continue
+        seen[item["id"]] = label.split(" (")[0]
+        clean.append((label, item))
+    if problems:
+        raise problems.summary(head, done=done)
+    return clean
 
 
 def merge_changes(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
