@@ -52,11 +52,11 @@ from planner.stations import (
     AMENITIES,
     FIELDS,
     FIELD_STATUS_EXTRA_KEYS,
+    Problems,
     record_to_wgs84,
     validate_many,
     validate_station,
 )
-from planner.stations.messages import Problems
 
 FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
 #: Layer name of stations in a GeoPackage.

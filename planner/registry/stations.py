@@ -30,13 +30,13 @@ from planner.stations import (
     COUNTIES,
     FIELDS,
     REQUIRED,
+    Problems,
     merge_changes,
     normalise_record,
     record_to_wgs84,
     validate_many,
     validate_station,
 )
-from planner.stations.messages import Problems
 
 _JSON_COLUMNS = ("amenities", "charging", "field_status")
 #: Stored columns: every record field except the derived county_name.

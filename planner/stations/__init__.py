@@ -32,7 +32,7 @@ from planner.stations.location import (
     record_to_wgs84,
     region_available,
 )
-from planner.stations.messages import localized_fields
+from planner.stations.messages import Problems, localized_fields
 from planner.stations.schema import (
     ADDRESS_MAX,
     AMENITIES,
@@ -80,7 +80,7 @@ __all__ = [
     "EXTERNAL_KIND", "EXTRAS", "FIELDS", "FIELD_LABELS_ZH", "FIELD_STATUS_EXTRA_KEYS", "FREE_BASICS",
     "HOURS_RE", "ID_RE", "KINDS", "KIND_LABELS", "LEGACY_COUNTY_CODES", "MAX_BAY_COUNT", "MAX_BAY_POWER_KW",
     "MAX_COORD_PRECISION_M", "MAX_DAILY_TRUCKS", "MAX_PARKING_BAYS", "NAME_MAX", "NFKC_FIELDS", "NOTES_MAX",
-    "PHONE_RE", "REQUIRED", "SEVEN_CATEGORIES", "SOURCE_MAX", "STATUSES",
+    "PHONE_RE", "Problems", "REQUIRED", "SEVEN_CATEGORIES", "SOURCE_MAX", "STATUSES",
     "county_for_location", "inside_region", "is_external", "is_open", "localized_fields", "location_bounds",
     "merge_changes", "normalise_record", "normalise_text", "opening", "parse_hours", "record_to_wgs84",
     "region_available",
