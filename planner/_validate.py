@@ -11,6 +11,7 @@ its own bilingual message.
 from __future__ import annotations
 
 import math
+import numbers
 
 from planner.errors import InputError
 
@@ -93,3 +94,11 @@ def as_int(value) -> int | None:
     if not math.isfinite(number) or not number.is_integer():
         return None
     return int(number)
+
+
+def h3_resolution(value) -> int:
+    """An H3 resolution: a whole number (``int`` or numpy integer, not ``bool``) from 0 to 15."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= 15:
+        raise InputError(f"resolution must be a whole number from 0 to 15, got {value!r}",
+                         fields={"resolution": "whole number 0-15"})
+    return int(value)

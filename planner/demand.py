@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner._validate import h3_resolution
 from planner.errors import InputError
 from planner.projection import check_crs, crs_for_extent
 from planner.settings import MIN_BREAK_MIN, WGS84
@@ -130,7 +131,7 @@ def generate_demand(
     """
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events <= 0:
         raise InputError(f"n_events must be a positive whole number, got {n_events!r}", fields={"n_events": "> 0"})
-    _check_resolution(resolution)
+    resolution = h3_resolution(resolution)
     corridors = getattr(boundary, "corridors", None) if corridors is None else corridors
     anchors = getattr(boundary, "anchors", None) if anchors is None else anchors
     if corridors is None or anchors is None:
@@ -257,7 +258,7 @@ def import_gps_stops(
 
     path = Path(path)
     system = check_coord_system(coords)
-    _check_resolution(resolution)
+    resolution = h3_resolution(resolution)
     if isinstance(chunksize, bool) or not isinstance(chunksize, (int, np.integer)) or chunksize <= 0:
         raise InputError(f"chunksize must be a positive whole number, got {chunksize!r}", fields={"chunksize": "> 0"})
     try:
@@ -473,12 +474,6 @@ def _outline(boundary):
     if hasattr(boundary, "outline"):  # a Region
         return boundary.outline
     return boundary
-
-
-def _check_resolution(resolution) -> None:
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 0 <= resolution <= 15:
-        raise InputError(f"resolution must be a whole number from 0 to 15, got {resolution!r}",
-                         fields={"resolution": "whole number 0-15"})
 
 
 def read_demand(path: str | Path, *, layer: str | None = None) -> gpd.GeoDataFrame:

@@ -83,6 +83,20 @@ def test_default_grid_rejects_bad_resolution(region, bad):
         default_grid(region.boundary, resolution=bad)
 
 
+@pytest.mark.parametrize("bad", [-1, 16, 8.0, True, "8"])
+def test_demand_rejects_bad_resolution_before_any_work(region, tmp_path, bad):
+    with pytest.raises(InputError, match="resolution must be a whole number from 0 to 15") as info:
+        generate_demand(region.boundary, n_events=10, resolution=bad)
+    assert set(info.value.fields) == {"resolution"}
+    with pytest.raises(InputError, match="resolution"):
+        import_gps_stops(tmp_path / "never-read.csv", resolution=bad, region=region)
+
+
+def test_demand_takes_a_numpy_resolution(region):
+    cells = generate_demand(region, n_events=50, resolution=np.int64(7))["cell_id"]
+    assert {h3.get_resolution(c) for c in cells} == {7}
+
+
 def test_default_grid_rejects_non_polygon_boundary():
     with pytest.raises(InputError, match="Polygon"):
         default_grid(shapely.Point(104.7, 31.5))
