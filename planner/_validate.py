@@ -2,7 +2,7 @@
 
 Two kinds of check live here. :func:`positive`, :func:`non_negative` and :func:`whole_number`
 take what a user typed (text included) and raise :class:`~planner.errors.InputError` naming the
-parameter. :func:`is_number`, :func:`to_float` and :func:`as_int` are the predicates behind
+parameter; :func:`h3_resolution` checks the grid and demand layers' H3 resolution. :func:`is_number`, :func:`to_float` and :func:`as_int` are the predicates behind
 record validation (stations, coordinates, registry arguments): a value that already is a number
 (``int``, ``float`` or a numpy scalar; never ``bool`` or text) or ``None``, so each caller words
 its own bilingual message.
