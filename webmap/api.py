@@ -42,7 +42,7 @@ from planner.coords import check_coord_system
 from planner import gazetteer
 from planner.errors import ConflictError, InputError
 from webmap.auth import api_user, can, reader
-from webmap.errors import ApiError
+from webmap.errors import ApiError, conflict
 from webmap.serialize import etag, feature, feature_collection
 from webmap.state import get_workspace
 
@@ -309,11 +309,5 @@ def patch_station(station_id: str):
         record = registry.update(station_id, changes, expected_version=expected, actor=user["name"],
                                  coords=coords, may_retire=can(user, "retire"))
     except ConflictError as exc:
-        current = exc.current if exc.current is not None else registry.get(station_id)
-        raise ApiError(
-            409,
-            "conflict",
-            exc.message,
-            current=feature(current),
-        ) from None
+        raise conflict(exc, feature, lambda: registry.get(station_id)) from None
     return _station_response(record)

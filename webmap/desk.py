@@ -22,6 +22,7 @@ No public response carries a driver's name or phone.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
@@ -34,7 +35,7 @@ from planner.desk.requests import CATEGORIES, CHANNELS, SATISFACTION, STAGE_LABE
 from planner.errors import ConflictError
 from webmap.api import if_match_version, json_body
 from webmap.auth import api_user, current_user, login_required
-from webmap.errors import ApiError
+from webmap.errors import ApiError, conflict
 from webmap.i18n import get_lang
 from webmap.state import EXTENSION, get_workspace
 
@@ -184,9 +185,8 @@ def patch_request(request_id: str):
     try:
         record = desk.update(request_id, body, expected_version=expected, actor=user["name"])
     except ConflictError as exc:
-        current = exc.current or desk.get(request_id)
-        raise ApiError(409, "conflict", exc.message,
-                       current=staff_view(current, now=_now(), calendar=desk.calendar(), lang=get_lang())) from None
+        view = functools.partial(staff_view, now=_now(), calendar=desk.calendar(), lang=get_lang())
+        raise conflict(exc, view, lambda: desk.get(request_id)) from None
     return _request_json(record, with_history=True)
 
 
