@@ -46,6 +46,7 @@ from shapely.geometry.base import BaseGeometry
 from planner import clock
 from planner.errors import InputError
 from planner.projection import check_crs, crs_for_extent
+from planner.provenance import needs_banner, status_of
 from planner.settings import DEFAULT_CONTEXT_KM, DEFAULT_REGION, WGS84
 
 #: Seed of the embedded demand layer (same seed, same layer).
@@ -238,9 +239,7 @@ class Region:
     @property
     def uses_illustrative_data(self) -> bool:
         """True when any station or layer is not verified (UIs show the demo-data banner)."""
-        return any(s.get("data_status") != "verified" for s in self.stations) or any(
-            p.get("data_status") != "verified" for p in self.provenance.values()
-        )
+        return needs_banner(status_of(self.stations, self.provenance))
 
 
 def load_region(name: str = DEFAULT_REGION, *, context_km: float | None = None) -> Region:

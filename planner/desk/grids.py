@@ -20,6 +20,7 @@ from shapely import wkb
 
 from planner.errors import InputError
 from planner.projection import project, utm_crs_for
+from planner.provenance import needs_banner, status_of
 
 DEFAULT_SOURCE = ("illustrative: the region's H3 cells (planner.grid.default_grid) grouped per county; the "
                   "bureau's real grid boundaries, units and duty phones are not published")
@@ -128,8 +129,14 @@ class ServiceGrids:
                 for r, g in zip(self.records, self.geometries)]
 
     @property
+    def data_status(self) -> str:
+        """The worst ``data_status`` of the grids (:func:`planner.provenance.status_of`)."""
+        return status_of(self.records)
+
+    @property
     def illustrative(self) -> bool:
-        return any(r.get("data_status") != "verified" for r in self.records)
+        """Whether pages showing the grids carry the illustrative-data banner."""
+        return needs_banner(self.data_status)
 
     def get(self, grid_id: str) -> dict:
         if grid_id not in self.by_id:
