@@ -19,7 +19,7 @@ import shapely
 from shapely import wkb
 
 from planner.errors import InputError
-from planner.projection import project, utm_crs_for
+from planner.projection import project, project_geometry, utm_crs_for
 from planner.provenance import needs_banner, status_of
 
 DEFAULT_SOURCE = ("illustrative: the region's H3 cells (planner.grid.default_grid) grouped per county; the "
@@ -99,9 +99,7 @@ class ServiceGrids:
         c = shapely.union_all(self.geometries).centroid
         self.crs = utm_crs_for(c.x, c.y)
         self._tree = shapely.STRtree(self.geometries)
-        projected = []
-        for g in self.geometries:
-            projected.append(shapely.transform(g, lambda xy: _project_xy(xy, self.crs)))
+        projected = [project_geometry(g, self.crs) for g in self.geometries]
         self._projected = projected
         self._ptree = shapely.STRtree(projected)
 
@@ -173,9 +171,3 @@ class ServiceGrids:
             feats.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(g)})
         return {"type": "FeatureCollection", "features": feats}
 
-
-def _project_xy(xy, crs):
-    import numpy as np
-
-    x, y = project(xy[:, 0], xy[:, 1], crs)
-    return np.column_stack([x, y])
