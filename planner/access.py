@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.sparse.csgraph import dijkstra
 
 from planner.errors import InfeasibleError, InputError, NotFoundError
 from planner.network import RoadNetwork, _check_point
@@ -35,7 +34,7 @@ from planner.network.snap import Snap, direct_pairs
 from planner.settings import ACCESS_SPEED_KMH
 from planner.stations import AMENITIES, is_open
 
-__all__ = ["K_LABELS", "NearestIndex", "nearest_source_per_node"]
+__all__ = ["K_LABELS", "NearestIndex"]
 
 #: Stations kept per node by the precompute (more: a bigger index, fewer fallback searches).
 K_LABELS = 4
@@ -48,51 +47,6 @@ MASK_TABLE_BUDGET_BYTES = 320 * 2**20
 _TIE_S = 0.05
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
-
-
-def nearest_source_per_node(
-    csr: Any, sources: Sequence[int], *, directed: bool = True, symmetric: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from every node to its nearest source, and which source (multi-source Dijkstra).
-
-    One call of ``scipy.sparse.csgraph.dijkstra(..., indices=sources, min_only=True,
-    return_predecessors=True)``. On a directed graph it runs on the transpose, so the
-    distance is node → source (the way a truck drives *to* a station).
-
-    Parameters
-    ----------
-    csr
-        ``n×n`` sparse matrix of non-negative edge weights (e.g.
-        :attr:`RoadNetwork.length_csr`); parallel edges must already be reduced.
-    sources
-        Node ids of the sources (stations); duplicates allowed.
-    directed
-        ``False`` treats every edge as two-way.
-    symmetric
-        The caller knows ``csr`` equals its transpose (every road two-way at the same cost,
-        as built by :meth:`RoadNetwork.from_corridors`): skip building the transpose, which
-        costs about a fifth of the run on a million-node graph. Not checked.
-
-    Returns
-    -------
-    (dist, source_index)
-        ``dist[i]``: weight of the shortest path from node ``i`` to any source (``inf`` if
-        none is reachable). ``source_index[i]``: position in ``sources`` of that source
-        (the first position if a node appears twice), ``-1`` if unreachable.
-    """
-    n = csr.shape[0]
-    src = np.asarray(sources, dtype=np.int64).reshape(-1)
-    if src.size == 0:
-        raise InputError("sources is empty; give at least one source node", fields={"sources": "non-empty"})
-    if src.min() < 0 or src.max() >= n:
-        raise InputError(f"sources must be node ids in 0..{n - 1}", fields={"sources": f"0..{n - 1}"})
-    graph = csr.T if directed and not symmetric else csr
-    dist, _, origin = dijkstra(graph, directed=directed, indices=src, min_only=True, return_predecessors=True)
-    # position of each source node in `sources` (first wins); slot n stands for "none"
-    lookup = np.full(n + 1, -1, dtype=np.int64)
-    lookup[src[::-1]] = np.arange(src.size - 1, -1, -1)
-    index = lookup[np.where(origin < 0, n, origin)]
-    return dist, index
 
 
 def _as_time(open_at: Any) -> dt.time | None:
@@ -495,23 +449,34 @@ class NearestIndex:
         while self._mask_workers:
             self._mask_workers.pop().join()
 
-    def per_node(self, *, mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest eligible station for every network node.
+    def per_node(self, *, mask: Any = None, by: str = "length") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest (or fastest-reached) eligible station for every network node.
+
+        The one multi-source Dijkstra of the package for "every node to its nearest station"
+        (:func:`planner.network.index.seeded_dijkstra` on the reversed graph, seeded with
+        every eligible station's in-seeds: both ends of its edge, partial edge and access
+        leg included).
 
         Parameters
         ----------
         mask
             Boolean array over :attr:`stations` (e.g. from :meth:`eligible_mask`); ``None``
             means every (non-retired) station.
+        by
+            ``"length"``: the station nearest by road metres; ``"time"``: the station reached
+            fastest (truck seconds), which differs only where a farther station is quicker.
+            Adding a station can only lower either.
 
         Returns
         -------
         (dist_m, time_s, station_pos)
-            Road metres and truck seconds from each node to its nearest station, including
-            the partial edge and access leg at the station (``inf`` where none is
-            reachable), and the position of that station in :attr:`stations` (``-1`` if
-            none). One multi-source Dijkstra on the reversed graph per distinct mask (cached).
+            Road metres and truck seconds from each node to that station along the chosen
+            shortest path, including the partial edge and access leg at the station (``inf``
+            where none is reachable), and the position of that station in :attr:`stations`
+            (``-1`` if none). Cached per distinct mask and ``by``.
         """
+        if by not in ("length", "time"):
+            raise InputError(f"by must be 'length' or 'time', got {by!r}", fields={"by": "length | time"})
         S = len(self.stations)
         n = self.network.n_nodes
         if mask is None:
@@ -520,17 +485,24 @@ class NearestIndex:
             m = np.asarray(mask)
             if m.dtype != bool or m.shape != (S,):
                 raise InputError(f"mask must be a boolean array of length {S} (one per station)", fields={"mask": f"bool[{S}]"})
-        key = np.packbits(m).tobytes() + S.to_bytes(4, "little")
+        key = np.packbits(m).tobytes() + S.to_bytes(4, "little") + by.encode()
         hit = self._per_node_cache.get(key)
         if hit is None:
             seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
             keep = m[seed_src] if seed_src.size else np.zeros(0, dtype=bool)
             if not keep.any():
                 hit = (np.full(n, np.inf), np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
-            else:
+            elif by == "length":
                 rev = self.graph.reversed()
                 dist, secs, src, _, _ = seeded_dijkstra(
                     rev.indptr, rev.indices, rev.w, rev.aux, n, seed_node[keep], seed_src[keep], seed_w[keep], seed_t[keep],
+                    np.inf, _EMPTY_I, _EMPTY_F,
+                )  # fmt: skip
+                hit = (dist, secs, src)
+            else:
+                rev = network_csr(self.network, "time_s").reversed()
+                secs, dist, src, _, _ = seeded_dijkstra(
+                    rev.indptr, rev.indices, rev.w, rev.aux, n, seed_node[keep], seed_src[keep], seed_t[keep], seed_w[keep],
                     np.inf, _EMPTY_I, _EMPTY_F,
                 )  # fmt: skip
                 hit = (dist, secs, src)

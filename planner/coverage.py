@@ -159,48 +159,29 @@ def _index_stations(index) -> list[dict]:
     return list(stations)
 
 
-def nearest_tables(network, index, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest_tables(network, index, mask: np.ndarray, *, by: str = "length") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Road distance (m), drive time (s) and station position per network node.
 
-    Thin wrapper over ``index.per_node(mask=...)`` that returns ``inf`` / ``-1``
+    Thin wrapper over ``index.per_node(mask=..., by=...)`` that returns ``inf`` / ``-1``
     everywhere when no station passes the filters (every point is then uncovered).
     """
     n = int(network.n_nodes)
     if not np.any(mask):
         return np.full(n, np.inf), np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    dist_m, time_s, pos = index.per_node(mask=np.asarray(mask, dtype=bool))
+    dist_m, time_s, pos = index.per_node(mask=np.asarray(mask, dtype=bool), by=by)
     return np.asarray(dist_m, float), np.asarray(time_s, float), np.asarray(pos)
 
 
 def fastest_per_node(network, index, mask: np.ndarray) -> np.ndarray:
     """Fastest truck time (s) from every node to an eligible station, access leg included.
 
-    One Dijkstra on the transposed time graph from a virtual source joined to the end nodes
-    of each eligible station's edge by the time of the partial edge and the access leg
-    (:attr:`planner.access.NearestIndex.station_in_seeds`). Adding a station can only lower these times, so access
-    metrics built on them never get worse when sites are added. (``nearest`` reports the
-    time to the station nearest by *distance*; the two differ only where a farther
-    station is faster to reach.)
+    ``index.per_node(mask=..., by="time")`` (:meth:`planner.access.NearestIndex.per_node`).
+    Adding a station can only lower these times, so access metrics built on them never get
+    worse when sites are added. (``nearest`` reports the time to the station nearest by
+    *distance*; the two differ only where a farther station is faster to reach.)
     """
-    from scipy import sparse
-    from scipy.sparse.csgraph import dijkstra
-
-    n = int(network.n_nodes)
-    cols = np.flatnonzero(np.asarray(mask, dtype=bool))
-    if cols.size == 0:
-        return np.full(n, np.inf)
-    # every way into an eligible station: the end node of its edge (either direction of a
-    # two-way road) and the truck time of the partial edge plus the access leg
-    seed_node, _seed_m, seed_s, seed_src = index.station_in_seeds
-    keep = np.asarray(mask, dtype=bool)[seed_src]
-    best = pd.Series(np.asarray(seed_s, float)[keep]).groupby(np.asarray(seed_node, np.int64)[keep]).min()
-    t = sparse.coo_array(network.time_csr.T)
-    rows = np.concatenate([t.row, np.full(len(best), n)])
-    colsn = np.concatenate([t.col, best.index.to_numpy(np.int64)])
-    # a zero-length virtual edge must stay an edge: add a negligible epsilon
-    data = np.concatenate([t.data, best.to_numpy(float) + 1e-9])
-    graph = sparse.csr_array((data, (rows, colsn)), shape=(n + 1, n + 1))
-    return np.asarray(dijkstra(graph, directed=True, indices=n))[:n]
+    _, time_s, _ = nearest_tables(network, index, mask, by="time")
+    return time_s
 
 
 # ------------------------------------------------------------------ pure profile maths
