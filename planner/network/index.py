@@ -24,6 +24,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from planner.network.snap import grow3
+
 __all__ = ["Csr", "k_eligible_from", "k_nearest_labels", "merge_labels", "seeded_dijkstra"]
 
 
@@ -383,10 +385,9 @@ def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr,
     seed_w = np.empty(2 * m)
     seed_a = np.empty(2 * m)
     ns = 0
-    nd_cap = 8
-    d_src = np.empty(nd_cap, dtype=np.int64)
-    d_w = np.empty(nd_cap)
-    d_a = np.empty(nd_cap)
+    d_src = np.empty(8, dtype=np.int64)
+    d_w = np.empty(8)
+    d_a = np.empty(8)
     nd = 0
     for i in range(m):
         p = piece[i]
@@ -415,15 +416,8 @@ def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr,
                 w = a + (fi - fs) * lr + ps_acc[j]
                 t = (a + ps_acc[j]) / mps + (fi - fs) * tr
             if w < np.inf:
-                if nd == nd_cap:
-                    nd_cap *= 2
-                    n1 = np.empty(nd_cap, dtype=np.int64)
-                    n2 = np.empty(nd_cap)
-                    n3 = np.empty(nd_cap)
-                    n1[:nd] = d_src[:nd]
-                    n2[:nd] = d_w[:nd]
-                    n3[:nd] = d_a[:nd]
-                    d_src, d_w, d_a = n1, n2, n3
+                if nd == d_src.size:
+                    d_src, d_w, d_a = grow3(d_src, d_w, d_a, nd)
                 d_src[nd] = ps_src[j]
                 d_w[nd] = w
                 d_a[nd] = t
