@@ -34,7 +34,7 @@ from planner.network.snap import Snap, direct_pairs
 from planner.settings import ACCESS_SPEED_KMH
 from planner.stations import AMENITIES, is_open
 
-__all__ = ["K_LABELS", "NearestIndex"]
+__all__ = ["K_LABELS", "NearestIndex", "StationColumns", "check_filters"]
 
 #: Stations kept per node by the precompute (more: a bigger index, fewer fallback searches).
 K_LABELS = 4
@@ -47,6 +47,92 @@ MASK_TABLE_BUDGET_BYTES = 320 * 2**20
 _TIE_S = 0.05
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
+
+
+def check_filters(amenities: Iterable[str] | str = (), min_power_kw: Any = None) -> tuple[tuple[str, ...], float | None]:
+    """Validate the station filters and return them normalised (amenity names, deduplicated
+    in order; the power as a float).
+
+    Raises
+    ------
+    InputError
+        For an unknown amenity (``planner.stations.AMENITIES``) or a power that is not a
+        number of kW >= 0.
+    """
+    if isinstance(amenities, str):
+        amenities = (amenities,)
+    names = tuple(dict.fromkeys(str(a) for a in amenities or ()))
+    bad = [a for a in names if a not in AMENITIES]
+    if bad:
+        raise InputError(
+            f"unknown amenity {', '.join(map(repr, bad))}; use any of {', '.join(AMENITIES)}",
+            fields={"amenities": f"must be among {', '.join(AMENITIES)}"},
+        )
+    if min_power_kw is None:
+        return names, None
+    try:
+        power = float(min_power_kw)
+    except (TypeError, ValueError):
+        raise InputError(f"min_power_kw must be a number of kW, got {min_power_kw!r}", fields={"min_power_kw": "must be a number"}) from None
+    if not (math.isfinite(power) and power >= 0):
+        raise InputError(f"min_power_kw must be 0 or more kW, got {min_power_kw!r}", fields={"min_power_kw": "must be 0 or more"})
+    return names, power
+
+
+class StationColumns:
+    """The fields station filters read, as arrays: the one station filter of the package.
+
+    Used by :class:`NearestIndex` (nearest, along-route, per-node tables) and by
+    :func:`planner.coverage.station_mask` (coverage, access, scenarios). A station passes
+    :meth:`mask` when it has every named amenity, its ``charging.max_power_kw`` (else its
+    strongest bay, else 0) reaches ``min_power_kw``, and it is open at ``open_at`` by
+    :func:`planner.stations.is_open` (``hours`` missing = ``"24h"``).
+    """
+
+    def __init__(self, stations: Sequence[Mapping[str, Any]]):
+        S = len(stations)
+        self.ids = [str(s.get("id")) for s in stations]
+        amen = np.zeros((S, len(AMENITIES)), dtype=bool)
+        power = np.zeros(S)
+        hours = []
+        for i, s in enumerate(stations):
+            a = s.get("amenities") or {}
+            for j, name in enumerate(AMENITIES):
+                amen[i, j] = bool(a.get(name, False))
+            ch = s.get("charging") or {}
+            mp = ch.get("max_power_kw")
+            if mp is None:
+                mp = max((float(b.get("power_kw", 0)) for b in ch.get("bays", []) or []), default=0.0)
+            power[i] = float(mp)
+            hours.append(str(s.get("hours") or "24h"))
+        self.amenities = amen
+        self.power_kw = power
+        self._hours = hours
+        self.hours_values, self.hours_inv = (
+            np.unique(np.array(hours, dtype=object).astype(str), return_inverse=True) if S
+            else (np.array([], dtype=str), np.zeros(0, dtype=np.int64))
+        )
+
+    def check_hours(self) -> None:
+        """Raise :class:`InputError` naming the first station whose ``hours`` cannot be read."""
+        for h in self.hours_values:
+            try:
+                is_open(str(h), dt.time(0, 0))
+            except InputError:
+                sid = self.ids[self._hours.index(str(h))]
+                raise InputError(f"station {sid} has malformed hours {h!r}; use '24h' or 'HH:MM-HH:MM'", fields={"hours": "24h | HH:MM-HH:MM"}) from None
+
+    def mask(self, names: tuple[str, ...] = (), min_power_kw: float | None = None, open_at: dt.time | None = None) -> np.ndarray:
+        """Which stations pass (arguments as returned by :func:`check_filters`)."""
+        mask = np.ones(len(self.ids), dtype=bool)
+        if names:
+            mask &= self.amenities[:, [AMENITIES.index(a) for a in names]].all(axis=1)
+        if min_power_kw is not None:
+            mask &= self.power_kw >= min_power_kw
+        if open_at is not None and mask.any():
+            opened = np.array([is_open(str(h), open_at) for h in self.hours_values], dtype=bool)
+            mask &= opened[self.hours_inv]
+        return mask
 
 
 def _as_time(open_at: Any) -> dt.time | None:
@@ -144,29 +230,8 @@ class NearestIndex:
             raise InputError(f"station {sid} is too far from the network's region to measure", fields={"lon": "near the region", "lat": "near the region"})
 
         # filters
-        self._amenity_col = {name: j for j, name in enumerate(AMENITIES)}
-        amen = np.zeros((S, len(AMENITIES)), dtype=bool)
-        power = np.zeros(S)
-        hours = []
-        for i, s in enumerate(kept):
-            a = s.get("amenities") or {}
-            for name, j in self._amenity_col.items():
-                amen[i, j] = bool(a.get(name, False))
-            ch = s.get("charging") or {}
-            mp = ch.get("max_power_kw")
-            if mp is None:
-                mp = max((float(b.get("power_kw", 0)) for b in ch.get("bays", []) or []), default=0.0)
-            power[i] = float(mp)
-            hours.append(str(s.get("hours") or "24h"))
-        self._amenities = amen
-        self._power_kw = power
-        self._hours_values, self._hours_inv = np.unique(np.array(hours, dtype=object).astype(str), return_inverse=True) if S else (np.array([], dtype=str), np.zeros(0, dtype=np.int64))
-        for h in self._hours_values:
-            try:
-                is_open(str(h), dt.time(0, 0))
-            except InputError:
-                sid = self.station_ids[hours.index(str(h))]
-                raise InputError(f"station {sid} has malformed hours {h!r}; use '24h' or 'HH:MM-HH:MM'", fields={"hours": "24h | HH:MM-HH:MM"}) from None
+        self._columns = StationColumns(kept)
+        self._columns.check_hours()
         self._mask_cache: dict[tuple, np.ndarray] = {}
         self._per_node_cache: dict[bytes, tuple] = {}
         self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
@@ -281,28 +346,8 @@ class NearestIndex:
         return mask
 
     def _eligible_mask(self, names: tuple, min_power_kw: Any, open_at: Any) -> np.ndarray:
-        unknown = [a for a in names if a not in self._amenity_col]
-        if unknown:
-            raise InputError(
-                f"unknown amenity {unknown[0]!r}; valid amenities: {', '.join(AMENITIES)}",
-                fields={"amenities": f"one of {', '.join(AMENITIES)}"},
-            )
-        mask = np.ones(len(self.stations), dtype=bool)
-        if names:
-            mask &= self._amenities[:, [self._amenity_col[a] for a in names]].all(axis=1)
-        if min_power_kw is not None:
-            try:
-                p = float(min_power_kw)
-            except (TypeError, ValueError):
-                p = float("nan")
-            if not (math.isfinite(p) and p >= 0):
-                raise InputError(f"min_power_kw must be a number >= 0, got {min_power_kw!r}", fields={"min_power_kw": ">= 0"})
-            mask &= self._power_kw >= p
-        at = _as_time(open_at)
-        if at is not None and mask.any():
-            opened = np.array([is_open(str(h), at) for h in self._hours_values], dtype=bool)
-            mask &= opened[self._hours_inv]
-        return mask
+        names, power = check_filters(names, min_power_kw)
+        return self._columns.mask(names, power, _as_time(open_at))
 
     # ------------------------------------------------------------------ snapping
     def snap_point(self, lon: float, lat: float) -> Snap:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from planner import settings
 from planner._validate import positive
+from planner.access import StationColumns, check_filters
 from planner.errors import InputError
 
 #: Why ``max_gap_km`` exists and how sure we are of it (docs/domain.md §0, §6).
@@ -53,85 +54,17 @@ ON_CORRIDOR_KM = 5.0
 
 
 # ---------------------------------------------------------------------------- filters
-def _amenity_names() -> tuple[str, ...] | None:
-    try:
-        from planner.stations import AMENITIES
-    except ImportError:  # the station module is optional for pure-array use
-        return None
-    return tuple(AMENITIES)
-
-
-def check_filters(amenities: Iterable[str] = (), min_power_kw: float | None = None) -> tuple[tuple[str, ...], float | None]:
-    """Validate the station filters and return them normalised.
-
-    Parameters
-    ----------
-    amenities : iterable of str
-        Amenity keys a station must offer (``planner.stations.AMENITIES``).
-    min_power_kw : float, optional
-        Smallest acceptable charging power per bay, kW (``charging.max_power_kw``).
-
-    Returns
-    -------
-    (tuple of str, float or None)
-
-    Raises
-    ------
-    InputError
-        For an unknown amenity or a negative / non-finite power.
-    """
-    if isinstance(amenities, str):
-        amenities = (amenities,)
-    names = tuple(dict.fromkeys(str(a) for a in amenities))
-    known = _amenity_names()
-    if known is not None:
-        bad = [a for a in names if a not in known]
-        if bad:
-            raise InputError(
-                f"unknown amenity {', '.join(map(repr, bad))}; use any of {', '.join(known)}",
-                fields={"amenities": f"must be among {', '.join(known)}"},
-            )
-    if min_power_kw is not None:
-        try:
-            power = float(min_power_kw)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"min_power_kw must be a number of kW, got {min_power_kw!r}",
-                fields={"min_power_kw": "must be a number"},
-            ) from None
-        if not (math.isfinite(power) and power >= 0):
-            raise InputError(
-                f"min_power_kw must be 0 or more kW, got {min_power_kw!r}",
-                fields={"min_power_kw": "must be 0 or more"},
-            )
-        min_power_kw = power
-    return names, min_power_kw
-
-
 def station_mask(stations: Sequence[dict], *, amenities: Iterable[str] = (), min_power_kw: float | None = None) -> np.ndarray:
     """Boolean array: which stations are open and pass the filters.
 
-    A station passes when every amenity in ``amenities`` is ``True`` in its
-    ``amenities`` object and, if ``min_power_kw`` is given, its
-    ``charging.max_power_kw`` is at least that. Retired stations never pass.
+    The rule is :class:`planner.access.StationColumns` (the nearest-station index uses the
+    same): every amenity in ``amenities`` is ``True`` in its ``amenities`` object and, if
+    ``min_power_kw`` is given, its ``charging.max_power_kw`` (else its strongest bay) is
+    at least that. Retired stations never pass.
     """
     names, power = check_filters(amenities, min_power_kw)
-    out = np.zeros(len(stations), dtype=bool)
-    for i, s in enumerate(stations):
-        if s.get("status", "open") != "open":
-            continue
-        offered = s.get("amenities") or {}
-        if not all(bool(offered.get(a)) for a in names):
-            continue
-        if power is not None:
-            charging = s.get("charging") or {}
-            max_kw = charging.get("max_power_kw")
-            if max_kw is None:  # records not passed through validate_station
-                max_kw = max((float(b.get("power_kw", 0)) for b in charging.get("bays", [])), default=0.0)
-            if float(max_kw) < power:
-                continue
-        out[i] = True
-    return out
+    in_service = np.array([s.get("status", "open") == "open" for s in stations], dtype=bool)
+    return in_service & StationColumns(stations).mask(names, power)
 
 
 def _is_external(station: dict) -> bool:

@@ -217,6 +217,29 @@ def test_megawatt_and_open_filters(index, stations):
     assert index.nearest(104.7, 31.5, k=20, open_at=dt.datetime(2025, 1, 1, 23, 30))["results"] == night
 
 
+@pytest.mark.parametrize("amenities, power", [((), None), (["shower"], None), ((), 100), (["shower", "parking"], 0), ((), 1e9)])
+def test_index_and_coverage_filter_stations_by_one_rule(index, amenities, power):
+    """The index (nearest, along-route) and coverage/scenarios pick the same stations and
+    reject the same bad filters with the same message (one StationColumns, one check)."""
+    from planner.coverage import station_mask
+
+    got = index.eligible_mask(amenities=amenities, min_power_kw=power)
+    assert np.array_equal(got, station_mask(index.stations, amenities=amenities, min_power_kw=power))
+    if amenities == ["shower"] or power == 100:
+        assert 0 < got.sum() < len(index.stations)  # a real choice, not all or none
+
+
+@pytest.mark.parametrize("amenities, power", [(["sauna"], None), ((), -5), ((), "lots"), ((), float("nan"))])
+def test_index_and_coverage_reject_bad_filters_alike(index, amenities, power):
+    from planner.coverage import station_mask
+
+    with pytest.raises(InputError) as by_index:
+        index.eligible_mask(amenities=amenities, min_power_kw=power)
+    with pytest.raises(InputError) as by_coverage:
+        station_mask(index.stations, amenities=amenities, min_power_kw=power)
+    assert str(by_index.value) == str(by_coverage.value) and by_index.value.fields == by_coverage.value.fields
+
+
 def test_per_node_matches_brute_force(index, net, lines):
     mask = index.eligible_mask(amenities=["shower"])
     dist_m, time_s, pos = index.per_node(mask=mask)
