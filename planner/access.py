@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from planner._validate import non_negative, positive, whole_number
 from planner.errors import InfeasibleError, InputError, NotFoundError
 from planner.network import RoadNetwork, _check_point
 from planner.network.index import k_eligible_from, k_nearest_labels, merge_labels, network_csr, query_nearest, seeded_dijkstra
@@ -70,13 +71,7 @@ def check_filters(amenities: Iterable[str] | str = (), min_power_kw: Any = None)
         )
     if min_power_kw is None:
         return names, None
-    try:
-        power = float(min_power_kw)
-    except (TypeError, ValueError):
-        raise InputError(f"min_power_kw must be a number of kW, got {min_power_kw!r}", fields={"min_power_kw": "must be a number"}) from None
-    if not (math.isfinite(power) and power >= 0):
-        raise InputError(f"min_power_kw must be 0 or more kW, got {min_power_kw!r}", fields={"min_power_kw": "must be 0 or more"})
-    return names, power
+    return names, non_negative(min_power_kw, "min_power_kw", unit="kW")
 
 
 class StationColumns:
@@ -192,14 +187,8 @@ class NearestIndex:
     ):
         if not isinstance(network, RoadNetwork):
             raise InputError(f"network must be a RoadNetwork, got {type(network).__name__}", fields={"network": "RoadNetwork"})
-        try:
-            speed = float(access_speed_kmh)
-        except (TypeError, ValueError):
-            speed = float("nan")
-        if not (math.isfinite(speed) and speed > 0):
-            raise InputError(f"access_speed_kmh must be a positive number, got {access_speed_kmh!r}", fields={"access_speed_kmh": "> 0"})
-        if isinstance(k_labels, bool) or not isinstance(k_labels, (int, np.integer)) or not 1 <= k_labels <= 64:
-            raise InputError(f"k_labels must be a whole number in 1..64, got {k_labels!r}", fields={"k_labels": "1..64"})
+        speed = positive(access_speed_kmh, "access_speed_kmh")
+        k_labels = whole_number(k_labels, "k_labels", minimum=1, maximum=64, strict=True)
         self.network = network
         self.access_speed_kmh = speed
         self._access_mps = speed / 3.6
@@ -400,8 +389,7 @@ class NearestIndex:
             from the point and from the station to their nearest edges.
         """
         lon, lat = _check_point(lon, lat)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise InputError(f"k must be a whole number >= 1, got {k!r}", fields={"k": "integer >= 1"})
+        k = whole_number(k, "k", strict=True)
         mask = self._mask(amenities, min_power_kw, open_at)
         snap = self.snap_point(lon, lat)
         picked, road_m, time_s = self._k_nearest(snap, mask, int(k))
@@ -674,15 +662,8 @@ class NearestIndex:
         """
         o_lon, o_lat = _lonlat_pair(orig_lonlat, "orig_lonlat")
         d_lon, d_lat = _lonlat_pair(dest_lonlat, "dest_lonlat")
-        try:
-            detour_km = float(detour_km)
-            max_drive_h = float(max_drive_h)
-        except (TypeError, ValueError):
-            raise InputError("detour_km and max_drive_h must be numbers", fields={"detour_km": ">= 0", "max_drive_h": "> 0"}) from None
-        if not (math.isfinite(detour_km) and detour_km >= 0):
-            raise InputError(f"detour_km must be >= 0, got {detour_km}", fields={"detour_km": ">= 0"})
-        if not (math.isfinite(max_drive_h) and max_drive_h > 0):
-            raise InputError(f"max_drive_h must be > 0 hours, got {max_drive_h}", fields={"max_drive_h": "> 0"})
+        detour_km = non_negative(detour_km, "detour_km")
+        max_drive_h = positive(max_drive_h, "max_drive_h")
         mask = self._mask(amenities, min_power_kw, open_at)
         a = self.snap_point(o_lon, o_lat)
         b = self.snap_point(d_lon, d_lat)

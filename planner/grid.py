@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from planner._validate import whole_number
 from planner.errors import InputError
 from planner.projection import check_crs, crs_for_extent
 from planner.settings import WGS84
@@ -72,9 +73,7 @@ def default_grid(boundary, counties: gpd.GeoDataFrame | None = None, *, resoluti
     InputError
         For a resolution outside 0-15 or a boundary that is empty or not polygonal.
     """
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 0 <= resolution <= 15:
-        raise InputError(f"resolution must be a whole number from 0 to 15, got {resolution!r}",
-                         fields={"resolution": "whole number 0-15"})
+    resolution = whole_number(resolution, "resolution", minimum=0, maximum=15, strict=True)
     outline = _outline(boundary)
     crs = _measuring_crs(crs, outline)
     # An H3 cell overlaps the outline only if its centre lies within one circumradius (= edge

@@ -44,6 +44,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from planner import clock
+from planner._validate import non_negative
 from planner.errors import InputError
 from planner.projection import check_crs, crs_for_extent
 from planner.provenance import needs_banner, status_of
@@ -136,13 +137,7 @@ class Region:
             self.crs = check_crs(self.crs)
         if self.timezone is not None:
             clock.zone(self.timezone)  # InputError for an unknown zone, now rather than at "now"
-        try:
-            km = float(self.context_km)
-        except (TypeError, ValueError):
-            km = float("nan")
-        if not (math.isfinite(km) and km >= 0):
-            raise InputError(f"context_km must be 0 or more km, got {self.context_km!r}", fields={"context_km": ">= 0 km"})
-        self.context_km = km
+        self.context_km = non_negative(self.context_km, "context_km", unit="km")
 
     @functools.cached_property
     def outline(self) -> BaseGeometry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 
@@ -238,6 +239,27 @@ def test_index_and_coverage_reject_bad_filters_alike(index, amenities, power):
     with pytest.raises(InputError) as by_coverage:
         station_mask(index.stations, amenities=amenities, min_power_kw=power)
     assert str(by_index.value) == str(by_coverage.value) and by_index.value.fields == by_coverage.value.fields
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda net, index: NearestIndex(net, [], access_speed_kmh=0), "access_speed_kmh"),
+    (lambda net, index: NearestIndex(net, [], k_labels=65), "k_labels"),
+    (lambda net, index: index.nearest(104.7, 31.5, k=0), "k"),
+    (lambda net, index: index.nearest(104.7, 31.5, k=2.0), "k"),
+    (lambda net, index: index.along_route((104.7, 31.5), (104.8, 31.6), detour_km=-1), "detour_km"),
+    (lambda net, index: index.along_route((104.7, 31.5), (104.8, 31.6), max_drive_h="soon"), "max_drive_h"),
+    (lambda net, index: index.eligible_mask(min_power_kw=-5), "min_power_kw"),
+    (lambda net, index: net.corridor_samples(step_km=0), "step_km"),
+    (lambda net, index: RoadNetwork.from_corridors(make_corridors(), merge_tol_m=-1), "merge_tol_m"),
+    (lambda net, index: __import__("planner.gazetteer").gazetteer.search("江油", limit=0), "limit"),
+])
+def test_numbers_are_checked_by_one_checker(net, index, call, name):
+    """Every number a caller gives goes through planner._validate: one message style
+    ("<name> must be greater than 0 / 0 or more / a whole number ...") and the name as the field."""
+    with pytest.raises(InputError) as err:
+        call(net, index)
+    assert re.match(rf"{name} must be (greater than 0|0 or more|a whole number|a number)", str(err.value)), str(err.value)
+    assert list(err.value.fields) == [name]
 
 
 def test_per_node_matches_brute_force(index, net, lines):
