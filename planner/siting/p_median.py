@@ -270,7 +270,7 @@ class _PMedian:
 
     def _check_reach(self, rows, p_free):
         """Raise InfeasibleError when p columns cannot reach every weighted row."""
-        from planner.siting.coverage import _min_cover_size
+        from planner.siting.covering import _min_cover_size
 
         reach = self.finite[rows]
         covered = reach[:, self.fixed_idx].any(axis=1) if len(self.fixed_idx) else np.zeros(len(rows), bool)
