@@ -339,14 +339,9 @@ def solve_mclp(
         ``covered_by_fixed``.
     """
     started = time.perf_counter()
-    C = V.cost_matrix(cost, allow_inf=True)
+    C, w, fixed_idx, p, limit, method = V.p_model(cost, weights, fixed, p, time_limit_s, method, _METHODS)
     n_rows, n_cols = C.shape
-    w = V.weights_vector(weights, n_rows)
-    fixed_idx = V.fixed_columns(fixed, n_cols)
-    p = V.count_p(p, n_cols, len(fixed_idx))
     r = V.radius_value(radius)
-    limit = V.time_limit(time_limit_s)
-    method = V.method_name(method, _METHODS)
 
     A = C <= r
     by_fixed = A[:, fixed_idx].any(axis=1) if len(fixed_idx) else np.zeros(n_rows, dtype=bool)
