@@ -261,7 +261,7 @@ class EdgeSnapper:
         return self._seeds(snap, access_mps, outbound=False)
 
     def _seeds(self, snap: Snap, access_mps: float, *, outbound: bool):
-        return _seeds_kernel(snap.piece, snap.f, snap.access_m, self.tail, self.head, self.length_fwd, self.time_fwd,
+        return edge_seeds(snap.piece, snap.f, snap.access_m, self.tail, self.head, self.length_fwd, self.time_fwd,
                              self.length_rev, self.time_rev, float(access_mps), outbound)  # fmt: skip
 
     def piece_line(self, piece: int, f0: float, f1: float) -> np.ndarray:
@@ -435,7 +435,11 @@ def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, s
 
 
 @nb.njit(cache=True, nogil=True)
-def _seeds_kernel(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
+def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
+    """Where a point on candidate edges enters (``outbound``) or is reached from the graph:
+    per candidate and existing direction, the end node with the metres and seconds of the
+    access leg plus the partial edge. Returns ``(nodes, dist, secs, candidate, forward)``;
+    the one seed rule of snapping, routing and the nearest-station query kernel."""
     m = piece.size
     nodes = np.empty(2 * m, dtype=np.int64)
     dist = np.empty(2 * m)
