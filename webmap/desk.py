@@ -305,5 +305,6 @@ def report(period: str):
             "Content-Disposition": f"attachment; filename=desk-{period}-{rep['date']}.csv"})
     chart = Markup(chart_svg(rep)) if period != "daily" else None  # noqa: S704 (matplotlib's own SVG, no user text)
     grid_map = Markup(grid_map_svg(desk, rep))  # noqa: S704
-    return render_template("desk/report.html", **_page_context(), rep=rep, chart=chart, grid_map=grid_map,
-                           illustrative_data=needs_banner(rep["data_status"]))
+    ctx = _page_context(rep=rep, chart=chart, grid_map=grid_map)
+    ctx["illustrative"] = needs_banner(rep["data_status"])  # grids and the period's records
+    return render_template("desk/report.html", **ctx)

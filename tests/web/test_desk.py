@@ -155,6 +155,12 @@ def test_report_pages_and_csv(client, users, tokens):
     for period in ("daily", "weekly", "monthly"):
         r = client.get(f"/desk/reports/{period}?date={today}")
         assert r.status_code == 200 and "<svg" in r.get_data(as_text=True)
+        # one banner (the shared partial), the page's language first, as on the maps
+        html = r.get_data(as_text=True)
+        assert html.count('id="data-banner"') == 1 and html.count('class="banner"') == 1
+        assert "示意数据，非官方 · Illustrative data, not official" in html
+    en = client.get(f"/desk/reports/monthly?date={today}&lang=en").get_data(as_text=True)
+    assert "Illustrative data, not official · 示意数据，非官方" in en
     r = client.get(f"/desk/reports/monthly?date={today}&format=csv")
     assert r.mimetype == "text/csv"
     text = r.get_data(as_text=True).lstrip("\ufeff")
