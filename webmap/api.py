@@ -40,6 +40,7 @@ from flask import Blueprint, jsonify, request
 from planner import settings
 from planner.coords import check_coord_system
 from planner import gazetteer
+from planner._validate import whole_number
 from planner.errors import ConflictError, InputError
 from webmap.auth import api_user, can, reader
 from webmap.errors import ApiError, conflict
@@ -243,11 +244,8 @@ def places():
     """Places matching ``q`` (the along-route destination box and "where am I")."""
     q = Query(request.args)
     text = q.arg("q").strip()
-    limit_text = q.arg("limit", "8").strip()
-    if not limit_text.isdigit():
-        raise InputError(f"limit must be a whole number in 1..{gazetteer.MAX_LIMIT}, got {limit_text!r}",
-                         fields={"limit": f"1..{gazetteer.MAX_LIMIT}"})
-    found = gazetteer.search(text, limit=int(limit_text))
+    limit = whole_number(q.arg("limit", "8").strip(), "limit", minimum=1, maximum=gazetteer.MAX_LIMIT)
+    found = gazetteer.search(text, limit=limit)
     response = jsonify(query=text, results=found)
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
