@@ -887,13 +887,19 @@ class RoadNetwork:
         InfeasibleError
             When no path exists (e.g. against one-way streets, or separate components).
         """
+        from planner.network.index import network_csr, seeded_dijkstra
+
         o = self._check_node(orig_node, "orig_node")
         d = self._check_node(dest_node, "dest_node")
-        A = self._weight_csr(weight)
+        self._weight_csr(weight)  # InputError for an unknown weight
         if o == d:
             return [o]
-        _, pred = csgraph.dijkstra(A, directed=True, indices=o, return_predecessors=True)
-        if pred[d] < 0:
+        # the one point-to-point search (NearestIndex routes use it too), stopping at d
+        g = network_csr(self, weight)
+        zero = np.zeros(1)
+        _, _, _, pred, best = seeded_dijkstra(g.indptr, g.indices, g.w, g.aux, g.n, np.array([o], dtype=np.int64),
+                                              np.zeros(1, dtype=np.int64), zero, zero, np.inf, np.array([d], dtype=np.int64), zero)
+        if best < 0:
             raise InfeasibleError(f"no road route from node {o} to node {d}", fields={"dest_node": "reachable from orig_node"})
         path = [d]
         while path[-1] != o:
