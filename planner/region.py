@@ -46,7 +46,7 @@ from shapely.geometry.base import BaseGeometry
 from planner import clock
 from planner._validate import non_negative
 from planner.errors import InputError
-from planner.projection import check_crs, crs_for_extent
+from planner.projection import check_crs, crs_for_extent, project_geometry, unproject_geometry
 from planner.provenance import needs_banner, status_of
 from planner.settings import DEFAULT_CONTEXT_KM, DEFAULT_REGION, WGS84
 
@@ -167,9 +167,9 @@ class Region:
         tol = 0.02 * width
         quad = 8
         pad = tol + width * (1.0 - math.cos(math.pi / (4 * quad)))
-        local = gpd.GeoSeries([self.outline], crs=WGS84).to_crs(self.crs).iloc[0]
+        local = project_geometry(self.outline, self.crs)
         buffered = shapely.buffer(shapely.simplify(local, tol), width + pad, quad_segs=quad)
-        geom = shapely.union(gpd.GeoSeries([buffered], crs=self.crs).to_crs(WGS84).iloc[0], self.outline)
+        geom = shapely.union(unproject_geometry(buffered, self.crs), self.outline)
         shapely.prepare(geom)
         return geom
 
