@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.sparse.csgraph import dijkstra
 
+from planner._validate import non_negative, positive, whole_number
 from planner.errors import InfeasibleError, InputError, NotFoundError
 from planner.network import RoadNetwork, _check_point
 from planner.network.index import k_eligible_from, k_nearest_labels, merge_labels, network_csr, query_nearest, seeded_dijkstra
@@ -35,7 +35,7 @@ from planner.network.snap import Snap, direct_pairs
 from planner.settings import ACCESS_SPEED_KMH
 from planner.stations import AMENITIES, is_open
 
-__all__ = ["K_LABELS", "NearestIndex", "nearest_source_per_node"]
+__all__ = ["K_LABELS", "NearestIndex", "StationColumns", "check_filters"]
 
 #: Stations kept per node by the precompute (more: a bigger index, fewer fallback searches).
 K_LABELS = 4
@@ -50,49 +50,84 @@ _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
 
 
-def nearest_source_per_node(
-    csr: Any, sources: Sequence[int], *, directed: bool = True, symmetric: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from every node to its nearest source, and which source (multi-source Dijkstra).
+def check_filters(amenities: Iterable[str] | str = (), min_power_kw: Any = None) -> tuple[tuple[str, ...], float | None]:
+    """Validate the station filters and return them normalised (amenity names, deduplicated
+    in order; the power as a float).
 
-    One call of ``scipy.sparse.csgraph.dijkstra(..., indices=sources, min_only=True,
-    return_predecessors=True)``. On a directed graph it runs on the transpose, so the
-    distance is node → source (the way a truck drives *to* a station).
-
-    Parameters
-    ----------
-    csr
-        ``n×n`` sparse matrix of non-negative edge weights (e.g.
-        :attr:`RoadNetwork.length_csr`); parallel edges must already be reduced.
-    sources
-        Node ids of the sources (stations); duplicates allowed.
-    directed
-        ``False`` treats every edge as two-way.
-    symmetric
-        The caller knows ``csr`` equals its transpose (every road two-way at the same cost,
-        as built by :meth:`RoadNetwork.from_corridors`): skip building the transpose, which
-        costs about a fifth of the run on a million-node graph. Not checked.
-
-    Returns
-    -------
-    (dist, source_index)
-        ``dist[i]``: weight of the shortest path from node ``i`` to any source (``inf`` if
-        none is reachable). ``source_index[i]``: position in ``sources`` of that source
-        (the first position if a node appears twice), ``-1`` if unreachable.
+    Raises
+    ------
+    InputError
+        For an unknown amenity (``planner.stations.AMENITIES``) or a power that is not a
+        number of kW >= 0.
     """
-    n = csr.shape[0]
-    src = np.asarray(sources, dtype=np.int64).reshape(-1)
-    if src.size == 0:
-        raise InputError("sources is empty; give at least one source node", fields={"sources": "non-empty"})
-    if src.min() < 0 or src.max() >= n:
-        raise InputError(f"sources must be node ids in 0..{n - 1}", fields={"sources": f"0..{n - 1}"})
-    graph = csr.T if directed and not symmetric else csr
-    dist, _, origin = dijkstra(graph, directed=directed, indices=src, min_only=True, return_predecessors=True)
-    # position of each source node in `sources` (first wins); slot n stands for "none"
-    lookup = np.full(n + 1, -1, dtype=np.int64)
-    lookup[src[::-1]] = np.arange(src.size - 1, -1, -1)
-    index = lookup[np.where(origin < 0, n, origin)]
-    return dist, index
+    if isinstance(amenities, str):
+        amenities = (amenities,)
+    names = tuple(dict.fromkeys(str(a) for a in amenities or ()))
+    bad = [a for a in names if a not in AMENITIES]
+    if bad:
+        raise InputError(
+            f"unknown amenity {', '.join(map(repr, bad))}; use any of {', '.join(AMENITIES)}",
+            fields={"amenities": f"must be among {', '.join(AMENITIES)}"},
+        )
+    if min_power_kw is None:
+        return names, None
+    return names, non_negative(min_power_kw, "min_power_kw", unit="kW")
+
+
+class StationColumns:
+    """The fields station filters read, as arrays: the one station filter of the package.
+
+    Used by :class:`NearestIndex` (nearest, along-route, per-node tables) and by
+    :func:`planner.coverage.station_mask` (coverage, access, scenarios). A station passes
+    :meth:`mask` when it has every named amenity, its ``charging.max_power_kw`` (else its
+    strongest bay, else 0) reaches ``min_power_kw``, and it is open at ``open_at`` by
+    :func:`planner.stations.is_open` (``hours`` missing = ``"24h"``).
+    """
+
+    def __init__(self, stations: Sequence[Mapping[str, Any]]):
+        S = len(stations)
+        self.ids = [str(s.get("id")) for s in stations]
+        amen = np.zeros((S, len(AMENITIES)), dtype=bool)
+        power = np.zeros(S)
+        hours = []
+        for i, s in enumerate(stations):
+            a = s.get("amenities") or {}
+            for j, name in enumerate(AMENITIES):
+                amen[i, j] = bool(a.get(name, False))
+            ch = s.get("charging") or {}
+            mp = ch.get("max_power_kw")
+            if mp is None:
+                mp = max((float(b.get("power_kw", 0)) for b in ch.get("bays", []) or []), default=0.0)
+            power[i] = float(mp)
+            hours.append(str(s.get("hours") or "24h"))
+        self.amenities = amen
+        self.power_kw = power
+        self._hours = hours
+        self.hours_values, self.hours_inv = (
+            np.unique(np.array(hours, dtype=object).astype(str), return_inverse=True) if S
+            else (np.array([], dtype=str), np.zeros(0, dtype=np.int64))
+        )
+
+    def check_hours(self) -> None:
+        """Raise :class:`InputError` naming the first station whose ``hours`` cannot be read."""
+        for h in self.hours_values:
+            try:
+                is_open(str(h), dt.time(0, 0))
+            except InputError:
+                sid = self.ids[self._hours.index(str(h))]
+                raise InputError(f"station {sid} has malformed hours {h!r}; use '24h' or 'HH:MM-HH:MM'", fields={"hours": "24h | HH:MM-HH:MM"}) from None
+
+    def mask(self, names: tuple[str, ...] = (), min_power_kw: float | None = None, open_at: dt.time | None = None) -> np.ndarray:
+        """Which stations pass (arguments as returned by :func:`check_filters`)."""
+        mask = np.ones(len(self.ids), dtype=bool)
+        if names:
+            mask &= self.amenities[:, [AMENITIES.index(a) for a in names]].all(axis=1)
+        if min_power_kw is not None:
+            mask &= self.power_kw >= min_power_kw
+        if open_at is not None and mask.any():
+            opened = np.array([is_open(str(h), open_at) for h in self.hours_values], dtype=bool)
+            mask &= opened[self.hours_inv]
+        return mask
 
 
 def _as_time(open_at: Any) -> dt.time | None:
@@ -152,14 +187,8 @@ class NearestIndex:
     ):
         if not isinstance(network, RoadNetwork):
             raise InputError(f"network must be a RoadNetwork, got {type(network).__name__}", fields={"network": "RoadNetwork"})
-        try:
-            speed = float(access_speed_kmh)
-        except (TypeError, ValueError):
-            speed = float("nan")
-        if not (math.isfinite(speed) and speed > 0):
-            raise InputError(f"access_speed_kmh must be a positive number, got {access_speed_kmh!r}", fields={"access_speed_kmh": "> 0"})
-        if isinstance(k_labels, bool) or not isinstance(k_labels, (int, np.integer)) or not 1 <= k_labels <= 64:
-            raise InputError(f"k_labels must be a whole number in 1..64, got {k_labels!r}", fields={"k_labels": "1..64"})
+        speed = positive(access_speed_kmh, "access_speed_kmh")
+        k_labels = whole_number(k_labels, "k_labels", minimum=1, maximum=64, strict=True)
         self.network = network
         self.access_speed_kmh = speed
         self._access_mps = speed / 3.6
@@ -190,29 +219,8 @@ class NearestIndex:
             raise InputError(f"station {sid} is too far from the network's region to measure", fields={"lon": "near the region", "lat": "near the region"})
 
         # filters
-        self._amenity_col = {name: j for j, name in enumerate(AMENITIES)}
-        amen = np.zeros((S, len(AMENITIES)), dtype=bool)
-        power = np.zeros(S)
-        hours = []
-        for i, s in enumerate(kept):
-            a = s.get("amenities") or {}
-            for name, j in self._amenity_col.items():
-                amen[i, j] = bool(a.get(name, False))
-            ch = s.get("charging") or {}
-            mp = ch.get("max_power_kw")
-            if mp is None:
-                mp = max((float(b.get("power_kw", 0)) for b in ch.get("bays", []) or []), default=0.0)
-            power[i] = float(mp)
-            hours.append(str(s.get("hours") or "24h"))
-        self._amenities = amen
-        self._power_kw = power
-        self._hours_values, self._hours_inv = np.unique(np.array(hours, dtype=object).astype(str), return_inverse=True) if S else (np.array([], dtype=str), np.zeros(0, dtype=np.int64))
-        for h in self._hours_values:
-            try:
-                is_open(str(h), dt.time(0, 0))
-            except InputError:
-                sid = self.station_ids[hours.index(str(h))]
-                raise InputError(f"station {sid} has malformed hours {h!r}; use '24h' or 'HH:MM-HH:MM'", fields={"hours": "24h | HH:MM-HH:MM"}) from None
+        self._columns = StationColumns(kept)
+        self._columns.check_hours()
         self._mask_cache: dict[tuple, np.ndarray] = {}
         self._per_node_cache: dict[bytes, tuple] = {}
         self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
@@ -327,28 +335,8 @@ class NearestIndex:
         return mask
 
     def _eligible_mask(self, names: tuple, min_power_kw: Any, open_at: Any) -> np.ndarray:
-        unknown = [a for a in names if a not in self._amenity_col]
-        if unknown:
-            raise InputError(
-                f"unknown amenity {unknown[0]!r}; valid amenities: {', '.join(AMENITIES)}",
-                fields={"amenities": f"one of {', '.join(AMENITIES)}"},
-            )
-        mask = np.ones(len(self.stations), dtype=bool)
-        if names:
-            mask &= self._amenities[:, [self._amenity_col[a] for a in names]].all(axis=1)
-        if min_power_kw is not None:
-            try:
-                p = float(min_power_kw)
-            except (TypeError, ValueError):
-                p = float("nan")
-            if not (math.isfinite(p) and p >= 0):
-                raise InputError(f"min_power_kw must be a number >= 0, got {min_power_kw!r}", fields={"min_power_kw": ">= 0"})
-            mask &= self._power_kw >= p
-        at = _as_time(open_at)
-        if at is not None and mask.any():
-            opened = np.array([is_open(str(h), at) for h in self._hours_values], dtype=bool)
-            mask &= opened[self._hours_inv]
-        return mask
+        names, power = check_filters(names, min_power_kw)
+        return self._columns.mask(names, power, _as_time(open_at))
 
     # ------------------------------------------------------------------ snapping
     def snap_point(self, lon: float, lat: float) -> Snap:
@@ -401,8 +389,7 @@ class NearestIndex:
             from the point and from the station to their nearest edges.
         """
         lon, lat = _check_point(lon, lat)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise InputError(f"k must be a whole number >= 1, got {k!r}", fields={"k": "integer >= 1"})
+        k = whole_number(k, "k", strict=True)
         mask = self._mask(amenities, min_power_kw, open_at)
         snap = self.snap_point(lon, lat)
         picked, road_m, time_s = self._k_nearest(snap, mask, int(k))
@@ -495,23 +482,34 @@ class NearestIndex:
         while self._mask_workers:
             self._mask_workers.pop().join()
 
-    def per_node(self, *, mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest eligible station for every network node.
+    def per_node(self, *, mask: Any = None, by: str = "length") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest (or fastest-reached) eligible station for every network node.
+
+        The one multi-source Dijkstra of the package for "every node to its nearest station"
+        (:func:`planner.network.index.seeded_dijkstra` on the reversed graph, seeded with
+        every eligible station's in-seeds: both ends of its edge, partial edge and access
+        leg included).
 
         Parameters
         ----------
         mask
             Boolean array over :attr:`stations` (e.g. from :meth:`eligible_mask`); ``None``
             means every (non-retired) station.
+        by
+            ``"length"``: the station nearest by road metres; ``"time"``: the station reached
+            fastest (truck seconds), which differs only where a farther station is quicker.
+            Adding a station can only lower either.
 
         Returns
         -------
         (dist_m, time_s, station_pos)
-            Road metres and truck seconds from each node to its nearest station, including
-            the partial edge and access leg at the station (``inf`` where none is
-            reachable), and the position of that station in :attr:`stations` (``-1`` if
-            none). One multi-source Dijkstra on the reversed graph per distinct mask (cached).
+            Road metres and truck seconds from each node to that station along the chosen
+            shortest path, including the partial edge and access leg at the station (``inf``
+            where none is reachable), and the position of that station in :attr:`stations`
+            (``-1`` if none). Cached per distinct mask and ``by``.
         """
+        if by not in ("length", "time"):
+            raise InputError(f"by must be 'length' or 'time', got {by!r}", fields={"by": "length | time"})
         S = len(self.stations)
         n = self.network.n_nodes
         if mask is None:
@@ -520,17 +518,24 @@ class NearestIndex:
             m = np.asarray(mask)
             if m.dtype != bool or m.shape != (S,):
                 raise InputError(f"mask must be a boolean array of length {S} (one per station)", fields={"mask": f"bool[{S}]"})
-        key = np.packbits(m).tobytes() + S.to_bytes(4, "little")
+        key = np.packbits(m).tobytes() + S.to_bytes(4, "little") + by.encode()
         hit = self._per_node_cache.get(key)
         if hit is None:
             seed_node, seed_w, seed_t, seed_src = self.station_in_seeds
             keep = m[seed_src] if seed_src.size else np.zeros(0, dtype=bool)
             if not keep.any():
                 hit = (np.full(n, np.inf), np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
-            else:
+            elif by == "length":
                 rev = self.graph.reversed()
                 dist, secs, src, _, _ = seeded_dijkstra(
                     rev.indptr, rev.indices, rev.w, rev.aux, n, seed_node[keep], seed_src[keep], seed_w[keep], seed_t[keep],
+                    np.inf, _EMPTY_I, _EMPTY_F,
+                )  # fmt: skip
+                hit = (dist, secs, src)
+            else:
+                rev = network_csr(self.network, "time_s").reversed()
+                secs, dist, src, _, _ = seeded_dijkstra(
+                    rev.indptr, rev.indices, rev.w, rev.aux, n, seed_node[keep], seed_src[keep], seed_t[keep], seed_w[keep],
                     np.inf, _EMPTY_I, _EMPTY_F,
                 )  # fmt: skip
                 hit = (dist, secs, src)
@@ -657,15 +662,8 @@ class NearestIndex:
         """
         o_lon, o_lat = _lonlat_pair(orig_lonlat, "orig_lonlat")
         d_lon, d_lat = _lonlat_pair(dest_lonlat, "dest_lonlat")
-        try:
-            detour_km = float(detour_km)
-            max_drive_h = float(max_drive_h)
-        except (TypeError, ValueError):
-            raise InputError("detour_km and max_drive_h must be numbers", fields={"detour_km": ">= 0", "max_drive_h": "> 0"}) from None
-        if not (math.isfinite(detour_km) and detour_km >= 0):
-            raise InputError(f"detour_km must be >= 0, got {detour_km}", fields={"detour_km": ">= 0"})
-        if not (math.isfinite(max_drive_h) and max_drive_h > 0):
-            raise InputError(f"max_drive_h must be > 0 hours, got {max_drive_h}", fields={"max_drive_h": "> 0"})
+        detour_km = non_negative(detour_km, "detour_km")
+        max_drive_h = positive(max_drive_h, "max_drive_h")
         mask = self._mask(amenities, min_power_kw, open_at)
         a = self.snap_point(o_lon, o_lat)
         b = self.snap_point(d_lon, d_lat)

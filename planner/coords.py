@@ -152,12 +152,7 @@ def to_wgs84(lon: float, lat: float, coords: str = "wgs84") -> tuple[float, floa
     InputError
         For an unknown ``coords`` name or a non-numeric/out-of-range coordinate.
     """
-    system = check_coord_system(coords)
-    if system == "gcj02":
-        return gcj02_to_wgs84(lon, lat)
-    if system == "bd09":
-        return bd09_to_wgs84(lon, lat)
-    return check_lonlat(lon, lat)
+    return _CONVERT[check_coord_system(coords)][0](lon, lat)
 
 
 def check_coord_system(coords: object) -> str:
@@ -179,12 +174,15 @@ def check_coord_system(coords: object) -> str:
 
 def from_wgs84(lon: float, lat: float, coords: str = "wgs84") -> tuple[float, float]:
     """Convert WGS-84 to the system named by ``coords`` (inverse of :func:`to_wgs84`)."""
-    system = check_coord_system(coords)
-    if system == "gcj02":
-        return wgs84_to_gcj02(lon, lat)
-    if system == "bd09":
-        return wgs84_to_bd09(lon, lat)
-    return check_lonlat(lon, lat)
+    return _CONVERT[check_coord_system(coords)][1](lon, lat)
+
+
+#: system -> (to WGS-84, from WGS-84); WGS-84 itself is only checked.
+_CONVERT = {
+    "wgs84": (check_lonlat, check_lonlat),
+    "gcj02": (gcj02_to_wgs84, wgs84_to_gcj02),
+    "bd09": (bd09_to_wgs84, wgs84_to_bd09),
+}
 
 
 def _fmt(value: float) -> str:

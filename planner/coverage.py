@@ -35,6 +35,7 @@ import pandas as pd
 
 from planner import settings
 from planner._validate import positive
+from planner.access import StationColumns, check_filters
 from planner.errors import InputError
 
 #: Why ``max_gap_km`` exists and how sure we are of it (docs/domain.md §0, §6).
@@ -53,85 +54,17 @@ ON_CORRIDOR_KM = 5.0
 
 
 # ---------------------------------------------------------------------------- filters
-def _amenity_names() -> tuple[str, ...] | None:
-    try:
-        from planner.stations import AMENITIES
-    except ImportError:  # the station module is optional for pure-array use
-        return None
-    return tuple(AMENITIES)
-
-
-def check_filters(amenities: Iterable[str] = (), min_power_kw: float | None = None) -> tuple[tuple[str, ...], float | None]:
-    """Validate the station filters and return them normalised.
-
-    Parameters
-    ----------
-    amenities : iterable of str
-        Amenity keys a station must offer (``planner.stations.AMENITIES``).
-    min_power_kw : float, optional
-        Smallest acceptable charging power per bay, kW (``charging.max_power_kw``).
-
-    Returns
-    -------
-    (tuple of str, float or None)
-
-    Raises
-    ------
-    InputError
-        For an unknown amenity or a negative / non-finite power.
-    """
-    if isinstance(amenities, str):
-        amenities = (amenities,)
-    names = tuple(dict.fromkeys(str(a) for a in amenities))
-    known = _amenity_names()
-    if known is not None:
-        bad = [a for a in names if a not in known]
-        if bad:
-            raise InputError(
-                f"unknown amenity {', '.join(map(repr, bad))}; use any of {', '.join(known)}",
-                fields={"amenities": f"must be among {', '.join(known)}"},
-            )
-    if min_power_kw is not None:
-        try:
-            power = float(min_power_kw)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"min_power_kw must be a number of kW, got {min_power_kw!r}",
-                fields={"min_power_kw": "must be a number"},
-            ) from None
-        if not (math.isfinite(power) and power >= 0):
-            raise InputError(
-                f"min_power_kw must be 0 or more kW, got {min_power_kw!r}",
-                fields={"min_power_kw": "must be 0 or more"},
-            )
-        min_power_kw = power
-    return names, min_power_kw
-
-
 def station_mask(stations: Sequence[dict], *, amenities: Iterable[str] = (), min_power_kw: float | None = None) -> np.ndarray:
     """Boolean array: which stations are open and pass the filters.
 
-    A station passes when every amenity in ``amenities`` is ``True`` in its
-    ``amenities`` object and, if ``min_power_kw`` is given, its
-    ``charging.max_power_kw`` is at least that. Retired stations never pass.
+    The rule is :class:`planner.access.StationColumns` (the nearest-station index uses the
+    same): every amenity in ``amenities`` is ``True`` in its ``amenities`` object and, if
+    ``min_power_kw`` is given, its ``charging.max_power_kw`` (else its strongest bay) is
+    at least that. Retired stations never pass.
     """
     names, power = check_filters(amenities, min_power_kw)
-    out = np.zeros(len(stations), dtype=bool)
-    for i, s in enumerate(stations):
-        if s.get("status", "open") != "open":
-            continue
-        offered = s.get("amenities") or {}
-        if not all(bool(offered.get(a)) for a in names):
-            continue
-        if power is not None:
-            charging = s.get("charging") or {}
-            max_kw = charging.get("max_power_kw")
-            if max_kw is None:  # records not passed through validate_station
-                max_kw = max((float(b.get("power_kw", 0)) for b in charging.get("bays", [])), default=0.0)
-            if float(max_kw) < power:
-                continue
-        out[i] = True
-    return out
+    in_service = np.array([s.get("status", "open") == "open" for s in stations], dtype=bool)
+    return in_service & StationColumns(stations).mask(names, power)
 
 
 def _is_external(station: dict) -> bool:
@@ -159,48 +92,29 @@ def _index_stations(index) -> list[dict]:
     return list(stations)
 
 
-def nearest_tables(network, index, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest_tables(network, index, mask: np.ndarray, *, by: str = "length") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Road distance (m), drive time (s) and station position per network node.
 
-    Thin wrapper over ``index.per_node(mask=...)`` that returns ``inf`` / ``-1``
+    Thin wrapper over ``index.per_node(mask=..., by=...)`` that returns ``inf`` / ``-1``
     everywhere when no station passes the filters (every point is then uncovered).
     """
     n = int(network.n_nodes)
     if not np.any(mask):
         return np.full(n, np.inf), np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    dist_m, time_s, pos = index.per_node(mask=np.asarray(mask, dtype=bool))
+    dist_m, time_s, pos = index.per_node(mask=np.asarray(mask, dtype=bool), by=by)
     return np.asarray(dist_m, float), np.asarray(time_s, float), np.asarray(pos)
 
 
 def fastest_per_node(network, index, mask: np.ndarray) -> np.ndarray:
     """Fastest truck time (s) from every node to an eligible station, access leg included.
 
-    One Dijkstra on the transposed time graph from a virtual source joined to the end nodes
-    of each eligible station's edge by the time of the partial edge and the access leg
-    (:attr:`planner.access.NearestIndex.station_in_seeds`). Adding a station can only lower these times, so access
-    metrics built on them never get worse when sites are added. (``nearest`` reports the
-    time to the station nearest by *distance*; the two differ only where a farther
-    station is faster to reach.)
+    ``index.per_node(mask=..., by="time")`` (:meth:`planner.access.NearestIndex.per_node`).
+    Adding a station can only lower these times, so access metrics built on them never get
+    worse when sites are added. (``nearest`` reports the time to the station nearest by
+    *distance*; the two differ only where a farther station is faster to reach.)
     """
-    from scipy import sparse
-    from scipy.sparse.csgraph import dijkstra
-
-    n = int(network.n_nodes)
-    cols = np.flatnonzero(np.asarray(mask, dtype=bool))
-    if cols.size == 0:
-        return np.full(n, np.inf)
-    # every way into an eligible station: the end node of its edge (either direction of a
-    # two-way road) and the truck time of the partial edge plus the access leg
-    seed_node, _seed_m, seed_s, seed_src = index.station_in_seeds
-    keep = np.asarray(mask, dtype=bool)[seed_src]
-    best = pd.Series(np.asarray(seed_s, float)[keep]).groupby(np.asarray(seed_node, np.int64)[keep]).min()
-    t = sparse.coo_array(network.time_csr.T)
-    rows = np.concatenate([t.row, np.full(len(best), n)])
-    colsn = np.concatenate([t.col, best.index.to_numpy(np.int64)])
-    # a zero-length virtual edge must stay an edge: add a negligible epsilon
-    data = np.concatenate([t.data, best.to_numpy(float) + 1e-9])
-    graph = sparse.csr_array((data, (rows, colsn)), shape=(n + 1, n + 1))
-    return np.asarray(dijkstra(graph, directed=True, indices=n))[:n]
+    _, time_s, _ = nearest_tables(network, index, mask, by="time")
+    return time_s
 
 
 # ------------------------------------------------------------------ pure profile maths

@@ -32,7 +32,7 @@ import shapely
 
 from planner._validate import h3_resolution
 from planner.errors import InputError
-from planner.projection import check_crs, crs_for_extent
+from planner.projection import check_crs, crs_for_extent, project_geometry
 from planner.settings import MIN_BREAK_MIN, WGS84
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def generate_demand(
         x0, y0, x1, y1 = outline.bounds
         crs = crs_for_extent([x0, x1], [y0, y1])
     crs = check_crs(crs)
-    outline_utm = gpd.GeoSeries([outline], crs=WGS84).to_crs(crs).iloc[0]
+    outline_utm = project_geometry(outline, crs)
     shapely.prepare(outline_utm)
     anchors_utm = anchors.to_crs(crs)
     xs, ys, kinds = [], [], []

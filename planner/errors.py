@@ -8,6 +8,20 @@ can catch narrowly or broadly. Messages say what was wrong and how to fix it.
 from __future__ import annotations
 
 
+def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
+    """The one JSON error shape, ``{"error": {"code", "message", "fields"?, **extra}}``.
+
+    ``fields`` (what was wrong, per input name) is left out when empty; ``extra`` adds keys
+    such as ``current`` (the stored record, on a 409). Both :meth:`YizhanError.to_dict` and
+    the web app's error responses build their bodies here.
+    """
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    body.update(extra)
+    return {"error": body}
+
+
 class YizhanError(Exception):
     """Base class of every error Yizhan raises on purpose."""
 
@@ -25,10 +39,7 @@ class YizhanError(Exception):
 
     def to_dict(self) -> dict:
         """The one JSON error shape: ``{"error": {"code", "message", "fields"?}}``."""
-        body: dict = {"code": self.code, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        return {"error": body}
+        return error_body(self.code, self.message, self.fields)
 
 
 class InputError(YizhanError, ValueError):

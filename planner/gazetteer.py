@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from planner import settings
+from planner._validate import whole_number
 from planner.errors import InputError
 
 GEODATA = Path(__file__).resolve().parent.parent / "geodata"
@@ -108,9 +109,7 @@ def search(query: str, *, limit: int = 8, region: str = settings.DEFAULT_REGION)
     if len(query) > MAX_QUERY:
         raise InputError(f"q is at most {MAX_QUERY} characters, got {len(query)}",
                          fields={"q": f"at most {MAX_QUERY} characters"})
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"limit must be a whole number in 1..{MAX_LIMIT}, got {limit!r}",
-                         fields={"limit": f"1..{MAX_LIMIT}"})
+    limit = whole_number(limit, "limit", minimum=1, maximum=MAX_LIMIT, strict=True)
     q = normalize(query)
     scored = []
     for place in load(region)["places"]:

@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 from planner._validate import h3_resolution
 from planner.errors import InputError
-from planner.projection import check_crs, crs_for_extent
+from planner.projection import check_crs, crs_for_extent, project_geometry, unproject_geometry
 from planner.settings import WGS84
 
 #: Default H3 resolution: ~36 km² hexagons, ~3.7 km edge (about 600 cells over Mianyang).
@@ -79,7 +79,7 @@ def default_grid(boundary, counties: gpd.GeoDataFrame | None = None, *, resoluti
     # An H3 cell overlaps the outline only if its centre lies within one circumradius (= edge
     # length) of it: fill a buffered outline by centres, then clip.
     edge_m = h3.average_hexagon_edge_length(int(resolution), unit="m")
-    buffered = gpd.GeoSeries([outline], crs=WGS84).to_crs(crs).buffer(edge_m * 1.2).to_crs(WGS84).iloc[0]
+    buffered = unproject_geometry(shapely.buffer(project_geometry(outline, crs), edge_m * 1.2, quad_segs=16), crs)
     cells = sorted(h3.geo_to_cells(buffered, int(resolution)))
     hexes = np.array([_cell_polygon(c) for c in cells], dtype=object)
     shapely.prepare(outline)

@@ -89,6 +89,20 @@ def unproject(x: Any, y: Any, crs: str) -> tuple[Any, Any]:
     return transformer(crs, WGS84).transform(x, y)
 
 
+def project_geometry(geom: Any, crs: str) -> Any:
+    """A WGS-84 shapely geometry in metres of ``crs`` (every vertex through :func:`project`)."""
+    import shapely
+
+    return shapely.transform(geom, lambda xy: np.column_stack(project(xy[:, 0], xy[:, 1], crs)))
+
+
+def unproject_geometry(geom: Any, crs: str) -> Any:
+    """A shapely geometry in metres of ``crs`` back in WGS-84 (every vertex through :func:`unproject`)."""
+    import shapely
+
+    return shapely.transform(geom, lambda xy: np.column_stack(unproject(xy[:, 0], xy[:, 1], crs)))
+
+
 def geodesic_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
     """Geodesic distance on the WGS-84 ellipsoid between point pairs, metres (arrays)."""
     _, _, d = GEOD.inv(np.asarray(lon1, float), np.asarray(lat1, float), np.asarray(lon2, float), np.asarray(lat2, float))

@@ -7,7 +7,7 @@ input, and every output (JSON, the CLI's text, GIS exports, reports) says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 #: From best to worst.
 ORDER = ("verified", "approximate", "illustrative")
@@ -34,6 +34,20 @@ def worst(statuses: Iterable[str | None]) -> str:
         if rank == len(ORDER) - 1:
             break
     return ORDER[rank]
+
+
+def status_of(records: Iterable[Mapping] = (), layers: Mapping[str, Mapping | None] | None = None) -> str:
+    """The worst ``data_status`` of some records (stations, desk requests, grids ...) and of
+    region layers (``{name: provenance entry}``); a record or layer that does not say counts
+    as illustrative. Every banner, badge and JSON ``data_status`` derives from this."""
+    statuses = [r.get("data_status") for r in records]
+    statuses += [(p or {}).get("data_status") for p in (layers or {}).values()]
+    return worst(statuses)
+
+
+def needs_banner(status: str) -> bool:
+    """The one banner rule: pages show "illustrative data, not official" unless every input is verified."""
+    return status != "verified"
 
 
 def label(status: str) -> dict:

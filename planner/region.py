@@ -44,8 +44,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from planner import clock
+from planner._validate import non_negative
 from planner.errors import InputError
-from planner.projection import check_crs, crs_for_extent
+from planner.projection import check_crs, crs_for_extent, project_geometry, unproject_geometry
+from planner.provenance import needs_banner, status_of
 from planner.settings import DEFAULT_CONTEXT_KM, DEFAULT_REGION, WGS84
 
 #: Seed of the embedded demand layer (same seed, same layer).
@@ -135,13 +137,7 @@ class Region:
             self.crs = check_crs(self.crs)
         if self.timezone is not None:
             clock.zone(self.timezone)  # InputError for an unknown zone, now rather than at "now"
-        try:
-            km = float(self.context_km)
-        except (TypeError, ValueError):
-            km = float("nan")
-        if not (math.isfinite(km) and km >= 0):
-            raise InputError(f"context_km must be 0 or more km, got {self.context_km!r}", fields={"context_km": ">= 0 km"})
-        self.context_km = km
+        self.context_km = non_negative(self.context_km, "context_km", unit="km")
 
     @functools.cached_property
     def outline(self) -> BaseGeometry:
@@ -171,9 +167,9 @@ class Region:
         tol = 0.02 * width
         quad = 8
         pad = tol + width * (1.0 - math.cos(math.pi / (4 * quad)))
-        local = gpd.GeoSeries([self.outline], crs=WGS84).to_crs(self.crs).iloc[0]
+        local = project_geometry(self.outline, self.crs)
         buffered = shapely.buffer(shapely.simplify(local, tol), width + pad, quad_segs=quad)
-        geom = shapely.union(gpd.GeoSeries([buffered], crs=self.crs).to_crs(WGS84).iloc[0], self.outline)
+        geom = shapely.union(unproject_geometry(buffered, self.crs), self.outline)
         shapely.prepare(geom)
         return geom
 
@@ -238,9 +234,7 @@ class Region:
     @property
     def uses_illustrative_data(self) -> bool:
         """True when any station or layer is not verified (UIs show the demo-data banner)."""
-        return any(s.get("data_status") != "verified" for s in self.stations) or any(
-            p.get("data_status") != "verified" for p in self.provenance.values()
-        )
+        return needs_banner(status_of(self.stations, self.provenance))
 
 
 def load_region(name: str = DEFAULT_REGION, *, context_km: float | None = None) -> Region:

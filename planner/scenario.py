@@ -37,10 +37,10 @@ import pandas as pd
 
 from planner import settings
 from planner.candidates import candidate_sites, finish_candidates, inside_study_area, kmeans_centres, snap_sites
+from planner.access import check_filters
 from planner.coverage import (
     MAX_GAP_NOTE,
     access_summary,
-    check_filters,
     corridor_coverage,
     demand_access,
     gap_lines,

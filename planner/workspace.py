@@ -22,6 +22,7 @@ from planner import settings
 from planner._validate import non_negative, positive, whole_number
 from planner.coords import to_wgs84
 from planner.errors import InputError
+from planner.provenance import needs_banner, status_of
 
 
 class Workspace:
@@ -129,20 +130,12 @@ class Workspace:
         ``stations`` (default: the registry's open ones) replace the embedded station layer,
         so a registry of verified records clears the station part of the banner.
         """
-        stations = self.stations() if stations is None else stations
-        layers = {k: v for k, v in self.region.provenance.items() if k != "stations"}
-        return any(s.get("data_status") != "verified" for s in stations) or any(
-            (p or {}).get("data_status", "verified") != "verified" for p in layers.values()
-        )
+        return needs_banner(self.data_status(layers=[k for k in self.region.provenance if k != "stations"], stations=stations))
 
     def data_status(self, *, layers: Iterable[str] = ("corridors",), stations: list[dict] | None = None) -> str:
         """The worst ``data_status`` of the stations in use and of the region ``layers`` a result uses."""
-        from planner.provenance import worst
-
         stations = self.stations() if stations is None else stations
-        statuses = [s.get("data_status") for s in stations]
-        statuses += [(self.region.provenance.get(name) or {}).get("data_status", "verified") for name in layers]
-        return worst(statuses)
+        return status_of(stations, {name: self.region.provenance.get(name) for name in layers})
 
     def stations(self, *, include_retired: bool = False) -> list[dict]:
         """Station records from the registry (open ones unless ``include_retired``)."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,7 +16,7 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString, Point
 
-from planner.access import NearestIndex, nearest_source_per_node
+from planner.access import NearestIndex
 from planner.errors import InfeasibleError, InputError, NotFoundError
 from planner.network import RoadNetwork
 from planner.stations import AMENITIES, is_open
@@ -218,6 +218,50 @@ def test_megawatt_and_open_filters(index, stations):
     assert index.nearest(104.7, 31.5, k=20, open_at=dt.datetime(2025, 1, 1, 23, 30))["results"] == night
 
 
+@pytest.mark.parametrize("amenities, power", [((), None), (["shower"], None), ((), 100), (["shower", "parking"], 0), ((), 1e9)])
+def test_index_and_coverage_filter_stations_by_one_rule(index, amenities, power):
+    """The index (nearest, along-route) and coverage/scenarios pick the same stations and
+    reject the same bad filters with the same message (one StationColumns, one check)."""
+    from planner.coverage import station_mask
+
+    got = index.eligible_mask(amenities=amenities, min_power_kw=power)
+    assert np.array_equal(got, station_mask(index.stations, amenities=amenities, min_power_kw=power))
+    if amenities == ["shower"] or power == 100:
+        assert 0 < got.sum() < len(index.stations)  # a real choice, not all or none
+
+
+@pytest.mark.parametrize("amenities, power", [(["sauna"], None), ((), -5), ((), "lots"), ((), float("nan"))])
+def test_index_and_coverage_reject_bad_filters_alike(index, amenities, power):
+    from planner.coverage import station_mask
+
+    with pytest.raises(InputError) as by_index:
+        index.eligible_mask(amenities=amenities, min_power_kw=power)
+    with pytest.raises(InputError) as by_coverage:
+        station_mask(index.stations, amenities=amenities, min_power_kw=power)
+    assert str(by_index.value) == str(by_coverage.value) and by_index.value.fields == by_coverage.value.fields
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda net, index: NearestIndex(net, [], access_speed_kmh=0), "access_speed_kmh"),
+    (lambda net, index: NearestIndex(net, [], k_labels=65), "k_labels"),
+    (lambda net, index: index.nearest(104.7, 31.5, k=0), "k"),
+    (lambda net, index: index.nearest(104.7, 31.5, k=2.0), "k"),
+    (lambda net, index: index.along_route((104.7, 31.5), (104.8, 31.6), detour_km=-1), "detour_km"),
+    (lambda net, index: index.along_route((104.7, 31.5), (104.8, 31.6), max_drive_h="soon"), "max_drive_h"),
+    (lambda net, index: index.eligible_mask(min_power_kw=-5), "min_power_kw"),
+    (lambda net, index: net.corridor_samples(step_km=0), "step_km"),
+    (lambda net, index: RoadNetwork.from_corridors(make_corridors(), merge_tol_m=-1), "merge_tol_m"),
+    (lambda net, index: __import__("planner.gazetteer").gazetteer.search("江油", limit=0), "limit"),
+])
+def test_numbers_are_checked_by_one_checker(net, index, call, name):
+    """Every number a caller gives goes through planner._validate: one message style
+    ("<name> must be greater than 0 / 0 or more / a whole number ...") and the name as the field."""
+    with pytest.raises(InputError) as err:
+        call(net, index)
+    assert re.match(rf"{name} must be (greater than 0|0 or more|a whole number|a number)", str(err.value)), str(err.value)
+    assert list(err.value.fields) == [name]
+
+
 def test_per_node_matches_brute_force(index, net, lines):
     mask = index.eligible_mask(amenities=["shower"])
     dist_m, time_s, pos = index.per_node(mask=mask)
@@ -265,35 +309,38 @@ def test_directed_nearest_agrees_with_networkx(town):
         assert got == pytest.approx({"N": round(ref[0][0] / 1000, 3), "W": round(ref[1][0] / 1000, 3)}, abs=1e-3)
     d = dijkstra(town.length_csr)
     assert d[ids[20], ids[23]] < d[ids[23], ids[20]]  # the one-way streets matter here
-    # multi-source helper: node -> nearest source on the directed graph
-    G = town.to_networkx()
-    dist, which = nearest_source_per_node(town.length_csr, index.station_node)
-    for v in range(town.n_nodes):
-        per = [nx.shortest_path_length(G, v, int(s), weight="length_m") for s in index.station_node]
-        assert dist[v] == pytest.approx(min(per), rel=1e-9)
-        assert per[which[v]] == pytest.approx(dist[v], rel=1e-9)
+    _check_fastest_per_node(index, town, np.ones(len(sts), dtype=bool))
 
 
-def test_nearest_source_per_node_undirected_and_errors(net):
-    sources = [5, 300, 5, 600]
-    dist, which = nearest_source_per_node(net.length_csr, sources)
-    full = dijkstra(net.length_csr, indices=sources)
-    np.testing.assert_allclose(dist, full.min(axis=0))
-    assert which[5] == 0 and which[300] == 1  # duplicate source reports its first position
-    with pytest.raises(InputError, match="empty"):
-        nearest_source_per_node(net.length_csr, [])
-    with pytest.raises(InputError, match="node ids"):
-        nearest_source_per_node(net.length_csr, [net.n_nodes])
+def _check_fastest_per_node(index, network, mask):
+    """``per_node(by="time")`` against scipy's Dijkstra on the transposed time graph from a
+    virtual source joined to every eligible in-seed node by its seconds (independent code)."""
+    from scipy import sparse
+
+    d_len, t_len, _ = index.per_node(mask=mask)
+    dist_m, time_s, pos = index.per_node(mask=mask, by="time")
+    n = network.n_nodes
+    seed_node, _seed_m, seed_s, seed_src = index.station_in_seeds
+    keep = mask[seed_src]
+    best = np.full(n, np.inf)
+    np.minimum.at(best, seed_node[keep], seed_s[keep])
+    at = np.flatnonzero(np.isfinite(best))
+    t = sparse.coo_array(network.time_csr.T)
+    graph = sparse.csr_array((np.concatenate([t.data, best[at] + 1e-9]),
+                              (np.concatenate([t.row, np.full(at.size, n)]), np.concatenate([t.col, at]))), shape=(n + 1, n + 1))
+    ref = np.asarray(dijkstra(graph, directed=True, indices=n))[:n]
+    np.testing.assert_allclose(time_s, ref, rtol=0, atol=1e-6)
+    assert (time_s <= t_len + 1e-6).all()  # the fastest is never slower than the nearest's time
+    assert (dist_m >= d_len - 1e-6).all()  # nor shorter than the nearest
+    assert set(np.unique(pos[pos >= 0]).tolist()) <= set(np.flatnonzero(mask).tolist())
+    assert ((pos >= 0) == np.isfinite(time_s)).all()
 
 
-def test_symmetric_flag_gives_the_same_answer_on_a_two_way_graph(net):
-    """The corridor graph is two-way: skipping the transpose must not change anything."""
-    assert (net.length_csr != net.length_csr.T).nnz == 0
-    sources = [0, net.n_nodes // 2, net.n_nodes - 1]
-    d1, w1 = nearest_source_per_node(net.length_csr, sources)
-    d2, w2 = nearest_source_per_node(net.length_csr, sources, symmetric=True)
-    np.testing.assert_array_equal(d1, d2)
-    np.testing.assert_array_equal(w1, w2)
+def test_fastest_per_node_matches_a_virtual_source_dijkstra(index, net):
+    _check_fastest_per_node(index, net, index.eligible_mask(amenities=["shower"]))
+    _check_fastest_per_node(index, net, np.ones(len(index.stations), dtype=bool))
+    with pytest.raises(InputError, match="by must be"):
+        index.per_node(by="speed")
 
 
 def test_unreachable_station_route_raises():

@@ -234,6 +234,27 @@ def test_reports_periods_and_csv(seeded):
         seeded.report("yearly", "2025-07-01")
 
 
+def test_report_and_pages_follow_the_one_data_status_rule(desk, tmp_path):
+    """Approximate grids make the report "approximate" (the worst status, as for stations and
+    layers), not "illustrative", and the banner still shows; verified grids clear it."""
+    from planner.provenance import needs_banner
+
+    path = tmp_path / "grids.geojson"
+    gdf = gpd.GeoDataFrame({"grid_id": ["A", "B"], "data_status": ["verified", "approximate"]},
+                           geometry=[shapely.box(104.6, 31.3, 104.8, 31.5), shapely.box(104.8, 31.3, 105.0, 31.5)],
+                           crs="EPSG:4326")
+    gdf.to_file(path, driver="GeoJSON")
+    desk.import_grids(path)
+    grids = desk.grids()
+    assert grids.data_status == "approximate" and grids.illustrative
+    report = desk.report("monthly", "2025-07-01")
+    assert report["data_status"] == "approximate" and needs_banner(report["data_status"])
+    gdf["data_status"] = "verified"
+    gdf.to_file(path, driver="GeoJSON")
+    desk.import_grids(path)
+    assert desk.report("monthly", "2025-07-01")["data_status"] == "verified" and not desk.grids().illustrative
+
+
 # ---------------------------------------------------------------- bulk import
 def test_bulk_import_csv_and_excel_all_or_nothing(desk, tmp_path):
     rows = pd.DataFrame({"受理时间": ["2026-11-20T09:00", "2026-11-21T10:30"], "类别": ["欠薪欠费", "charging"],

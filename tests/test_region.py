@@ -91,6 +91,23 @@ def test_a_region_elsewhere_picks_its_own_zone(region):
     assert r.now(at=NIGHT).utcoffset() == dt.timedelta(hours=1)
 
 
+def test_geometries_project_through_the_one_transform(region):
+    """project_geometry/unproject_geometry move every vertex as project/unproject do, and the
+    corridors measured that way match the geodesic length (the CRS is the region's, not a guess)."""
+    from planner.projection import polyline_lengths_m, project, project_geometry, unproject_geometry
+
+    line = region.corridors.geometry.iloc[0]
+    coords = np.asarray(line.coords)
+    line_m = project_geometry(line, region.crs)
+    x, y = project(coords[:, 0], coords[:, 1], region.crs)
+    assert np.array_equal(np.asarray(line_m.coords), np.column_stack([x, y]))
+    assert np.allclose(np.asarray(unproject_geometry(line_m, region.crs).coords), coords, atol=1e-9)
+    geodesic = polyline_lengths_m([coords])[0]
+    assert line_m.length == pytest.approx(geodesic, rel=2e-3)  # UTM scale within its zone
+    box = shapely.box(104.6, 31.3, 104.8, 31.5)
+    assert shapely.equals_exact(unproject_geometry(project_geometry(box, region.crs), region.crs), box, tolerance=1e-9)
+
+
 # --------------------------------------------------------------------------- clock
 def test_region_now_is_beijing_time(region, frozen):
     frozen(NIGHT)

@@ -346,7 +346,7 @@ C3 = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0]])
         (lambda: solve_mclp(C3, 1, 1.0, weights=[-1.0, 1.0]), InputError, r"negative"),
         (lambda: solve_lscp(C3, 0), InputError, r"radius must be finite and > 0"),
         (lambda: solve_lscp(C3, float("nan")), InputError, r"radius must be finite"),
-        (lambda: solve_lscp(C3, 1.0, max_gap=200), InputError, r"RELATIVE optimality gap.*got 200.0"),
+        (lambda: solve_lscp(C3, 1.0, rel_gap=200), InputError, r"RELATIVE optimality gap.*got 200.0"),
         (lambda: solve_lscp(np.zeros((0, 2)), 1.0), InputError, r"no demand rows"),
         (lambda: solve_lscp(C3, 1.0, fixed=[3]), InputError, r"\[3\] outside 0..2"),
     ],

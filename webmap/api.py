@@ -40,9 +40,10 @@ from flask import Blueprint, jsonify, request
 from planner import settings
 from planner.coords import check_coord_system
 from planner import gazetteer
+from planner._validate import whole_number
 from planner.errors import ConflictError, InputError
 from webmap.auth import api_user, can, reader
-from webmap.errors import ApiError
+from webmap.errors import ApiError, conflict
 from webmap.serialize import etag, feature, feature_collection
 from webmap.state import get_workspace
 
@@ -243,11 +244,8 @@ def places():
     """Places matching ``q`` (the along-route destination box and "where am I")."""
     q = Query(request.args)
     text = q.arg("q").strip()
-    limit_text = q.arg("limit", "8").strip()
-    if not limit_text.isdigit():
-        raise InputError(f"limit must be a whole number in 1..{gazetteer.MAX_LIMIT}, got {limit_text!r}",
-                         fields={"limit": f"1..{gazetteer.MAX_LIMIT}"})
-    found = gazetteer.search(text, limit=int(limit_text))
+    limit = whole_number(q.arg("limit", "8").strip(), "limit", minimum=1, maximum=gazetteer.MAX_LIMIT)
+    found = gazetteer.search(text, limit=limit)
     response = jsonify(query=text, results=found)
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
@@ -309,11 +307,5 @@ def patch_station(station_id: str):
         record = registry.update(station_id, changes, expected_version=expected, actor=user["name"],
                                  coords=coords, may_retire=can(user, "retire"))
     except ConflictError as exc:
-        current = exc.current if exc.current is not None else registry.get(station_id)
-        raise ApiError(
-            409,
-            "conflict",
-            exc.message,
-            current=feature(current),
-        ) from None
+        raise conflict(exc, feature, lambda: registry.get(station_id)) from None
     return _station_response(record)

@@ -22,6 +22,7 @@ No public response carries a driver's name or phone.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
@@ -32,9 +33,10 @@ from planner.desk.notices import KINDS as NOTICE_KINDS
 from planner.desk.notices import check_device, public_notice, staff_notice
 from planner.desk.requests import CATEGORIES, CHANNELS, SATISFACTION, STAGE_LABELS, STATE_LABELS, STATES, staff_view
 from planner.errors import ConflictError
+from planner.provenance import needs_banner, status_of
 from webmap.api import if_match_version, json_body
 from webmap.auth import api_user, current_user, login_required
-from webmap.errors import ApiError
+from webmap.errors import ApiError, conflict
 from webmap.i18n import get_lang
 from webmap.state import EXTENSION, get_workspace
 
@@ -184,9 +186,8 @@ def patch_request(request_id: str):
     try:
         record = desk.update(request_id, body, expected_version=expected, actor=user["name"])
     except ConflictError as exc:
-        current = exc.current or desk.get(request_id)
-        raise ApiError(409, "conflict", exc.message,
-                       current=staff_view(current, now=_now(), calendar=desk.calendar(), lang=get_lang())) from None
+        view = functools.partial(staff_view, now=_now(), calendar=desk.calendar(), lang=get_lang())
+        raise conflict(exc, view, lambda: desk.get(request_id)) from None
     return _request_json(record, with_history=True)
 
 
@@ -201,7 +202,7 @@ def notices():
     found = desk.notices_at(args.get("lon"), args.get("lat"), device=device)
     lang = get_lang()
     response = jsonify({"notices": [public_notice(n, lang) for n in found],
-                        "data_status": "illustrative" if any(n["data_status"] != "verified" for n in found) else "verified"})
+                        "data_status": status_of(found)})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -256,9 +257,8 @@ def _local_filter(iso):
 def queue():
     desk = get_desk()
     items = desk.queue(now=_now(), lang=get_lang())
-    illustrative_rows = any(r["data_status"] != "verified" for r in items)
     ctx = _page_context(items=items, now=_now())
-    ctx["illustrative"] = ctx["illustrative"] or illustrative_rows
+    ctx["illustrative"] = needs_banner(status_of([*get_desk().grids().records, *items]))
     return render_template("desk/queue.html", **ctx, stations=[{"id": s["id"], "name": s["name"]} for s in get_workspace().stations()],
                            corridors=_corridors(desk), api={"requests": url_for("desk.create_request")})
 
@@ -305,5 +305,6 @@ def report(period: str):
             "Content-Disposition": f"attachment; filename=desk-{period}-{rep['date']}.csv"})
     chart = Markup(chart_svg(rep)) if period != "daily" else None  # noqa: S704 (matplotlib's own SVG, no user text)
     grid_map = Markup(grid_map_svg(desk, rep))  # noqa: S704
-    return render_template("desk/report.html", **_page_context(), rep=rep, chart=chart, grid_map=grid_map,
-                           illustrative_data=rep["data_status"] != "verified")
+    ctx = _page_context(rep=rep, chart=chart, grid_map=grid_map)
+    ctx["illustrative"] = needs_banner(rep["data_status"])  # grids and the period's records
+    return render_template("desk/report.html", **ctx)

@@ -13,11 +13,10 @@ import datetime as dt
 import re
 
 import numpy as np
-import shapely
 from flask import Blueprint, current_app, render_template, url_for
 
 from planner import gazetteer
-from planner.projection import project, unproject, utm_crs_for
+from planner.projection import project, project_geometry, unproject
 from planner.stations import EXTRAS, FREE_BASICS, SEVEN_CATEGORIES
 from planner.stations import opening
 from webmap.assets import add_nonce, render_parts
@@ -95,13 +94,10 @@ def corridor_shields(region, lang: str) -> list[dict]:
     Spaced :data:`SHIELD_SPACING_KM` apart at every zoom, and a third of that from
     :data:`DENSE_SHIELD_ZOOM` on (measured in the region's projected CRS).
     """
-    x0, y0, x1, y1 = region.bbox
-    crs = utm_crs_for((x0 + x1) / 2, (y0 + y1) / 2)
+    crs = region.crs
     out = []
     for _, row in region.corridors.iterrows():
-        coords = np.asarray(row.geometry.coords)
-        xs, ys = project(coords[:, 0], coords[:, 1], crs)
-        line = shapely.LineString(np.column_stack([xs, ys]))
+        line = project_geometry(row.geometry, crs)
         length_km = line.length / 1000.0
         n = max(1, int(length_km // SHIELD_SPACING_KM))
         step = length_km / n
@@ -137,8 +133,7 @@ def station_rows(ws, lang: str) -> list[dict]:
     it is written in the page's language (an English address never shows on the Chinese page).
     """
     region = ws.region
-    x0, y0, x1, y1 = region.bbox
-    crs = utm_crs_for((x0 + x1) / 2, (y0 + y1) / 2)
+    crs = region.crs
     places = [p for p in gazetteer.load()["places"] if p["kind"] != "freight_generator"]
     for p in places:
         p["_x"], p["_y"] = project(p["lon"], p["lat"], crs)

@@ -20,6 +20,7 @@ from planner.errors import (
     NotFoundError,
     RegistryError,
     YizhanError,
+    error_body,
 )
 from planner.registry import ForbiddenError, ThrottledError
 from webmap.i18n import error_message, field_errors, t
@@ -48,18 +49,21 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
 
+def conflict(exc: ConflictError, view, reload) -> ApiError:
+    """The one 409 for a stale write: the error shape plus ``current``.
+
+    ``current`` is the stored record as that resource's GET returns it (``view``: a
+    station's GeoJSON Feature, a request's staff view), never the raw stored row;
+    ``reload()`` reads it when the error did not carry it.
+    """
+    current = exc.current if exc.current is not None else reload()
+    return ApiError(409, "conflict", exc.message, current=view(current))
+
+
 def wants_json() -> bool:
     """API clients get JSON: everything under /api and /healthz."""
     path = request.path
     return path.startswith("/api/") or path == "/api" or path == "/healthz"
-
-
-def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
-    body: dict = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    body.update(extra)
-    return {"error": body}
 
 
 def json_error(status: int, code: str, message: str, fields: dict | None = None, **extra):
@@ -92,10 +96,9 @@ def init_app(app: Flask) -> None:
         if status >= 500:
             log.error("registry error on %s: %s", request.path, exc.message)
         if wants_json():
-            body = exc.to_dict()
-            if isinstance(exc, ConflictError) and exc.current is not None:
-                body["error"]["current"] = exc.current
-            response = jsonify(body)
+            # a view that can raise ConflictError answers with :func:`conflict` (the record
+            # as its GET shows it); the stored row itself is never sent
+            response = jsonify(exc.to_dict())
             response.status_code = status
             if isinstance(exc, ThrottledError):
                 response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))

@@ -191,8 +191,7 @@ class Desk:
             lon, lat = st["lon"], st["lat"]
             out["station_id"] = st["id"]
         else:
-            from planner.desk.notices import _to_m, _to_wgs
-            from planner.projection import utm_crs_for
+            from planner.projection import project_geometry, unproject_geometry, utm_crs_for
 
             cor = self.ws.region.corridors
             match = cor[cor["id"].astype(str) == spec["corridor"]]
@@ -201,11 +200,11 @@ class Desk:
                                  f"{', '.join(cor['id'].astype(str))}", fields={"corridor": "未知路段 / unknown corridor"})
             line = match.geometry.iloc[0]
             crs = utm_crs_for(line.centroid.x, line.centroid.y)
-            line_m = _to_m(line, crs)
+            line_m = project_geometry(line, crs)
             if spec["km"] * 1000 > line_m.length + 1:
                 raise InputError(f"km: corridor {spec['corridor']} is {line_m.length / 1000:.1f} km long; got {spec['km']}",
                                  fields={"km": "beyond the corridor's end / 超出路段长度"})
-            p = _to_wgs(line_m.interpolate(spec["km"] * 1000), crs)
+            p = unproject_geometry(line_m.interpolate(spec["km"] * 1000), crs)
             lon, lat = p.x, p.y
             out["corridor"], out["corridor_km"] = spec["corridor"], spec["km"]
         a = self.grids().assign(lon, lat)

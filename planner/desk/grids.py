@@ -19,7 +19,8 @@ import shapely
 from shapely import wkb
 
 from planner.errors import InputError
-from planner.projection import project, utm_crs_for
+from planner.projection import project, project_geometry, utm_crs_for
+from planner.provenance import needs_banner, status_of
 
 DEFAULT_SOURCE = ("illustrative: the region's H3 cells (planner.grid.default_grid) grouped per county; the "
                   "bureau's real grid boundaries, units and duty phones are not published")
@@ -98,9 +99,7 @@ class ServiceGrids:
         c = shapely.union_all(self.geometries).centroid
         self.crs = utm_crs_for(c.x, c.y)
         self._tree = shapely.STRtree(self.geometries)
-        projected = []
-        for g in self.geometries:
-            projected.append(shapely.transform(g, lambda xy: _project_xy(xy, self.crs)))
+        projected = [project_geometry(g, self.crs) for g in self.geometries]
         self._projected = projected
         self._ptree = shapely.STRtree(projected)
 
@@ -128,8 +127,14 @@ class ServiceGrids:
                 for r, g in zip(self.records, self.geometries)]
 
     @property
+    def data_status(self) -> str:
+        """The worst ``data_status`` of the grids (:func:`planner.provenance.status_of`)."""
+        return status_of(self.records)
+
+    @property
     def illustrative(self) -> bool:
-        return any(r.get("data_status") != "verified" for r in self.records)
+        """Whether pages showing the grids carry the illustrative-data banner."""
+        return needs_banner(self.data_status)
 
     def get(self, grid_id: str) -> dict:
         if grid_id not in self.by_id:
@@ -166,9 +171,3 @@ class ServiceGrids:
             feats.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(g)})
         return {"type": "FeatureCollection", "features": feats}
 
-
-def _project_xy(xy, crs):
-    import numpy as np
-
-    x, y = project(xy[:, 0], xy[:, 1], crs)
-    return np.column_stack([x, y])

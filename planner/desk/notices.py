@@ -19,7 +19,7 @@ from shapely.ops import substring
 
 from planner.desk.calendar import REGION_TZ, as_region_time
 from planner.errors import InputError
-from planner.projection import project, unproject, utm_crs_for
+from planner.projection import project, project_geometry, unproject_geometry, utm_crs_for
 
 KINDS = {
     "weather": ("天气预警", "Weather warning"),
@@ -46,14 +46,6 @@ def _km(value, field, hi):
     return x
 
 
-def _to_wgs(geom_m, crs):
-    return shapely.transform(geom_m, lambda xy: __import__("numpy").column_stack(unproject(xy[:, 0], xy[:, 1], crs)))
-
-
-def _to_m(geom, crs):
-    return shapely.transform(geom, lambda xy: __import__("numpy").column_stack(project(xy[:, 0], xy[:, 1], crs)))
-
-
 def target_area(target: dict, *, grids, corridors) -> shapely.Geometry:
     """The polygon a target covers.
 
@@ -78,7 +70,7 @@ def target_area(target: dict, *, grids, corridors) -> shapely.Geometry:
         line = match.geometry.iloc[0]
         c = line.centroid
         crs = utm_crs_for(c.x, c.y)
-        line_m = _to_m(line, crs)
+        line_m = project_geometry(line, crs)
         length_km = line_m.length / 1000
         a = _km(target.get("from_km", 0), "target.from_km", length_km + 1e-6)
         b = _km(target.get("to_km", length_km), "target.to_km", length_km + 1e-6)
@@ -86,7 +78,7 @@ def target_area(target: dict, *, grids, corridors) -> shapely.Geometry:
             raise _err("target.to_km", f"must be after from_km ({a})", "终点里程须大于起点")
         buf = _km(target.get("buffer_km", DEFAULT_CORRIDOR_BUFFER_KM), "target.buffer_km", 50)
         piece = substring(line_m, a * 1000, b * 1000)
-        return _to_wgs(piece.buffer(max(buf, 0.05) * 1000), crs)
+        return unproject_geometry(piece.buffer(max(buf, 0.05) * 1000), crs)
     if "radius_km" in target:
         from planner.coords import check_lonlat
 
@@ -98,7 +90,7 @@ def target_area(target: dict, *, grids, corridors) -> shapely.Geometry:
             raise _err("target.radius_km", "must be more than 0", "须大于 0")
         crs = utm_crs_for(lon, lat)
         x, y = project(lon, lat, crs)
-        return _to_wgs(shapely.Point(x, y).buffer(r * 1000, quad_segs=32), crs)
+        return unproject_geometry(shapely.Point(x, y).buffer(r * 1000, quad_segs=32), crs)
     raise _err("target", "give grids, a corridor stretch or a point and radius", "请选择网格、路段或半径范围")
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from planner.desk.calendar import REGION_TZ, as_region_time
 from planner.desk.requests import CATEGORIES, CHANNELS, SATISFACTION, STAGES, clock
 from planner.errors import InputError
+from planner.provenance import needs_banner, status_of
 
 PERIODS = ("daily", "weekly", "monthly")
 
@@ -82,7 +83,7 @@ def build_report(desk, period: str, date, *, now: dt.datetime | None = None) -> 
     n, n_prev = len(rows), len(prev)
     by_grid = Counter(r["grid_id"] for r in rows)
     notices = [x for x in desk.store.notices() if iso(start) <= x["valid_from"] < iso(end)]
-    illustrative = grids.illustrative or any(r["data_status"] != "verified" for r in rows)
+    data_status = status_of([*grids.records, *rows])
     return {
         "period": period,
         "date": start.date().isoformat(),
@@ -106,7 +107,7 @@ def build_report(desk, period: str, date, *, now: dt.datetime | None = None) -> 
         "notices": {"count": len(notices),
                     "reach": sum(int(x.get("reach_devices") or 0) + int(x.get("reach_reported") or 0) for x in notices)},
         "daily_counts": _daily_counts(rows, start, end) if period != "daily" else None,
-        "data_status": "illustrative" if illustrative else "verified",
+        "data_status": data_status,
         "list": [{"id": r["id"], "receipt": r["receipt"], "received_at": r["received_at"], "category": r["category"],
                   "channel": r["channel"], "grid_id": r["grid_id"], "state": r["state"]} for r in rows],
     }
@@ -181,7 +182,7 @@ def chart_svg(report: dict) -> str:
     ax.set_xlabel("day of period")
     ax.set_ylabel("requests")
     title = f"Requests received {report['start'][:10]} to {report['end'][:10]} (exclusive)"
-    if report["data_status"] != "verified":
+    if needs_banner(report["data_status"]):
         title += " - illustrative data"
     ax.set_title(title, fontsize=9)
     if any(bottom):

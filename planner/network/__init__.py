@@ -44,6 +44,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from planner._validate import non_negative, positive
 from planner.errors import InfeasibleError, InputError
 from planner.projection import (
     WGS84,
@@ -454,10 +455,8 @@ class RoadNetwork:
         missing = [c for c in ("ref", "speed_kmh") if c not in corridors.columns]
         if missing:
             raise InputError(f"corridors lack column(s) {missing}", fields={c: "required" for c in missing})
-        if not (isinstance(max_segment_m, (int, float)) and math.isfinite(max_segment_m) and max_segment_m > 0):
-            raise InputError(f"max_segment_m must be a positive number of metres, got {max_segment_m!r}", fields={"max_segment_m": "> 0"})
-        if not (isinstance(merge_tol_m, (int, float)) and math.isfinite(merge_tol_m) and merge_tol_m >= 0):
-            raise InputError(f"merge_tol_m must be >= 0 metres, got {merge_tol_m!r}", fields={"merge_tol_m": ">= 0"})
+        max_segment_m = positive(max_segment_m, "max_segment_m", unit="m", strict=True)
+        merge_tol_m = non_negative(merge_tol_m, "merge_tol_m", unit="m", strict=True)
         if len(corridors) == 0:
             raise InputError("no corridors given", fields={"corridors": "non-empty"})
         gdf = corridors if CRS.from_user_input(corridors.crs).equals(CRS.from_user_input(WGS84)) else corridors.to_crs(WGS84)
@@ -888,13 +887,19 @@ class RoadNetwork:
         InfeasibleError
             When no path exists (e.g. against one-way streets, or separate components).
         """
+        from planner.network.index import network_csr, seeded_dijkstra
+
         o = self._check_node(orig_node, "orig_node")
         d = self._check_node(dest_node, "dest_node")
-        A = self._weight_csr(weight)
+        self._weight_csr(weight)  # InputError for an unknown weight
         if o == d:
             return [o]
-        _, pred = csgraph.dijkstra(A, directed=True, indices=o, return_predecessors=True)
-        if pred[d] < 0:
+        # the one point-to-point search (NearestIndex routes use it too), stopping at d
+        g = network_csr(self, weight)
+        zero = np.zeros(1)
+        _, _, _, pred, best = seeded_dijkstra(g.indptr, g.indices, g.w, g.aux, g.n, np.array([o], dtype=np.int64),
+                                              np.zeros(1, dtype=np.int64), zero, zero, np.inf, np.array([d], dtype=np.int64), zero)
+        if best < 0:
             raise InfeasibleError(f"no road route from node {o} to node {d}", fields={"dest_node": "reachable from orig_node"})
         path = [d]
         while path[-1] != o:
@@ -957,8 +962,7 @@ class RoadNetwork:
                 "corridor_samples needs a network built from corridors (RoadNetwork.from_corridors)",
                 fields={"network": "from_corridors"},
             )
-        if not (isinstance(step_km, (int, float)) and math.isfinite(step_km) and step_km > 0):
-            raise InputError(f"step_km must be a positive number of km, got {step_km!r}", fields={"step_km": "> 0"})
+        step_km = positive(step_km, "step_km", unit="km", strict=True)
         cn = self._corridor_nodes
         keep_rows = []
         for _, grp in cn.groupby("corridor_idx", sort=True):
@@ -1271,13 +1275,7 @@ def _rules_from_columns(edges: pd.DataFrame) -> dict[str, np.ndarray] | None:
 def _check_speed_cap(truck_speed_kmh: float | None) -> float:
     if truck_speed_kmh is None:
         return TRUCK_SPEED_KMH
-    try:
-        v = float(truck_speed_kmh)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(f"truck_speed_kmh must be a positive number, got {truck_speed_kmh!r}", fields={"truck_speed_kmh": "> 0"})
-    return v
+    return positive(truck_speed_kmh, "truck_speed_kmh", unit="km/h")
 
 
 def _check_point(lon: Any, lat: Any) -> tuple[float, float]:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from planner.network.snap import edge_seeds, grow3
+
 __all__ = ["Csr", "k_eligible_from", "k_nearest_labels", "merge_labels", "seeded_dijkstra"]
 
 
@@ -378,32 +380,16 @@ def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr,
     stations on those edges (``ps_*``: station attachments grouped by piece), and
     :func:`merge_labels`. Returns ``(src, w, aux, exact, seed_node, seed_w, seed_aux,
     direct_src, direct_w, direct_aux)`` (the seeds and shortcuts for the fallback)."""
-    m = piece.size
-    seed_node = np.empty(2 * m, dtype=np.int64)
-    seed_w = np.empty(2 * m)
-    seed_a = np.empty(2 * m)
-    ns = 0
-    nd_cap = 8
-    d_src = np.empty(nd_cap, dtype=np.int64)
-    d_w = np.empty(nd_cap)
-    d_a = np.empty(nd_cap)
+    seed_node, seed_w, seed_a, _, _ = edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, True)
+    d_src = np.empty(8, dtype=np.int64)
+    d_w = np.empty(8)
+    d_a = np.empty(8)
     nd = 0
-    for i in range(m):
+    for i in range(piece.size):
         p = piece[i]
         a = acc[i]
-        at = a / mps
         fi = f[i]
         lf, tf, lr, tr = lf_[p], tf_[p], lr_[p], tr_[p]
-        if lf == lf:
-            seed_node[ns] = head[p]
-            seed_w[ns] = a + (1.0 - fi) * lf
-            seed_a[ns] = at + (1.0 - fi) * tf
-            ns += 1
-        if lr == lr:
-            seed_node[ns] = tail[p]
-            seed_w[ns] = a + fi * lr
-            seed_a[ns] = at + fi * tr
-            ns += 1
         for j in range(ps_indptr[p], ps_indptr[p + 1]):
             fs = ps_f[j]
             w = np.inf
@@ -415,20 +401,12 @@ def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr,
                 w = a + (fi - fs) * lr + ps_acc[j]
                 t = (a + ps_acc[j]) / mps + (fi - fs) * tr
             if w < np.inf:
-                if nd == nd_cap:
-                    nd_cap *= 2
-                    n1 = np.empty(nd_cap, dtype=np.int64)
-                    n2 = np.empty(nd_cap)
-                    n3 = np.empty(nd_cap)
-                    n1[:nd] = d_src[:nd]
-                    n2[:nd] = d_w[:nd]
-                    n3[:nd] = d_a[:nd]
-                    d_src, d_w, d_a = n1, n2, n3
+                if nd == d_src.size:
+                    d_src, d_w, d_a = grow3(d_src, d_w, d_a, nd)
                 d_src[nd] = ps_src[j]
                 d_w[nd] = w
                 d_a[nd] = t
                 nd += 1
-    seed_node, seed_w, seed_a = seed_node[:ns], seed_w[:ns], seed_a[:ns]
     d_src, d_w, d_a = d_src[:nd], d_w[:nd], d_a[:nd]
     src, w, aux, exact = merge_labels(seed_node, seed_w, seed_a, lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k, d_src, d_w, d_a)
     return src, w, aux, exact, seed_node, seed_w, seed_a, d_src, d_w, d_a

@@ -261,7 +261,7 @@ class EdgeSnapper:
         return self._seeds(snap, access_mps, outbound=False)
 
     def _seeds(self, snap: Snap, access_mps: float, *, outbound: bool):
-        return _seeds_kernel(snap.piece, snap.f, snap.access_m, self.tail, self.head, self.length_fwd, self.time_fwd,
+        return edge_seeds(snap.piece, snap.f, snap.access_m, self.tail, self.head, self.length_fwd, self.time_fwd,
                              self.length_rev, self.time_rev, float(access_mps), outbound)  # fmt: skip
 
     def piece_line(self, piece: int, f0: float, f1: float) -> np.ndarray:
@@ -311,6 +311,20 @@ def direct_pairs(snapper: EdgeSnapper, a: Snap, b: Snap, access_mps: float) -> t
     return best
 
 
+@nb.njit(cache=True, nogil=True)
+def grow3(ints, floats_a, floats_b, used):
+    """Three parallel buffers (int64, float64, float64) at twice the size, the first ``used``
+    entries kept: the one way the numba kernels here and in :mod:`planner.network.index` grow
+    a candidate list."""
+    cap = 2 * ints.size
+    a1 = np.empty(cap, dtype=np.int64)
+    a2 = np.empty(cap)
+    a3 = np.empty(cap)
+    a1[:used] = ints[:used]
+    a2[:used] = floats_a[:used]
+    a3[:used] = floats_b[:used]
+    return a1, a2, a3
+
 
 @nb.njit(cache=True, nogil=True)
 def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy):
@@ -344,10 +358,9 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
 def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen):
     """Candidates among the segments ``segs`` (see :func:`_snap_kernel`)."""
     m = 0
-    cap = 256
-    c_seg = np.empty(cap, dtype=np.int64)
-    c_d = np.empty(cap)
-    c_t = np.empty(cap)
+    c_seg = np.empty(256, dtype=np.int64)
+    c_d = np.empty(256)
+    c_t = np.empty(256)
     dmin = np.inf
     for qq in range(segs.size):
         if True:
@@ -362,15 +375,8 @@ def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, s
                 d = math.hypot(px - x, py - y)
                 if d > reach:
                     continue
-                if m == cap:
-                    cap *= 2
-                    a1 = np.empty(cap, dtype=np.int64)
-                    a2 = np.empty(cap)
-                    a3 = np.empty(cap)
-                    a1[:m] = c_seg[:m]
-                    a2[:m] = c_d[:m]
-                    a3[:m] = c_t[:m]
-                    c_seg, c_d, c_t = a1, a2, a3
+                if m == c_seg.size:
+                    c_seg, c_d, c_t = grow3(c_seg, c_d, c_t, m)
                 c_seg[m] = e
                 c_d[m] = d
                 c_t[m] = t
@@ -429,7 +435,11 @@ def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, s
 
 
 @nb.njit(cache=True, nogil=True)
-def _seeds_kernel(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
+def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
+    """Where a point on candidate edges enters (``outbound``) or is reached from the graph:
+    per candidate and existing direction, the end node with the metres and seconds of the
+    access leg plus the partial edge. Returns ``(nodes, dist, secs, candidate, forward)``;
+    the one seed rule of snapping, routing and the nearest-station query kernel."""
     m = piece.size
     nodes = np.empty(2 * m, dtype=np.int64)
     dist = np.empty(2 * m)

@@ -16,7 +16,7 @@ counts ``p`` the same way (existing sites included).
 """
 
 from planner.siting._result import SitingResult
-from planner.siting.coverage import solve_lscp, solve_mclp
+from planner.siting.covering import solve_lscp, solve_mclp
 from planner.siting.frlm import (
     FrlmInstance,
     FrlmResult,

@@ -139,6 +139,21 @@ def count_p(p: Any, n_cols: int, n_fixed: int) -> int:
     return p
 
 
+def p_model(cost: Any, weights: Any, fixed: Any, p: Any, time_limit_s: Any, method: Any, allowed: tuple[str, ...]):
+    """The arguments the p-models (p-median, MCLP) share, checked in one order.
+
+    Returns ``(C, w, fixed_idx, p, limit, method)``: the cost matrix (``inf`` allowed), the
+    row weights, the sorted fixed columns, ``p`` (fixed columns included), the time limit
+    in seconds (None = none) and the method name.
+    """
+    C = cost_matrix(cost, allow_inf=True)
+    n_rows, n_cols = C.shape
+    w = weights_vector(weights, n_rows)
+    fixed_idx = fixed_columns(fixed, n_cols)
+    p = count_p(p, n_cols, len(fixed_idx))
+    return C, w, fixed_idx, p, time_limit(time_limit_s), method_name(method, allowed)
+
+
 def radius_value(radius: Any) -> float:
     """Check a coverage radius (same unit as the cost matrix)."""
     if isinstance(radius, bool) or not isinstance(radius, numbers.Real):

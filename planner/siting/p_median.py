@@ -108,13 +108,8 @@ def solve_p_median(
         row that reaches no column at all; or too few columns to reach every row.
     """
     started = time.perf_counter()
-    C = V.cost_matrix(cost, allow_inf=True)
+    C, w, fixed_idx, p, limit, method = V.p_model(cost, weights, fixed, p, time_limit_s, method, _METHODS)
     n_rows, n_cols = C.shape
-    w = V.weights_vector(weights, n_rows)
-    fixed_idx = V.fixed_columns(fixed, n_cols)
-    p = V.count_p(p, n_cols, len(fixed_idx))
-    limit = V.time_limit(time_limit_s)
-    method = V.method_name(method, _METHODS)
     deadline = None if limit is None else started + limit
 
     finite = np.isfinite(C)
@@ -270,7 +265,7 @@ class _PMedian:
 
     def _check_reach(self, rows, p_free):
         """Raise InfeasibleError when p columns cannot reach every weighted row."""
-        from planner.siting.coverage import _min_cover_size
+        from planner.siting.covering import _min_cover_size
 
         reach = self.finite[rows]
         covered = reach[:, self.fixed_idx].any(axis=1) if len(self.fixed_idx) else np.zeros(len(rows), bool)

@@ -267,6 +267,8 @@ def test_patch_stale_version_is_409_with_current(client, tokens):
     assert err["code"] == "conflict"
     assert err["current"]["properties"]["version"] == 2
     assert err["current"]["properties"]["phone"] == "0816-111"
+    # one shape for `current`: the station exactly as its GET returns it (a Feature)
+    assert err["current"] == client.get("/api/stations/MY-DH-03").get_json()
 
 
 def test_patch_unknown_station_is_404(client, tokens):

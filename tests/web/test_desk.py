@@ -90,6 +90,11 @@ def test_patch_statuses(client, tokens):
     assert r.status_code == 200 and r.get_json()["state"] == "transferred" and r.headers["ETag"] == '"2"'
     r = client.patch("/api/requests/1", json={"state": "in_progress"}, headers={**h, "If-Match": '"1"'})
     assert r.status_code == 409 and r.get_json()["error"]["current"]["version"] == 2
+    # one shape for `current`: the request as its GET shows it (staff view), not the stored row
+    current = r.get_json()["error"]["current"]
+    shown = client.get("/api/requests/1", headers=h).get_json()
+    assert set(current) == set(shown) - {"transitions"}
+    assert {k: v for k, v in current.items() if k != "clock"} == {k: v for k, v in shown.items() if k not in ("clock", "transitions")}
     r = client.patch("/api/requests/1", data="x", headers={**h, "If-Match": '"2"'})
     assert r.status_code == 400
 
@@ -150,6 +155,12 @@ def test_report_pages_and_csv(client, users, tokens):
     for period in ("daily", "weekly", "monthly"):
         r = client.get(f"/desk/reports/{period}?date={today}")
         assert r.status_code == 200 and "<svg" in r.get_data(as_text=True)
+        # one banner (the shared partial), the page's language first, as on the maps
+        html = r.get_data(as_text=True)
+        assert html.count('id="data-banner"') == 1 and html.count('class="banner"') == 1
+        assert "示意数据，非官方 · Illustrative data, not official" in html
+    en = client.get(f"/desk/reports/monthly?date={today}&lang=en").get_data(as_text=True)
+    assert "Illustrative data, not official · 示意数据，非官方" in en
     r = client.get(f"/desk/reports/monthly?date={today}&format=csv")
     assert r.mimetype == "text/csv"
     text = r.get_data(as_text=True).lstrip("\ufeff")
