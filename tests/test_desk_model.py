@@ -271,8 +271,10 @@ def test_bulk_import_csv_and_excel_all_or_nothing(desk, tmp_path):
     bad = rows.copy()
     bad.loc[1, "类别"] = "不存在"
     bad.to_excel(xlsx, index=False)
-    with pytest.raises(InputError, match="row 3"):
+    with pytest.raises(InputError, match="row 3") as info:
         desk.import_file(xlsx, actor="import")
+    assert "1 problem(s); nothing was imported" in info.value.message
+    assert set(info.value.fields) == {"row 3.category"} and info.value.fields_zh["row 3.category"]
     assert len(desk.store.list_requests()) == 2  # nothing from the bad file
     rows.to_excel(xlsx, index=False)
     assert desk.import_file(xlsx, actor="import")["imported"] == 2

@@ -233,18 +233,22 @@ class Desk:
         """Bulk import from a hotline export (CSV or Excel): every row checked, then all or nothing."""
         from planner.desk.requests import read_requests_file
         from planner.errors import InputError, YizhanError
+        from planner.stations import Problems
 
         rows = read_requests_file(path)
-        records, fields = [], {}
+        records, problems = [], Problems()
         for i, payload in rows:
             try:
                 records.append(self.prepare_request(payload))
+            except InputError as exc:
+                if exc.fields:
+                    problems.extend(f"row {i}", exc)
+                else:
+                    problems.add(f"row {i}", exc.message)
             except YizhanError as exc:
-                for k, v in (exc.fields or {"row": exc.message}).items():
-                    fields[f"row {i}.{k}"] = v
-        if fields:
-            shown = "; ".join(f"{k}: {v}" for k, v in list(fields.items())[:5])
-            raise InputError(f"{len(fields)} problem(s) in {path}; nothing was imported: {shown}", fields=fields)
+                problems.add(f"row {i}", exc.message)
+        if problems:
+            raise problems.summary(f"{path}", done="imported")
         stored = self.store.insert_requests(records, actor=actor, action="import")
         return {"imported": len(stored), "first": stored[0]["receipt"] if stored else None,
                 "nearest_assigned": sum(1 for r in stored if r["assigned_by"] == "nearest")}

@@ -16,10 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -147,15 +145,7 @@ class DeskStore:
         self.registry = Registry(self.path)  # refuses anything that is not a Yizhan registry, never alters it
         with self._connect() as con:
             con.executescript(_SCHEMA)
-        self._private()
-
-    def _private(self) -> None:
-        for p in (self.path, Path(str(self.path) + "-wal"), Path(str(self.path) + "-shm")):
-            try:
-                if p.exists() and stat.S_IMODE(p.stat().st_mode) & 0o077:
-                    os.chmod(p, 0o600)
-            except OSError:
-                pass  # not our file to change (read-only mount): the registry still works
+        self.registry.make_private()  # the WAL and shared-memory files the schema write made
 
     def _connect(self) -> sqlite3.Connection:
         return self.registry.connect()

@@ -213,7 +213,7 @@ class RegistryFile:
                 f"registry {path} has schema version {user_version}, expected {SCHEMA_VERSION}, and no "
                 f"migration exists. {FIX_HINT}"
             )
-        self._make_private()
+        self.make_private()
         missing = [t for t in TABLES if t not in tables]
         if missing:
             raise RegistryError(f"registry {path} is damaged: tables {', '.join(missing)} are missing. {FIX_HINT}")
@@ -299,7 +299,7 @@ class RegistryFile:
         finally:
             con.close()
         if target == self.path:
-            self._make_private()
+            self.make_private()
 
     def _migrate_1_to_2(self) -> None:
         """Add token expiry (existing tokens: 90 days from now), sessions and login throttling."""
@@ -319,7 +319,7 @@ class RegistryFile:
         finally:
             con.close()
 
-    def _make_private(self) -> None:
+    def make_private(self) -> None:
         """Registry, WAL and shared-memory files readable by their owner only (0600).
 
         SQLite gives ``-wal``/``-shm`` the mode of the database file, so a file created 0600
