@@ -39,7 +39,7 @@ instance/secret_key:
 	chmod 600 $@
 
 run: setup instance/secret_key
-	$(BIN)/python -m planner init-db
+	$(BIN)/python -m planner init-db --illustrative-desk
 	@echo "Yizhan on http://$(HOST):$(PORT)/"
 	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/gunicorn -c gunicorn.conf.py 'app:create_app()'
 

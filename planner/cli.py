@@ -65,8 +65,15 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 # ---------------------------------------------------------------- commands
 def cmd_init_db(args) -> int:
     ws = _workspace(args)
+    new = not ws.db_path.exists()
     n = len(ws.stations(include_retired=True))
-    print(f"registry {ws.db_path}: {n} stations")
+    print(f"registry {ws.db_path}: {n} stations" + (" (new)" if new else ""))
+    if args.illustrative_desk and new:
+        from planner.desk import Desk, illustrative
+
+        doc = illustrative.seed(Desk(ws))
+        print(f"grid desk: {doc['requests']} requests and {doc['notices']} notices, all ILLUSTRATIVE "
+              "(replace with `python -m planner desk import FILE`)")
     return 0
 
 
@@ -489,7 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     def network(sp):
         sp.add_argument("--network", default=None, help="a network saved by import-osm, .gpkg or .npz (default: the region's corridors)")
 
-    add("init-db", cmd_init_db, "create and seed the registry if it does not exist")
+    sp = add("init-db", cmd_init_db, "create and seed the registry if it does not exist")
+    sp.add_argument("--illustrative-desk", action="store_true",
+                    help="when the registry is new, also seed the grid desk's illustrative year (the demo `make run` serves)")
 
     sp = add("stations", cmd_stations, "list the stations in the registry")
     sp.add_argument("--county", help="county code or name")

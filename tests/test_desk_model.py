@@ -312,6 +312,7 @@ def test_cli_import_report_and_queue(tmp_path):
                               check=False)
 
     assert run("init-db").returncode == 0
+    assert json.loads(run("desk", "queue", "--json").stdout) == []  # plain init-db seeds no desk data
     calls = tmp_path / "calls.csv"
     calls.write_text("received_at,category,description,lon,lat,contact_phone\n"
                      "2026-11-20T09:00,charging,排队太久,104.75,31.45,13900003333\n", encoding="utf-8")
@@ -327,3 +328,23 @@ def test_cli_import_report_and_queue(tmp_path):
     bad.write_text("category,description\nfood,x\n", encoding="utf-8")
     out = run("desk", "import", str(bad))
     assert out.returncode == 2 and "row 2" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_init_db_seeds_the_illustrative_desk_only_into_a_new_registry(tmp_path):
+    """`make run` serves a demo desk; a second start keeps what staff did to it."""
+    from planner.cli import main
+    from planner.desk import Desk
+    from planner.workspace import Workspace
+
+    db = tmp_path / "registry.sqlite"
+    assert main(["--db", str(db), "init-db", "--illustrative-desk"]) == 0
+    desk = Desk(Workspace(db_path=db))
+    seeded = desk.store.list_requests()
+    assert len(seeded) > 100 and all(r["data_status"] == "illustrative" for r in seeded)
+    first = seeded[0]
+    edited = desk.update(first["id"], {"resolution": "staff were here"}, expected_version=first["version"], actor="staff")
+    assert edited["version"] == first["version"] + 1
+    assert main(["--db", str(db), "init-db", "--illustrative-desk"]) == 0  # existing registry: not re-seeded
+    again = Desk(Workspace(db_path=db))
+    assert len(again.store.list_requests()) == len(seeded)
+    assert again.get(first["id"])["version"] == edited["version"]
