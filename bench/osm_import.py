@@ -154,8 +154,8 @@ def _status_kb(field: str) -> int:
 def child_ours(path: str, out: str, save_dir: str | None) -> dict:
     import planner.network.osm  # noqa: F401  (imports before the baseline RSS)
     from planner.network import HIGHWAY_SPEED_KMH, TRUCK_SPEED_KMH, RoadNetwork
-    from planner.network.speeds import edge_speed_kmh
     from planner.network.osm import read_osm
+    from planner.network.speeds import edge_speed_kmh
 
     base = _status_kb("VmRSS")
     t0 = time.perf_counter()
