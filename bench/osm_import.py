@@ -153,14 +153,15 @@ def _status_kb(field: str) -> int:
 
 def child_ours(path: str, out: str, save_dir: str | None) -> dict:
     import planner.network.osm  # noqa: F401  (imports before the baseline RSS)
-    from planner.network import HIGHWAY_SPEED_KMH, TRUCK_SPEED_KMH, RoadNetwork, _edge_speed_kmh
+    from planner.network import HIGHWAY_SPEED_KMH, TRUCK_SPEED_KMH, RoadNetwork
     from planner.network.osm import read_osm
+    from planner.network.speeds import edge_speed_kmh
 
     base = _status_kb("VmRSS")
     t0 = time.perf_counter()
     c0 = time.process_time()
     roads = read_osm(path, highway_speed_kmh=HIGHWAY_SPEED_KMH,
-                     speed_of=lambda tags: _edge_speed_kmh(tags, TRUCK_SPEED_KMH), retain_all=True)
+                     speed_of=lambda tags: edge_speed_kmh(tags, TRUCK_SPEED_KMH), retain_all=True)
     t1 = time.perf_counter()
     c1 = time.process_time()
     net = RoadNetwork._from_roads(roads, source="bench")

@@ -113,7 +113,7 @@ def test_station_mask_filters():
 ])
 def test_bad_filters_raise(amenities, power, match):
     with pytest.raises(InputError, match=match):
-        coverage.check_filters(amenities, power)
+        coverage.station_mask([], amenities=amenities, min_power_kw=power)
 
 
 # --------------------------------------------------------------------------- synthetic network

@@ -37,6 +37,9 @@ LAYERS: list[tuple[str, ...]] = [
 INSIDE: dict[str, list[tuple[str, ...]]] = {
     "planner.stations": [("schema", "text", "messages"), ("location",), ("hours",), ("validate",)],
     "planner.registry": [("policy",), ("db",), ("stations", "users")],
+    "planner.coverage": [("nearest", "intervals"), ("corridors", "demand_access"), ("layers",)],
+    "planner.scenario": [("costs", "metrics", "layers"), ("models",), ("suggest",)],
+    "planner.network": [("speeds", "vehicle"), ("build", "osm", "store", "snap"), ("index",), ("graph",)],
 }
 
 

@@ -19,6 +19,7 @@ from planner.cli import main
 from planner.errors import InputError
 from planner.network import HIGHWAY_SPEED_KMH, RoadNetwork
 from planner.network.osm import parse_length_m, parse_weight_t, read_osm
+from planner.network.store import gpkg_arrays
 from planner.network.vehicle import BELOW_DEFAULT, DEFAULT_VEHICLE, Vehicle, allowed_edges, parse_vehicle
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -224,7 +225,7 @@ def test_save_and_load_keep_rules(limits, tmp_path):
     out = limits.save(tmp_path / "limits.gpkg")
     assert (tmp_path / "limits.npz").is_file()
     fast = RoadNetwork.load(out)  # the .npz beside it
-    slow = RoadNetwork._load_gpkg(out)
+    slow = RoadNetwork(**gpkg_arrays(out))  # the GeoPackage itself
     for net in (fast, slow):
         np.testing.assert_array_equal(net.edge_u, limits.edge_u)
         np.testing.assert_allclose(net.edge_length_m, limits.edge_length_m)

@@ -314,7 +314,7 @@ def test_report_is_self_contained_and_escaped(real, real_k3, tmp_path):
 
 
 def test_mclp_ties_are_broken_towards_shorter_distances():
-    from planner.scenario import _break_mclp_ties
+    from planner.scenario.models import _break_mclp_ties
 
     cost = np.array([[0.0, 5.0, 0.5, 3.0],
                      [0.5, 5.0, 5.0, 0.2],
