@@ -33,7 +33,7 @@ from planner.network import RoadNetwork, _check_point
 from planner.network.index import k_eligible_from, k_nearest_labels, merge_labels, network_csr, query_nearest, seeded_dijkstra
 from planner.network.snap import Snap, direct_pairs
 from planner.settings import ACCESS_SPEED_KMH
-from planner.stations import AMENITIES, is_open
+from planner.stations import AMENITIES, is_open, opening
 
 __all__ = ["K_LABELS", "NearestIndex", "nearest_source_per_node"]
 
@@ -214,6 +214,7 @@ class NearestIndex:
                 sid = self.station_ids[hours.index(str(h))]
                 raise InputError(f"station {sid} has malformed hours {h!r}; use '24h' or 'HH:MM-HH:MM'", fields={"hours": "24h | HH:MM-HH:MM"}) from None
         self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._opening_memo: tuple[tuple | None, dict] = (None, {})
         self._per_node_cache: dict[bytes, tuple] = {}
         self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
         self._mask_misses: dict[bytes, int] = {}
@@ -366,6 +367,21 @@ class NearestIndex:
     def hours_by_id(self) -> dict[str, str | None]:
         """Opening hours of each indexed station, by id (for "open now" and the next opening)."""
         return {sid: s.get("hours") for sid, s in zip(self.station_ids, self.stations)}
+
+    def opening(self, station_id: str, now: dt.datetime) -> tuple[bool, str | None]:
+        """:func:`planner.stations.opening` of an indexed station at ``now`` (aware).
+
+        Hours are whole minutes, so the answer holds for the whole minute of ``now``: it is
+        kept per station for that minute (a server asks for every result of every request).
+        """
+        minute = (now.replace(second=0, microsecond=0, tzinfo=None), now.tzinfo)  # the wall minute, in its zone
+        memo = self._opening_memo
+        if memo[0] != minute:
+            memo = self._opening_memo = (minute, {})
+        hit = memo[1].get(station_id)
+        if hit is None:
+            hit = memo[1][station_id] = opening(self.hours_by_id.get(station_id), now)
+        return hit
 
     def nearest(
         self,

@@ -218,6 +218,30 @@ def test_megawatt_and_open_filters(index, stations):
     assert index.nearest(104.7, 31.5, k=20, open_at=dt.datetime(2025, 1, 1, 23, 30))["results"] == night
 
 
+def test_opening_is_kept_per_minute_and_matches_stations_opening(index, stations):
+    """``NearestIndex.opening`` keeps answers for the minute of ``now``: every 10 s across
+    openings, closings and midnight, in two zones, it says what ``stations.opening`` says."""
+    from zoneinfo import ZoneInfo
+
+    from planner.stations import opening
+
+    hours = {s["id"]: s["hours"] for s in stations if s["status"] != "retired"}
+    assert {"24h", "08:00-20:00", "20:00-06:00", "06:30-22:00"} <= set(hours.values())
+    changed = 0
+    for h, m in ((6, 29), (7, 59), (19, 59), (21, 59), (23, 59), (5, 59)):
+        for step in range(12):
+            for zone in (ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")):  # the same wall minute in each
+                now = dt.datetime(2026, 3, 28, h, m, 30, tzinfo=zone) + dt.timedelta(seconds=10 * step)
+                for sid, text in hours.items():
+                    got = index.opening(sid, now)
+                    assert got == opening(text, now), (sid, text, now)
+        start = dt.datetime(2026, 3, 28, h, m, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+        before = {sid: index.opening(sid, start) for sid in hours}
+        after = {sid: index.opening(sid, start + dt.timedelta(seconds=30)) for sid in hours}
+        changed += before != after
+    assert changed >= 5  # the minute boundaries did change answers (not midnight: tomorrow 08:00 stays)
+
+
 def test_per_node_matches_brute_force(index, net, lines):
     mask = index.eligible_mask(amenities=["shower"])
     dist_m, time_s, pos = index.per_node(mask=mask)
