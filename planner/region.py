@@ -36,6 +36,7 @@ import copy
 import datetime as dt
 import functools
 import math
+import threading
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -148,6 +149,7 @@ class Region:
         """The boundary as one prepared shapely geometry (WGS-84): the study area."""
         geom = shapely.union_all(self.boundary.to_crs(WGS84).geometry.to_numpy())
         shapely.prepare(geom)
+        _warm(geom)
         return geom
 
     @property
@@ -175,6 +177,7 @@ class Region:
         buffered = shapely.buffer(shapely.simplify(local, tol), width + pad, quad_segs=quad)
         geom = shapely.union(gpd.GeoSeries([buffered], crs=self.crs).to_crs(WGS84).iloc[0], self.outline)
         shapely.prepare(geom)
+        _warm(geom)
         return geom
 
     @functools.cached_property
@@ -215,9 +218,12 @@ class Region:
         if calls < CELLS_AFTER:
             store[which] = calls
             return None
-        area, bbox = (self.outline, self.bbox) if which == "outline" else (self.band, self.band_bbox)
-        store[which] = cells = _AreaCells(area, bbox)
-        return cells
+        with _CELLS_LOCK:  # one build; request threads keep the exact test meanwhile
+            hit = store.get(which)
+            if not isinstance(hit, _AreaCells):
+                area, bbox = (self.outline, self.bbox) if which == "outline" else (self.band, self.band_bbox)
+                store[which] = hit = _AreaCells(area, bbox)
+        return hit
 
     def in_band_many(self, lons, lats) -> np.ndarray:
         """Vectorised :meth:`in_band` (bool array)."""
@@ -299,8 +305,16 @@ def load_region(name: str = DEFAULT_REGION, *, context_km: float | None = None) 
     )
 
 
+def _warm(area: BaseGeometry) -> None:
+    """Build a prepared area's point locator now, in one thread: GEOS builds it lazily and
+    not thread-safely (libgeos/geos#825), and request threads share the area."""
+    x0, y0, _x1, _y1 = area.bounds
+    shapely.intersects_xy(area, x0, y0)
+
+
 #: Single-point questions about an area after which it gets its :class:`_AreaCells`.
 CELLS_AFTER = 32
+_CELLS_LOCK = threading.Lock()
 
 
 class _AreaCells:
@@ -311,6 +325,10 @@ class _AreaCells:
     neighbouring cell by rounding is still covered); only points in border cells (a few
     per cent of the box) pay the exact test. The answers are those of
     ``shapely.intersects_xy``: building takes ~0.1 s, a point ~1 µs instead of ~6 µs.
+
+    GEOS prepared geometries are not thread-safe (libgeos/geos#825: their lazily built
+    indexes), and a web server asks from many threads: the cells are built on a private
+    copy of the area, prepared and warmed here, which then answers the border cells.
     """
 
     CELLS = 128
@@ -319,6 +337,8 @@ class _AreaCells:
     def __init__(self, area: BaseGeometry, bbox: tuple[float, float, float, float]):
         n = self.CELLS
         x0, y0, x1, y1 = bbox
+        area = shapely.from_wkb(shapely.to_wkb(area))  # private and unprepared
+        shapely.prepare(area)
         self.area, self.x0, self.y0 = area, x0, y0
         self.w = (x1 - x0) / n or 1.0
         self.h = (y1 - y0) / n or 1.0
@@ -330,6 +350,7 @@ class _AreaCells:
         state[shapely.contains_properly(area, boxes)] = 1
         state[~shapely.intersects(area, boxes)] = 0
         self.state = bytes(state.tolist())
+        _warm(area)
 
     def __call__(self, x: float, y: float) -> bool:
         """Whether (x, y), finite and inside the bounding box, lies in the area."""
