@@ -313,6 +313,10 @@ class NearestIndex:
 
     def _mask(self, amenities: Any, min_power_kw: Any, open_at: Any) -> np.ndarray:
         names = (amenities,) if isinstance(amenities, str) else tuple(amenities or ())
+        if isinstance(open_at, dt.datetime):
+            open_at = open_at.time()
+        if isinstance(open_at, dt.time):  # hours are whole minutes: a mask holds for the minute
+            open_at = open_at.replace(second=0, microsecond=0, tzinfo=None)
         try:
             key = (names, min_power_kw, open_at)
             hit = self._mask_cache.get(key)

@@ -218,6 +218,22 @@ def test_megawatt_and_open_filters(index, stations):
     assert index.nearest(104.7, 31.5, k=20, open_at=dt.datetime(2025, 1, 1, 23, 30))["results"] == night
 
 
+def test_open_filter_is_judged_to_the_minute(index, stations):
+    """Masks are kept per minute of ``open_at``: a second before a station opens it is left
+    out, from its opening minute on it counts, whatever was asked before."""
+    hours = {s["id"]: s["hours"] for s in stations if s["status"] != "retired"}
+    day = {sid for sid, h in hours.items() if h == "08:00-20:00"}
+    assert day
+    for at in (dt.time(8, 0, 30), dt.time(7, 59, 59, 999999), dt.time(8, 0), dt.time(7, 59), dt.time(19, 59, 59), dt.time(20, 0),
+               dt.time(6, 29, 59), dt.time(6, 45)):
+        mask = index.eligible_mask(open_at=at)
+        got = {sid for sid, m in zip(index.station_ids, mask.tolist()) if m}
+        assert got == {sid for sid, h in hours.items() if is_open(h, at)}, at
+        assert (day <= got) == (dt.time(8, 0) <= at < dt.time(20, 0)), at
+        found = {r["id"] for r in index.nearest(104.7, 31.5, k=20, open_at=at)["results"]}
+        assert found <= got and (found & day or not dt.time(8, 0) <= at < dt.time(20, 0))
+
+
 def test_opening_is_kept_per_minute_and_matches_stations_opening(index, stations):
     """``NearestIndex.opening`` keeps answers for the minute of ``now``: every 10 s across
     openings, closings and midnight, in two zones, it says what ``stations.opening`` says."""
