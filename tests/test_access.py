@@ -262,6 +262,46 @@ def test_numbers_are_checked_by_one_checker(net, index, call, name):
     assert list(err.value.fields) == [name]
 
 
+def test_open_filter_is_judged_to_the_minute(index, stations):
+    """Masks are kept per minute of ``open_at``: a second before a station opens it is left
+    out, from its opening minute on it counts, whatever was asked before."""
+    hours = {s["id"]: s["hours"] for s in stations if s["status"] != "retired"}
+    day = {sid for sid, h in hours.items() if h == "08:00-20:00"}
+    assert day
+    for at in (dt.time(8, 0, 30), dt.time(7, 59, 59, 999999), dt.time(8, 0), dt.time(7, 59), dt.time(19, 59, 59), dt.time(20, 0),
+               dt.time(6, 29, 59), dt.time(6, 45)):
+        mask = index.eligible_mask(open_at=at)
+        got = {sid for sid, m in zip(index.station_ids, mask.tolist()) if m}
+        assert got == {sid for sid, h in hours.items() if is_open(h, at)}, at
+        assert (day <= got) == (dt.time(8, 0) <= at < dt.time(20, 0)), at
+        found = {r["id"] for r in index.nearest(104.7, 31.5, k=20, open_at=at)["results"]}
+        assert found <= got and (found & day or not dt.time(8, 0) <= at < dt.time(20, 0))
+
+
+def test_opening_is_kept_per_minute_and_matches_stations_opening(index, stations):
+    """``NearestIndex.opening`` keeps answers for the minute of ``now``: every 10 s across
+    openings, closings and midnight, in two zones, it says what ``stations.opening`` says."""
+    from zoneinfo import ZoneInfo
+
+    from planner.stations import opening
+
+    hours = {s["id"]: s["hours"] for s in stations if s["status"] != "retired"}
+    assert {"24h", "08:00-20:00", "20:00-06:00", "06:30-22:00"} <= set(hours.values())
+    changed = 0
+    for h, m in ((6, 29), (7, 59), (19, 59), (21, 59), (23, 59), (5, 59)):
+        for step in range(12):
+            for zone in (ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")):  # the same wall minute in each
+                now = dt.datetime(2026, 3, 28, h, m, 30, tzinfo=zone) + dt.timedelta(seconds=10 * step)
+                for sid, text in hours.items():
+                    got = index.opening(sid, now)
+                    assert got == opening(text, now), (sid, text, now)
+        start = dt.datetime(2026, 3, 28, h, m, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+        before = {sid: index.opening(sid, start) for sid in hours}
+        after = {sid: index.opening(sid, start + dt.timedelta(seconds=30)) for sid in hours}
+        changed += before != after
+    assert changed >= 5  # the minute boundaries did change answers (not midnight: tomorrow 08:00 stays)
+
+
 def test_per_node_matches_brute_force(index, net, lines):
     mask = index.eligible_mask(amenities=["shower"])
     dist_m, time_s, pos = index.per_node(mask=mask)

@@ -15,6 +15,7 @@ from shapely.geometry import LineString
 
 from planner.errors import InfeasibleError, InputError
 from planner.network import TRUCK_SPEED_KMH, RoadNetwork, parse_maxspeed
+from planner.network.snap import RADIUS_M
 
 DATA = Path(__file__).resolve().parent / "data"
 SMALL_TOWN = DATA / "small_town.osm"
@@ -601,6 +602,33 @@ def test_edge_snap_matches_brute_force(net, town, seed):
     for u, d in zip(node.tolist(), dist.tolist()):
         matches = [a + f * L[key] for key, (f, a) in expect.items() if key[0] == u]
         assert any(abs(d - m) < 1e-6 for m in matches)
+
+
+@pytest.mark.parametrize("which", ["net", "town"])
+def test_edge_snap_far_points_match_brute_force(request, which):
+    """Points 1-80 km from the roads, inside and outside the snap grid, in every direction:
+    the nearest road bounds the one scan, which still finds exactly the edges within
+    ``max(radius, nearest + margin)``."""
+    network = request.getfixturevalue(which)
+    sn = network.edge_snapper
+    x0, y0, x1, y1 = sn._bbox
+    rng = np.random.default_rng(5)
+    pts = [(rng.uniform(x0 - 80e3, x1 + 80e3), rng.uniform(y0 - 80e3, y1 + 80e3)) for _ in range(40)]
+    pts += [(x0 - 30e3, y0 - 30e3), (x1 + 2e3, (y0 + y1) / 2), ((x0 + x1) / 2, y1 + 60e3), (x1 + 1e6, y0 - 1e6)]
+    far = 0
+    for x, y in pts:
+        snap = sn.snap_xy(float(x), float(y))
+        expect = _shapely_candidates(network, x, y)
+        got = set()
+        for p in snap.piece.tolist():
+            if sn.fwd[p] >= 0:
+                got.add((int(sn.tail[p]), int(sn.head[p])))
+            if sn.rev[p] >= 0:
+                got.add((int(sn.head[p]), int(sn.tail[p])))
+        assert got == set(expect), (x, y)
+        assert snap.nearest_m == pytest.approx(min(a for _, a in expect.values()), abs=1e-6)
+        far += snap.nearest_m > 2 * RADIUS_M
+    assert far >= 10  # the widened search was exercised
 
 
 def test_edge_snap_one_way_and_nearest_only(town):

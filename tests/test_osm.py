@@ -342,3 +342,24 @@ def test_corridor_network_round_trips_through_npz(workspace, tmp_path):
     np.testing.assert_allclose(back.edge_time_s, net.edge_time_s)
     assert back.edge_ref.tolist() == net.edge_ref.tolist()
     pd.testing.assert_frame_equal(back.corridor_samples(), net.corridor_samples(), check_dtype=False)
+
+
+def test_cut_ways_keeps_the_parts_inside_the_file(tmp_path):
+    """A bounding-box cut (way 100 runs 1-2-3, node 3 is outside the file): refused by
+    default, and with cut_ways the segment 1-2 is kept, the one to the missing node dropped;
+    a way that leaves and re-enters the file keeps both inside parts, never a jump across."""
+    with pytest.raises(InputError, match="--cut-ways"):
+        RoadNetwork.from_osm(DATA / "missing_node.osm")
+    net = RoadNetwork.from_osm(DATA / "missing_node.osm", cut_ways=True)
+    assert sorted(zip(net.node_osmid[net.edge_u].tolist(), net.node_osmid[net.edge_v].tolist())) == [(1, 2), (2, 1)]
+    geod = Geod(ellps="WGS84")
+    assert net.edge_length_m[0] == pytest.approx(geod.inv(104.7, 31.45, 104.705, 31.45)[2], rel=5e-3)
+    xml = tmp_path / "reenter.osm"
+    xml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">'
+        '<node id="1" lat="31.45" lon="104.70"/><node id="2" lat="31.45" lon="104.705"/>'
+        '<node id="4" lat="31.45" lon="104.715"/><node id="5" lat="31.45" lon="104.72"/>'
+        '<way id="7"><nd ref="1"/><nd ref="2"/><nd ref="9"/><nd ref="4"/><nd ref="5"/>'
+        '<tag k="highway" v="primary"/><tag k="oneway" v="yes"/></way></osm>', encoding="utf-8")
+    net = RoadNetwork.from_osm(xml, cut_ways=True, retain_all=True)
+    assert sorted(zip(net.node_osmid[net.edge_u].tolist(), net.node_osmid[net.edge_v].tolist())) == [(1, 2), (4, 5)]

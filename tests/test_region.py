@@ -319,3 +319,32 @@ def test_no_module_names_a_fixed_zone():
             elif isinstance(node, ast.Name) and node.id == "UTM48N":
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_point_tests_through_cells_match_shapely():
+    """After CELLS_AFTER questions an area answers from its grid of cells: the same answers as
+    shapely for random points, the area's own vertices, cell corners and points a hair off them."""
+    from planner.region import CELLS_AFTER, _AreaCells
+
+    region = load_region()
+    for _ in range(CELLS_AFTER):
+        region.contains(104.75, 31.55)
+        region.in_band(104.75, 31.55)
+    store = region.__dict__["_area_cells"]
+    assert isinstance(store["outline"], _AreaCells) and isinstance(store["band"], _AreaCells)
+    rng = np.random.default_rng(11)
+    for area, bbox, ask in ((region.outline, region.bbox, region.contains), (region.band, region.band_bbox, region.in_band)):
+        cells = _AreaCells(area, bbox)
+        x0, y0, x1, y1 = bbox
+        n = cells.CELLS
+        corners = np.stack(np.meshgrid(x0 + np.arange(n + 1) * cells.w, y0 + np.arange(n + 1) * cells.h), -1).reshape(-1, 2)
+        pts = np.vstack([
+            np.column_stack([rng.uniform(x0 - 0.05, x1 + 0.05, 20000), rng.uniform(y0 - 0.05, y1 + 0.05, 20000)]),
+            shapely.get_coordinates(area),
+            corners, corners + 1e-12, corners - 1e-12,
+        ])  # fmt: skip
+        expect = shapely.intersects_xy(area, pts[:, 0], pts[:, 1])
+        got = np.array([ask(x, y) for x, y in pts.tolist()])
+        assert (got == expect).all(), pts[got != expect][:5]
+        assert 0 < expect.mean() < 1
+        assert cells.state.count(2) < 0.1 * n * n  # few border cells: most points skip the exact test

@@ -446,6 +446,36 @@ def test_user_writes_do_not_change_station_generation(reg):
     assert reg.generation() == gen
 
 
+def test_generation_sees_commits_of_other_connections_and_processes(reg, tmp_path):
+    """The cached counter (``PRAGMA data_version``) follows writes made through another
+    Registry object, a raw connection and another process, each read once."""
+    import multiprocessing
+
+    gen = reg.generation()
+    assert reg.generation() == gen  # asked again with nothing committed
+    other = Registry(reg.path)
+    other.update("MY-T-01", {"hours": "06:00-22:00"}, expected_version=1, actor="alice")
+    assert reg.generation() == other.generation() > gen
+    gen = reg.generation()
+    with sqlite3.connect(reg.path, isolation_level=None) as con:
+        con.execute("UPDATE meta SET value = value + 5 WHERE key = 'generation'")
+    assert reg.generation() == gen + 5
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        pool.apply(_bump_generation, (str(reg.path),))
+    assert reg.generation() == gen + 6
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(reg.generation()))  # its own reader connection
+    thread.start()
+    thread.join()
+    assert seen == [gen + 6]
+
+
+def _bump_generation(path: str) -> None:
+    with sqlite3.connect(path, isolation_level=None) as con:
+        con.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+
 def _open_registry(path: str) -> str:
     from planner.registry import Registry as R
 

@@ -13,10 +13,13 @@ Views call ``planner``; they hold no SQL and no geometry.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
+import orjson
 from flask import Flask, Request, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import ImmutableMultiDict
 
@@ -41,6 +44,48 @@ class YizhanRequest(Request):
     parameter_storage_class = _QueryArgs
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, serialising with orjson (C) where it gives the same JSON.
+
+    Keys keep their order (``sort_keys`` off) and text is UTF-8 (``ensure_ascii`` off), as
+    the API documents. The standard ``json`` module encoded ``/api/nearest``'s answer in
+    about a tenth of the request's CPU time; orjson takes a few microseconds. Dates and
+    dataclasses still go through Flask's ``default`` (HTTP dates, ``asdict``); anything
+    orjson refuses (integers beyond 64 bits, other options) falls back to ``json``.
+    Differences: floats below 1e-4 are written without an exponent (``0.00001``, the same
+    number) and a NaN is written ``null`` (standard ``json`` writes ``NaN``, which is not JSON).
+    """
+
+    ensure_ascii = False
+    sort_keys = False
+    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def dumps(self, obj, **kwargs) -> str:
+        return self._bytes(obj, kwargs).decode("utf-8")
+
+    def response(self, *args, **kwargs):
+        obj = self._prepare_response_obj(args, kwargs)
+        indent = (self.compact is None and self._app.debug) or self.compact is False
+        body = self._bytes(obj, {"indent": 2} if indent else {"separators": (",", ":")})
+        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
+
+    def _bytes(self, obj, kwargs: dict) -> bytes:
+        option = self._OPTIONS
+        if kwargs.get("indent") == 2:
+            option |= orjson.OPT_INDENT_2
+        plain = (kwargs.keys() <= {"indent", "separators"} and kwargs.get("indent") in (None, 2)
+                 and kwargs.get("separators") in (None, (",", ":")) and not self.ensure_ascii and not self.sort_keys)
+        if plain:
+            try:
+                return orjson.dumps(obj, default=self.default, option=option)
+            except orjson.JSONEncodeError:
+                pass  # e.g. an integer beyond 64 bits: the standard module writes it
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        return json.dumps(obj, **kwargs).encode("utf-8")
+
+
 def init_app(app: Flask) -> None:
     """Attach the workspace, security, error handling and every blueprint to ``app``."""
     from planner.workspace import Workspace
@@ -56,8 +101,8 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = AppState(workspace)
 
     app.request_class = YizhanRequest
-    app.json.ensure_ascii = False  # Chinese names as UTF-8: half the bytes of \uXXXX escapes
-    app.json.sort_keys = False  # keep the documented field order (origin, then results)
+    # UTF-8 Chinese names (half the bytes of \uXXXX escapes), the documented field order
+    app.json = JSONProvider(app)
     csrf.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -20,7 +20,7 @@ rules), ``build`` / ``osm`` / ``store`` (arrays from corridors and graphs / OSM 
 files), ``snap`` (points to edges), ``index`` (the Dijkstra kernels), ``graph`` (RoadNetwork).
 """
 
-from planner.network.graph import RoadNetwork, _check_point  # noqa: F401  (_check_point: planner.access)
+from planner.network.graph import RoadNetwork
 from planner.network.speeds import DRIVEABLE_HIGHWAYS, HIGHWAY_SPEED_KMH, TRUCK_SPEED_KMH, parse_maxspeed
 
 __all__ = [

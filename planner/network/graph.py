@@ -365,6 +365,7 @@ class RoadNetwork:
         *,
         truck_speed_kmh: float | None = None,
         retain_all: bool = False,
+        cut_ways: bool = False,
     ) -> RoadNetwork:
         """Read an OpenStreetMap extract offline, streaming, in bounded memory.
 
@@ -381,6 +382,10 @@ class RoadNetwork:
             ``False`` (default): keep only the largest weakly connected component of the
             drivable roads, so a stray fragment at the edge of the extract cannot capture
             snapped points that then reach no station. ``True`` keeps every component.
+        cut_ways
+            Accept an extract cut without completing its ways (a bounding-box extract):
+            segments touching a node absent from the file are dropped
+            (:func:`planner.network.osm.read_osm`). Default: such a file is refused.
 
         Returns
         -------
@@ -396,14 +401,15 @@ class RoadNetwork:
         ------
         InputError
             Missing or unreadable file, a file that is not what its name says, a way
-            referencing a node absent from the file, or no drivable road in the file.
+            referencing a node absent from the file (unless ``cut_ways``), or no drivable
+            road in the file.
         """
         from planner.network.osm import read_osm
 
         cap = check_speed_cap(truck_speed_kmh)
         p = Path(path)
         roads = read_osm(p, highway_speed_kmh=HIGHWAY_SPEED_KMH, speed_of=lambda tags: edge_speed_kmh(tags, cap),
-                         retain_all=retain_all)
+                         retain_all=retain_all, cut_ways=cut_ways)
         return cls._from_roads(roads, source=f"osm:{p.name}")
 
     @classmethod

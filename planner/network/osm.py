@@ -222,6 +222,7 @@ def read_osm(
     highway_speed_kmh: dict[str, float],
     speed_of: Any,
     retain_all: bool = False,
+    cut_ways: bool = False,
 ) -> OsmRoads:
     """Read the drivable roads of an OSM file.
 
@@ -235,6 +236,12 @@ def read_osm(
         ``speed_of(tags_dict) -> km/h`` for one way (the caller's speed rules and cap).
     retain_all
         Keep every weakly connected component (``False``: the largest only).
+    cut_ways
+        The extract was cut by a bounding box or polygon without completing its ways (e.g.
+        BBBike, ``osmium extract --strategy simple``): its edge ways reference nodes it does
+        not hold. Keep the segments of such ways between nodes in the file, drop the
+        segments that touch a missing node, and count those nodes in ``stats``
+        (``False``: refuse the file).
 
     Raises
     ------
@@ -363,14 +370,20 @@ def read_osm(
         keep[dup + 1] = False
         node_id, node_lon, node_lat = node_id[keep], node_lon[keep], node_lat[keep]
     log.info("%s: %s road nodes read (%.1f s)", p.name, f"{node_id.size:,}", time.monotonic() - t_nodes)
+    stats["missing_nodes"] = 0
     if node_id.size < used.size:
         missing = np.setdiff1d(used, node_id, assume_unique=True)
-        raise InputError(
-            f"{p.name}: a way references node {int(missing[0])} that is not in the file "
-            f"({missing.size:,} missing); cut the extract with complete ways "
-            "(e.g. osmium extract --strategy complete_ways)",
-            fields={"path": "complete OSM data (ways reference existing nodes)"},
-        )
+        if not cut_ways:
+            raise InputError(
+                f"{p.name}: a way references node {int(missing[0])} that is not in the file "
+                f"({missing.size:,} missing); cut the extract with complete ways "
+                "(e.g. osmium extract --strategy complete_ways), or pass --cut-ways to keep "
+                "the parts of those ways inside the file",
+                fields={"path": "complete OSM data (ways reference existing nodes)"},
+            )
+        stats["missing_nodes"] = int(missing.size)
+        log.warning("%s: %s nodes referenced by ways are not in the file (a cut extract): the segments "
+                    "touching them are dropped", p.name, f"{missing.size:,}")
     bad = ~(np.isfinite(node_lon) & np.isfinite(node_lat) & (np.abs(node_lon) <= 180) & (np.abs(node_lat) <= 90))
     if bad.any():
         raise InputError(
@@ -380,10 +393,14 @@ def read_osm(
 
     # ---- edges
     pos = np.searchsorted(node_id, refs_np)
-    del refs_np
     n_ways = lens.size
     owner = np.repeat(np.arange(n_ways), lens)
     seg = owner[1:] == owner[:-1]  # consecutive refs of the same way
+    if stats["missing_nodes"]:  # a cut extract: only segments between two nodes of the file
+        pos = np.minimum(pos, node_id.size - 1)
+        present = node_id[pos] == refs_np
+        seg &= present[1:] & present[:-1]
+    del refs_np
     a, b = pos[:-1][seg], pos[1:][seg]
     seg_way = owner[:-1][seg]
     distinct = a != b  # osmnx drops consecutive duplicate refs of a way

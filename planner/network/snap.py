@@ -27,9 +27,10 @@ All geometry is in the network's own projected CRS (``network.project``), the me
 which edge lengths are at least their straight lines, so ``road >= straight`` holds for
 every access + partial + network + partial + access total.
 
-The search uses a KD-tree over the midpoints of edge pieces no longer than
-:data:`MAX_PIECE_M`, so a ball of radius ``R + MAX_PIECE_M / 2`` around the point finds
-every segment within ``R``. Edges are taken from the network's CSR (the shortest of
+The search uses a bucket grid over the midpoints of edge pieces no longer than
+:data:`MAX_PIECE_M`, so the cells within ``R + MAX_PIECE_M / 2`` of the point hold
+every segment within ``R``; a distance transform over blocks of cells bounds how far the
+nearest segment can be, so one scan finds every candidate. Edges are taken from the network's CSR (the shortest of
 parallel edges, the one routing uses); a two-way straight road is one piece serving both
 directions.
 """
@@ -42,6 +43,7 @@ from typing import Any
 
 import numba as nb
 import numpy as np
+from scipy import ndimage
 
 
 __all__ = ["MARGIN_M", "MAX_PIECE_M", "RADIUS_M", "EdgeSnapper", "Snap", "direct_pairs"]
@@ -52,7 +54,7 @@ RADIUS_M = 2000.0
 MARGIN_M = 1000.0
 #: Edges this close (metres) to a station's nearest edge also hold the station (ties at a node).
 TIE_M = 0.01
-#: Longest segment indexed in the KD-tree (longer straight segments are split for the index).
+#: Longest segment indexed in the grid (longer straight segments are split for the index).
 MAX_PIECE_M = 250.0
 
 
@@ -189,8 +191,16 @@ class EdgeSnapper:
         self._cell_seg = np.argsort(key, kind="stable").astype(np.int64)
         self._cell_start = np.searchsorted(key[self._cell_seg], np.arange(gx * gy + 1)).astype(np.int64)
         self._bbox = (x0, y0, x0 + w, y0 + h)
+        # how far the nearest segment can be, per block of B × B cells (at most ~1 M blocks):
+        # the distance between block centres to the nearest block holding a midpoint
+        b = max(2, math.ceil(math.sqrt(gx * gy / 1e6)))
+        bs, bx, by = b * cell, -(-gx // b), -(-gy // b)
+        occupied = np.zeros((by, bx), dtype=bool)
+        occupied[(key // gx) // b, (key % gx) // b] = True
+        self._block_d = ndimage.distance_transform_edt(~occupied).ravel() * bs
         self._args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2,
-                      self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy, x0, y0, x0 + w, y0 + h)  # fmt: skip
+                      self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy,
+                      self._block_d, bs, bx, by)  # fmt: skip
 
     # ------------------------------------------------------------------ build helpers
     @staticmethod
@@ -330,9 +340,9 @@ def grow3(ints, floats_a, floats_b, used):
 def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy):
     """Every piece within ``max(radius, nearest + margin)`` of (x, y), nearest first.
 
-    Scans the grid cells within ``reach + MAX_PIECE_M / 2``, where ``reach`` is ``radius``
-    (or ``d_hint + margin`` when the caller knows the nearest midpoint is farther).
-    Returns ``(piece, f, d, px, py)``.
+    ``d_hint`` is at least the distance to the nearest segment (see :func:`_snap_auto`).
+    Scans the grid cells within ``reach + MAX_PIECE_M / 2``, where ``reach`` is
+    ``max(radius, d_hint + margin)``. Returns ``(piece, f, d, px, py)``.
     """
     reach = max(radius, d_hint + margin)
     r = reach + 0.5 * MAX_PIECE_M
@@ -471,41 +481,20 @@ def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
 
 
 @nb.njit(cache=True, nogil=True)
-def _snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, bx0, by0, bx1, by1):
-    """:func:`_snap_kernel` with the radius rule: scan ``radius``; if no road is that close,
-    widen until one is; if the nearest is farther than ``radius - margin``, rescan to
-    ``nearest + margin``."""
-    extent = math.hypot(max(bx0 - x, 0.0, x - bx1), max(by0 - y, 0.0, y - by1)) + math.hypot(bx1 - bx0, by1 - by0) + MAX_PIECE_M
-    hint = radius
-    dmin = _min_dist(x, y, hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, gx0, gy0, cell, gx, gy)
-    while dmin > hint and hint < 2.0 * extent:
-        # no road within hint: widen until one is (dmin is exact once it is <= hint)
-        hint *= 2.0
-        dmin = _min_dist(x, y, hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, gx0, gy0, cell, gx, gy)
-    d_hint = dmin if dmin < np.inf else 0.0
-    return _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy)
+def _snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by):
+    """:func:`_snap_kernel` with the radius rule (every piece within ``radius``, or within
+    ``nearest + margin`` when no road is within ``radius - margin``), in one scan.
 
-
-@nb.njit(cache=True, nogil=True)
-def _min_dist(x, y, hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, gx0, gy0, cell, gx, gy):
-    """Least distance from (x, y) to the segments of the grid cells within ``hint``
-    (+ half a piece): exact whenever it is <= ``hint``."""
-    r = hint + 0.5 * MAX_PIECE_M
-    cx0 = max(0, int((x - r - gx0) // cell))
-    cx1 = min(gx - 1, int((x + r - gx0) // cell))
-    cy0 = max(0, int((y - r - gy0) // cell))
-    cy1 = min(gy - 1, int((y + r - gy0) // cell))
-    best = np.inf
-    if cx0 > cx1 or cy0 > cy1:
-        return best
-    for cy in range(cy0, cy1 + 1):
-        for q in range(cell_start[cy * gx + cx0], cell_start[cy * gx + cx1 + 1]):
-            e = cell_seg[q]
-            t = 0.0
-            if sl2[e] > 0:
-                t = ((x - sx0[e]) * sdx[e] + (y - sy0[e]) * sdy[e]) / sl2[e]
-                t = min(1.0, max(0.0, t))
-            d = math.hypot(sx0[e] + t * sdx[e] - x, sy0[e] + t * sdy[e] - y)
-            if d < best:
-                best = d
-    return best
+    The nearest segment is at most ``bound`` away: from the point to the centre of its block
+    (the nearest block of the grid when the point lies outside it), on to the centre of the
+    nearest block holding a segment midpoint (``block_d``, a distance transform), and at
+    most half a block's diagonal on to that midpoint, which lies on its segment. Scanning
+    ``max(radius, bound + margin)`` therefore finds the nearest segment and every one within
+    ``max(radius, nearest + margin)``; the kernel keeps exactly those.
+    """
+    i = min(max(int((x - gx0) // bs), 0), bx - 1)
+    j = min(max(int((y - gy0) // bs), 0), by - 1)
+    cx = gx0 + (i + 0.5) * bs
+    cy = gy0 + (j + 0.5) * bs
+    bound = math.hypot(x - cx, y - cy) + block_d[j * bx + i] + bs * math.sqrt(0.5) + 1.0  # + 1 m for rounding
+    return _snap_kernel(x, y, radius, margin, bound, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy)

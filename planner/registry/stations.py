@@ -133,15 +133,24 @@ class StationStore(RegistryFile):
         User and token writes do not change it: they never change what drivers see.
         """
         # Asked on every request (the web app's cache check), so each thread keeps one
-        # connection open for it; in autocommit mode every SELECT sees the latest commit.
-        con = getattr(self._reader, "con", None)
-        if con is None:
-            con = self._reader.con = self._connect()
+        # read-only connection open for it. ``PRAGMA data_version`` on that connection
+        # changes whenever another connection (any process) commits, and costs half the
+        # SELECT: the counter is read again only then.
+        reader = self._reader
+        con = getattr(reader, "con", None)
         try:
-            return int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            if con is None:
+                con = reader.con = self._connect()
+                reader.version = None
+            version = con.execute("PRAGMA data_version").fetchone()[0]
+            if version != reader.version:
+                reader.generation = int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+                reader.version = version
+            return reader.generation
         except sqlite3.Error as exc:
-            self._reader.con = None
-            con.close()
+            reader.con = None
+            if con is not None:
+                con.close()
             raise RegistryError(f"registry {self.path}: {exc}") from exc
 
     def history(self, station_id: str, *, names: bool = True) -> list[dict]:

@@ -105,6 +105,65 @@ def test_nearest_shape_and_order(client):
     assert "route" not in body
 
 
+def test_nearest_body_is_what_the_workspace_answers(client, app):
+    """The HTTP body (orjson) is the Workspace's answer as the json module writes it: same
+    keys in the same order, same numbers, UTF-8 names, one trailing newline."""
+    from flask.json.provider import DefaultJSONProvider
+
+    from webmap.state import get_workspace
+
+    with app.app_context():
+        ws = get_workspace()
+        for lon, lat, query in ((104.75, 31.55, ""), (105.2, 32.3, "&amenity=shower&k=5"), (104.45, 31.2, "&min_power_kw=600")):
+            r = client.get(f"/api/nearest?lon={lon}&lat={lat}{query}")
+            assert r.status_code == 200 and r.mimetype == "application/json"
+            expect = ws.nearest(lon, lat, k=5 if "k=5" in query else 3, amenities=["shower"] if "shower" in query else [],
+                                min_power_kw=600 if "600" in query else None)
+            standard = DefaultJSONProvider(app)
+            standard.ensure_ascii, standard.sort_keys = False, False
+            assert r.data.decode("utf-8") == standard.dumps(expect, separators=(",", ":")) + "\n"
+            assert "\\u" not in r.data.decode("utf-8") and any(ord(c) > 127 for c in r.data.decode("utf-8"))
+
+
+def test_json_provider_keeps_flasks_rules(app):
+    """Dates as HTTP dates, dataclasses as objects, integers beyond 64 bits (json's fallback),
+    key order kept, pretty-printing in debug, and the same text as the json module."""
+    import dataclasses
+    import datetime as dt
+    import decimal
+    import uuid
+
+    @dataclasses.dataclass
+    class Point:
+        lon: float
+        lat: float
+
+    value = {"z": 1, "a": [1.5, None, True, "驿站"], "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+             "day": dt.date(2026, 1, 2), "p": Point(104.75, 31.5), "d": decimal.Decimal("1.10"),
+             "u": uuid.UUID(int=1), 3: "three", "small": 1e-7}
+    with app.app_context():
+        for big in (None, 2**70):  # 2**70: orjson refuses, the json module writes it all
+            text = app.json.dumps(value if big is None else {**value, "big": big})
+            got = json.loads(text)
+            assert list(got)[:9] == ["z", "a", "when", "day", "p", "d", "u", "3", "small"]
+            assert got["when"] == "Fri, 02 Jan 2026 03:04:05 GMT" and got["day"] == "Fri, 02 Jan 2026 00:00:00 GMT"
+            assert got["p"] == {"lon": 104.75, "lat": 31.5} and got["d"] == "1.10" and got.get("big") == big
+            assert got["u"] == str(uuid.UUID(int=1)) and got["3"] == "three" and got["small"] == 1e-7
+            assert "驿站" in text
+        plain = {"a": [1, 2.5, "x"], "b": {"c": None}}
+        assert app.json.dumps(plain, separators=(",", ":")) == json.dumps(plain, separators=(",", ":"))
+        with app.test_request_context():
+            body = app.json.response(plain).get_data(as_text=True)
+            assert body == '{"a":[1,2.5,"x"],"b":{"c":null}}\n'
+            app.debug = True
+            try:
+                assert app.json.response(plain).get_data(as_text=True) == json.dumps(plain, indent=2) + "\n"
+            finally:
+                app.debug = False
+        with pytest.raises(TypeError):
+            app.json.dumps({"x": object()})
+
+
 def test_nearest_filters_change_the_answer(client):
     base = client.get("/api/nearest?lon=104.70&lat=31.65&k=5").get_json()["results"]
     mw = client.get("/api/nearest?lon=104.70&lat=31.65&k=5&min_power_kw=600").get_json()["results"]
