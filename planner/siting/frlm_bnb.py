@@ -310,6 +310,8 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
                         fc = c
                         focus = s
         pool[jb] = False
+        if sp + 2 > st_r.size:
+            raise RuntimeError("FRLM branch and bound: stack overflow")
         for child in range(2):  # the closed child below the open one (depth first: open first)
             st_open[sp] = open_
             if child == 1:
@@ -328,12 +330,16 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
 
 
 def search(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, start: np.ndarray, *,
-           tol: float, deadline: float | None, node_chunk: int = 2048) -> tuple[np.ndarray, float, bool, float, int]:
+           tol: float, deadline: float | None, node_chunk: int = 2048,
+           max_nodes: int | None = None) -> tuple[np.ndarray, float, bool, float, int]:
     """Best ``k`` sites of the reduced problem.
 
     ``sets`` (sets × sites, bool), ``pairs`` (rows ``(group, set)``), ``volume`` per group,
-    ``start`` (bool over sites, at most ``k`` open) the starting incumbent. ``deadline``
-    is a ``time.perf_counter()`` value or None. Returns ``(open sites, their covered
+    ``start`` (bool over sites, at most ``k`` open) the starting incumbent, ``tol`` how
+    much a solution must beat the incumbent by to count (below the smallest possible
+    improvement: ``1 - 1e-6`` for whole volumes). ``deadline`` (a ``time.perf_counter()``
+    value) is checked every ``node_chunk`` nodes; ``max_nodes`` stops the search after that
+    many nodes (for tests of an interrupted search). Returns ``(open sites, their covered
     volume, optimal, proven upper bound, nodes)``; ``optimal`` is True only when the tree
     was searched to the end.
     """
@@ -367,10 +373,13 @@ def search(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, star
     best_v = _value(set_ptr, set_sites, g_ptr, g_sets, gv, best_open)
     nodes = 0
     while sp > 0:
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and time.perf_counter() > deadline and max_nodes is None:
+            break
+        chunk = node_chunk if max_nodes is None else min(node_chunk, max_nodes - nodes)
+        if chunk <= 0:
             break
         sp, best_v, done = _search(set_ptr, set_sites, g_ptr, g_sets, gv, float(tol), st_open, st_pool, st_r,
-                                   st_pb, st_v, st_live, st_nlive, st_focus, sp, best_v, best_open, node_chunk)
+                                   st_pb, st_v, st_live, st_nlive, st_focus, sp, best_v, best_open, chunk)
         nodes += done
     optimal = sp == 0
     upper = best_v if optimal else max(best_v, float(st_pb[:sp].max()))
