@@ -735,22 +735,23 @@ def _minimal_rows(lo: np.ndarray, hi: np.ndarray, site_nodes: np.ndarray, is_exi
     keep_lo = np.ones(lo.size, dtype=bool)
     keep_lo[1:] = lo[1:] != lo[:-1]  # same lo: the first (smallest hi) is the smallest window
     lo, hi = lo[keep_lo], hi[keep_lo]
-    sets: set[tuple[int, ...]] = set()
-    for a, b in zip(lo.tolist(), hi.tolist()):
-        window = site_nodes[a:b]
-        if is_exist[window].any():
-            continue
-        sets.add(tuple(sorted(set(free_pos[window].tolist()))))
+    ex = np.concatenate([[0], np.cumsum(is_exist[site_nodes])])
+    free = (ex[hi] - ex[lo]) == 0
+    fp = free_pos[site_nodes].tolist()
+    sets = {tuple(sorted(set(fp[a:b]))) for a, b in zip(lo[free].tolist(), hi[free].tolist())}
     if len(sets) <= 1:
         return tuple(sets)
     # the same site can sit on both legs: drop node sets that contain another one
+    # (as bit masks: s contains t iff s & t == t)
     ordered = sorted(sets, key=len)
-    minimal: list[frozenset] = []
-    for s in ordered:
-        fs = frozenset(s)
-        if not any(mset <= fs for mset in minimal):
-            minimal.append(fs)
-    return tuple(tuple(sorted(s)) for s in minimal)
+    masks = [sum(1 << j for j in t) for t in ordered]
+    minimal: list[int] = []
+    out: list[tuple[int, ...]] = []
+    for t, mask in zip(ordered, masks):
+        if not any(mask & small == small for small in minimal):
+            minimal.append(mask)
+            out.append(t)
+    return tuple(out)
 
 
 def _abs_tol(volume: np.ndarray) -> float:
