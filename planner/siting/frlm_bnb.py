@@ -38,9 +38,10 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def _charge(g, pool, load, sat, set_ptr, set_sites, g_ptr, g_sets, gv):
+def _charge(g, load, sat, pp, pq, g_ptr, g_sets, gv):
     """The unsatisfied set of group ``g`` whose largest pool load is smallest (ties: the
-    smallest summed load); adds the group's volume to the loads of its pool sites."""
+    smallest summed load); adds the group's volume to the loads of its pool sites
+    (``pq[pp[s]:pp[s + 1]]``: the pool sites of set s)."""
     best_s = -1
     best_mx = np.inf
     best_sum = np.inf
@@ -50,21 +51,32 @@ def _charge(g, pool, load, sat, set_ptr, set_sites, g_ptr, g_sets, gv):
             continue
         mx = 0.0
         sm = 0.0
-        for u in range(set_ptr[s], set_ptr[s + 1]):
-            j = set_sites[u]
-            if pool[j]:
-                if load[j] > mx:
-                    mx = load[j]
-                sm += load[j]
+        for u in range(pp[s], pp[s + 1]):
+            lj = load[pq[u]]
+            if lj > mx:
+                mx = lj
+            sm += lj
         if mx < best_mx or (mx == best_mx and sm < best_sum):
             best_mx = mx
             best_sum = sm
             best_s = s
-    for u in range(set_ptr[best_s], set_ptr[best_s + 1]):
-        j = set_sites[u]
-        if pool[j]:
-            load[j] += gv[g]
+    for u in range(pp[best_s], pp[best_s + 1]):
+        load[pq[u]] += gv[g]
     return best_s
+
+
+@nb.njit(cache=True, nogil=True)
+def _pool_lists(set_ptr, set_sites, pool, pp, pq):
+    """``pq[pp[s]:pp[s + 1]]`` = the pool sites of set s."""
+    n = 0
+    for s in range(set_ptr.size - 1):
+        pp[s] = n
+        for u in range(set_ptr[s], set_ptr[s + 1]):
+            j = set_sites[u]
+            if pool[j]:
+                pq[n] = j
+                n += 1
+    pp[set_ptr.size - 1] = n
 
 
 @nb.njit(cache=True, nogil=True)
@@ -124,7 +136,8 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
     n_sets = set_ptr.size - 1
     n_groups = gv.size
     sat = np.zeros(n_sets, np.bool_)
-    pcnt = np.zeros(n_sets, np.int64)
+    pp = np.zeros(n_sets + 1, np.int64)
+    pq = np.zeros(set_sites.size, np.int64)
     load = np.zeros(m)
     gain = np.zeros(m)
     mark = np.zeros(m, np.int64)
@@ -148,15 +161,12 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
         nodes += 1
         for s in range(n_sets):
             sa = False
-            c = 0
             for t in range(set_ptr[s], set_ptr[s + 1]):
-                j = set_sites[t]
-                if open_[j]:
+                if open_[set_sites[t]]:
                     sa = True
-                if pool[j]:
-                    c += 1
+                    break
             sat[s] = sa
-            pcnt[s] = c
+        _pool_lists(set_ptr, set_sites, pool, pp, pq)
         load[:] = 0.0
         gain[:] = 0.0
         rel[:] = False
@@ -173,7 +183,7 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
                 if not sat[s]:
                     allsat = False
                     nun += 1
-                    if pcnt[s] == 0:
+                    if pp[s + 1] == pp[s]:
                         dead = True
                         break
             if allsat:
@@ -189,17 +199,14 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
                 if sat[s]:
                     continue
                 disjoint = True
-                for u in range(set_ptr[s], set_ptr[s + 1]):
-                    j = set_sites[u]
-                    if pool[j] and mark[j] == stamp:
+                for u in range(pp[s], pp[s + 1]):
+                    if mark[pq[u]] == stamp:
                         disjoint = False
                         break
                 if disjoint:
                     need += 1
-                    for u in range(set_ptr[s], set_ptr[s + 1]):
-                        j = set_sites[u]
-                        if pool[j]:
-                            mark[j] = stamp
+                    for u in range(pp[s], pp[s + 1]):
+                        mark[pq[u]] = stamp
             if need > r:
                 continue
             if r == 1:
@@ -212,16 +219,15 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
                         continue
                     if first < 0:
                         first = s
-                    for u in range(set_ptr[s], set_ptr[s + 1]):
-                        j = set_sites[u]
-                        if pool[j]:
-                            if mark[j] != stamp:
-                                mark[j] = stamp
-                                cnt[j] = 0
-                            cnt[j] += 1
-                for u in range(set_ptr[first], set_ptr[first + 1]):
-                    j = set_sites[u]
-                    if pool[j] and cnt[j] == nun:
+                    for u in range(pp[s], pp[s + 1]):
+                        j = pq[u]
+                        if mark[j] != stamp:
+                            mark[j] = stamp
+                            cnt[j] = 0
+                        cnt[j] += 1
+                for u in range(pp[first], pp[first + 1]):
+                    j = pq[u]
+                    if cnt[j] == nun:
                         gain[j] += gv[g]
                 continue
             for t in range(a, b):
@@ -248,18 +254,17 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
             continue
         # close dominated sites: those whose relevant sets all hold another pool site
         _close_dominated(pool, rel, bits, set_ptr, set_sites)
+        _pool_lists(set_ptr, set_sites, pool, pp, pq)
         for li in range(nlive):
             g = live[li]
-            chosen[g] = _charge(g, pool, load, sat, set_ptr, set_sites, g_ptr, g_sets, gv)
+            chosen[g] = _charge(g, load, sat, pp, pq, g_ptr, g_sets, gv)
         # once more, each group given where all the others are charged
         for li in range(nlive):
             g = live[li]
             s0 = chosen[g]
-            for u in range(set_ptr[s0], set_ptr[s0 + 1]):
-                j = set_sites[u]
-                if pool[j]:
-                    load[j] -= gv[g]
-            chosen[g] = _charge(g, pool, load, sat, set_ptr, set_sites, g_ptr, g_sets, gv)
+            for u in range(pp[s0], pp[s0 + 1]):
+                load[pq[u]] -= gv[g]
+            chosen[g] = _charge(g, load, sat, pp, pq, g_ptr, g_sets, gv)
         # bound: the r largest loads on the pool
         idx = np.flatnonzero(pool)
         idx = idx[np.argsort(-load[idx], kind="mergesort")]
