@@ -848,18 +848,30 @@ def _trips(csr: sparse.csr_array, directed: bool, o: np.ndarray, d: np.ndarray) 
     the shortest path back on a directed one."""
     pred_out, _ = _paths(csr, o, d)
     pred_back = _paths(csr, d, o)[0] if directed else None
-    trips = []
+    seqs: list[tuple[np.ndarray, int] | None] = []
     for q in range(len(o)):
         out = _walk(pred_out[int(o[q])], int(o[q]), int(d[q]))
         back = None
         if out is not None:
             back = out[::-1] if pred_back is None else _walk(pred_back[int(d[q])], int(d[q]), int(o[q]))
         if out is None or back is None:
+            seqs.append(None)
+            continue
+        seqs.append((np.asarray(out + back[1:], dtype=np.int64), len(out)))
+    # every arc length in one look-up
+    found = [t[0] for t in seqs if t is not None]
+    arcs = np.zeros(0)
+    if found:
+        arcs = np.asarray(csr[np.concatenate([t[:-1] for t in found]), np.concatenate([t[1:] for t in found])]).ravel()
+    trips, at = [], 0
+    for t in seqs:
+        if t is None:
             trips.append((None, None, 0))
             continue
-        seq = np.asarray(out + back[1:], dtype=np.int64)
-        arc = np.asarray(csr[seq[:-1], seq[1:]]).ravel()
-        trips.append((seq, np.concatenate([[0.0], np.cumsum(arc)]), len(out)))
+        seq, n_out = t
+        arc = arcs[at:at + seq.size - 1]
+        at += seq.size - 1
+        trips.append((seq, np.concatenate([[0.0], np.cumsum(arc)]), n_out))
     return trips
 
 
