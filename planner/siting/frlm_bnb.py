@@ -3,32 +3,40 @@
 The problem left after :meth:`planner.siting.frlm.FrlmInstance.reduce`: ``S`` distinct
 sets of sites, groups of flows each with a volume and the sets it needs hit (a group is
 covered when every one of its sets holds an open site), and ``k`` sites to open. A node of
-the tree is (open sites, pool of sites still free to open, ``r`` sites left); its children
-open, then close, the site carrying the most weight (below). At a node:
+the tree is (open sites, pool of sites still free to open, ``r`` sites left). At a node:
 
-* a set holding an open site is *satisfied*; a group whose sets are all satisfied is covered
-  (its volume is the node's value, a feasible solution: the incumbent improves from it);
-* a group with an unsatisfied set that holds no pool site is dead (no completion covers it),
-  and so is one whose unsatisfied sets contain more than ``r`` pairwise disjoint ones (on the
-  pool; each needs its own site);
-* the bound: every live group charges its volume to ONE of its unsatisfied sets, added to
-  the *load* of each pool site in that set. Any completion T (at most ``r`` pool sites)
-  that covers a group hits that set, so the volume T covers is at most the loads of T's
-  sites summed, hence at most the ``r`` largest loads summed. The bound is valid for every
-  choice of sets; the choice only makes it tighter. We take it greedily, largest groups
-  first, each on the set whose largest load is smallest (ties: smallest summed load) —
-  longest-processing-time balancing, which spreads the volume away from the sites that
-  would otherwise stand in the top ``r``. (This is a feasible solution of the dual of the
-  arc-cover LP relaxation restricted to the node; dead groups are dropped, which the LP
-  does not know.)
-* with one site left (``r = 1``) the node is solved exactly: a site covers a live group
-  iff it lies in every unsatisfied set.
+1. a set holding an open site is *satisfied*; a group whose sets are all satisfied is
+   covered (its volume is the node's value; the open sites are a feasible solution and the
+   incumbent improves from it);
+2. a group is *dead* when an unsatisfied set holds no pool site, or when more than ``r`` of
+   its unsatisfied sets are pairwise disjoint on the pool (each needs its own site; counted
+   greedily, smallest set first). Dead groups are dropped for the whole subtree;
+3. with one site left (``r = 1``) the node is solved exactly: a site covers a live group iff
+   it lies in every unsatisfied set;
+4. a pool site is *dominated* when every unsatisfied set of a live group that holds it also
+   holds another pool site (ties: the lower index stays); dominated sites are closed (the
+   relation is a strict partial order, so an undominated site can replace each of them in
+   any solution at no loss);
+5. the bound: every live group *charges* its volume to ONE of its unsatisfied sets, adding
+   it to the *load* of each pool site in that set. A completion T (at most ``r`` pool
+   sites) that covers a group hits that set, so the volume T adds is at most the summed
+   loads of T's sites, hence at most the ``r`` largest loads: ``bound = value + top-r
+   loads``. Any choice of sets gives a valid bound (it is a feasible solution of the dual of
+   the arc-cover LP relaxation at the node, which moreover knows the dead groups); the
+   choice is made tight greedily, largest groups first, each on the set whose largest load
+   is smallest (ties: smallest summed load), then once more for every group given where all
+   the others are charged;
+6. the node is pruned when the bound does not beat the incumbent by more than ``tol``;
+   otherwise a pool site j whose ``value + (r - 1 largest loads) + load[j]`` cannot beat it
+   is closed for the subtree (a reduced-cost test);
+7. branching: the site with the largest load is opened (first child, depth first) or
+   closed; after closing, the next branching sites come from the same set (the smallest
+   relevant set holding the first one) until that set is hit or emptied — emptied, every
+   group relying on it dies at once.
 
-A node is pruned when its bound does not beat the incumbent by more than ``tol``; the search
-is exact, and when the stack empties the incumbent is optimal. Stopped early (node budget
-per call; the caller checks the clock between calls), every unexplored subtree is bounded
-by the bound stored with it, so the largest of those and the incumbent is a proven upper
-bound.
+The search is exact: when the stack empties the incumbent is optimal. Stopped early (the
+caller checks the clock every ``node_chunk`` nodes), every unexplored subtree is bounded by
+the bound stored with it, so the largest of those and the incumbent is a proven upper bound.
 """
 
 from __future__ import annotations
