@@ -323,15 +323,33 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
                         fc = c
                         focus = s
         pool[jb] = False
+        # the children's bounds from this node's charging (still valid below): without jb,
+        # the r largest loads left; with it, its load and the r - 1 largest others
+        sum_r = 0.0
+        sum_r1 = 0.0
+        cnt_r = 0
+        for i in range(idx.size):
+            j = idx[i]
+            if not pool[j]:
+                continue
+            if cnt_r < r - 1:
+                sum_r1 += load[j]
+            sum_r += load[j]
+            cnt_r += 1
+            if cnt_r >= r:
+                break
+        child_pb = (min(bound, v + sum_r), min(bound, v + load[jb] + sum_r1))
         if sp + 2 > st_r.size:
             raise RuntimeError("FRLM branch and bound: stack overflow")
         for child in range(2):  # the closed child below the open one (depth first: open first)
+            if child_pb[child] <= best_v + tol:
+                continue
             st_open[sp] = open_
             if child == 1:
                 st_open[sp, jb] = True
             st_pool[sp] = pool
             st_r[sp] = r - child
-            st_pb[sp] = bound
+            st_pb[sp] = child_pb[child]
             st_v[sp] = v
             st_live[sp, :nlive] = live[:nlive]
             st_nlive[sp] = nlive
