@@ -361,7 +361,7 @@ def _search(set_ptr, set_sites, g_ptr, g_sets, gv, tol,
 
 
 def search(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, start: np.ndarray, *,
-           tol: float, deadline: float | None, node_chunk: int = 2048,
+           tol: float, deadline: float | None, node_chunk: int = 256,
            max_nodes: int | None = None) -> tuple[np.ndarray, float, bool, float, int]:
     """Best ``k`` sites of the reduced problem.
 
