@@ -67,3 +67,49 @@ def test_siting_tests_catch_the_mutant(name, tmp_path):
         assert done.returncode == 0, done.stdout[-3000:]
     else:
         assert done.returncode == 1, f"mutant {name} survived:\n{done.stdout[-3000:]}"
+
+
+FRLM_MUTANTS = {
+    "none": "",
+    # the search prunes too eagerly, as a bound that is too low would make it
+    "frlm_bound_too_low": """
+        import planner.siting.frlm_bnb as FB
+        _search = FB.search
+        def search(sets, pairs, volume, k, start, *, tol, **kwargs):
+            return _search(sets, pairs, volume, k, start, tol=tol + 0.2 * float(volume.sum()), **kwargs)
+        FB.search = search
+    """,
+    # a search stopped early reports its incumbent as proven
+    "frlm_always_optimal": """
+        import planner.siting.frlm_bnb as FB
+        _search = FB.search
+        def search(*args, **kwargs):
+            chosen, value, optimal, upper, nodes = _search(*args, **kwargs)
+            return chosen, value, True, value, nodes
+        FB.search = search
+    """,
+    # stopped early, the incumbent's value is reported as the upper bound
+    "frlm_upper_bound_is_the_incumbent": """
+        import planner.siting.frlm_bnb as FB
+        _search = FB.search
+        def search(*args, **kwargs):
+            chosen, value, optimal, upper, nodes = _search(*args, **kwargs)
+            return chosen, value, optimal, value, nodes
+        FB.search = search
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(FRLM_MUTANTS))
+def test_frlm_tests_catch_the_mutant(name, tmp_path):
+    (tmp_path / "yizhan_mutant.py").write_text(textwrap.dedent(FRLM_MUTANTS[name]), encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "yizhan_mutant", "-q", "-x", "-p", "no:cacheprovider",
+         "tests/test_frlm_bnb.py", "tests/test_frlm.py", "-k", "bnb or brute or truthful"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    if name == "none":
+        assert done.returncode == 0, done.stdout[-3000:]
+    else:
+        assert done.returncode == 1, f"mutant {name} survived:\n{done.stdout[-3000:]}"

@@ -25,14 +25,16 @@ another is dropped in one pass). The MIP is
 with existing sites fixed open (their sets are satisfied and vanish) and flows with the
 same family of sets merged. ``y`` may stay continuous: for binary ``x`` each
 ``min_K Σ x`` is an integer. Flows needing more than ``p`` new sites are dropped and
-dominated sites closed first; then, when few combinations of the remaining sites exist,
-every one is checked (exact by exhaustion), otherwise HiGHS solves the MIP, started from
-the greedy-plus-swaps solution.
+dominated sites closed first. The default solver (``method="auto"``) is a depth-first
+branch and bound over the sites (:mod:`planner.siting.frlm_bnb`, numba) whose bound is a
+feasible solution of the dual of this model's LP relaxation at each node, with the flows
+that can no longer be covered dropped; it starts from the greedy-plus-swaps solution.
+``method="mip"`` hands the same model to HiGHS instead.
 
-Nothing is claimed optimal unless HiGHS proved it; with a time limit the incumbent comes
-back with HiGHS's proven upper bound and ``optimal=False``. The greedy variant returns the
-greedy sites with the LP-relaxation bound. Covered volumes are always recomputed from the
-chosen sites, never taken from a solver.
+Nothing is claimed optimal unless the search was completed (or HiGHS proved it); with a
+time limit the incumbent comes back with a proven upper bound and ``optimal=False``. The
+greedy variant returns the greedy sites with the LP-relaxation bound. Covered volumes are
+always recomputed from the chosen sites, never taken from a solver.
 
 References: M. Kuby and S. Lim (2005), "The flow-refueling location problem for
 alternative-fuel vehicles", Socio-Economic Planning Sciences 39(2):125–145; I. Capar,
@@ -56,6 +58,7 @@ from scipy.sparse import csgraph
 
 from planner.errors import InfeasibleError, InputError
 from planner.siting import _validate as V
+from planner.siting import frlm_bnb
 from planner.siting._highs import csc_from_coo, solve_mip
 from planner.siting._result import SitingResult, relative_gap
 
@@ -64,9 +67,6 @@ __all__ = [
 ]
 
 _METHODS = ("auto", "mip", "greedy")
-#: "auto" checks every combination of the sites left after the reductions when there are at
-#: most this many (vectorised, exact by exhaustion) and runs the MIP otherwise.
-ENUMERATE_MAX = 1_000_000
 #: Distances within this many km count as equal (float noise on summed edge lengths).
 _EPS_KM = 1e-9
 
@@ -485,6 +485,19 @@ class FrlmInstance:
             cols[idx[dominated]] = False
         return cols, groups
 
+    def _sets(self, cols: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The kept groups' rows over the kept sites as distinct sets: ``sets`` (sets ×
+        kept sites, bool) and ``pairs`` (rows ``(kept group, set)``, unique)."""
+        grp_idx = np.flatnonzero(groups)
+        live_rows = groups[self.row_group]
+        dense = sparse.csr_array(self.rows[live_rows][:, np.flatnonzero(cols)]).toarray() > 0.5
+        packed = np.packbits(dense, axis=1)
+        _, first, set_of_row = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+        g_new = np.full(len(self.group_volume), -1, dtype=np.int64)
+        g_new[grp_idx] = np.arange(grp_idx.size)
+        pairs = np.unique(np.column_stack([g_new[self.row_group[live_rows]], set_of_row.ravel()]), axis=0)
+        return dense[first], pairs
+
     def _model(self, k: int, cols: np.ndarray, groups: np.ndarray):
         """CSC arrays of the arc-cover MIP over the kept sites and groups.
 
@@ -494,20 +507,10 @@ class FrlmInstance:
         the same sets (the same stretch of road), so this has far fewer nonzeros than one
         ``y ≤ Σ x`` row per flow and set, with the same LP bound.
         """
-        col_idx = np.flatnonzero(cols)
-        grp_idx = np.flatnonzero(groups)
-        m, G = col_idx.size, grp_idx.size
-        live_rows = groups[self.row_group]
-        sub = sparse.csr_array(self.rows[live_rows][:, col_idx])
-        dense = sub.toarray() > 0.5
-        packed = np.packbits(dense, axis=1)
-        _, first, set_of_row = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-        set_of_row = set_of_row.ravel()
-        S = first.size
-        g_new = np.full(len(self.group_volume), -1, dtype=np.int64)
-        g_new[grp_idx] = np.arange(G)
-        pairs = np.unique(np.column_stack([g_new[self.row_group[live_rows]], set_of_row]), axis=0)
-        set_rows, set_cols = np.nonzero(dense[first])
+        m, G = int(cols.sum()), int(groups.sum())
+        sets, pairs = self._sets(cols, groups)
+        S = sets.shape[0]
+        set_rows, set_cols = np.nonzero(sets)
         n_pairs = pairs.shape[0]
         # row blocks: [0, S) set rows, [S, S + n_pairs) pair rows, S + n_pairs the budget
         rows = np.concatenate([set_rows, np.arange(S), S + np.arange(n_pairs), S + np.arange(n_pairs),
@@ -518,7 +521,7 @@ class FrlmInstance:
         a_start, a_index, a_value = csc_from_coo(rows.astype(np.int64), cols_.astype(np.int64), vals, n_col)
         n_row = S + n_pairs + 1
         return dict(
-            col_cost=np.concatenate([np.zeros(m + S), self.group_volume[grp_idx]]),
+            col_cost=np.concatenate([np.zeros(m + S), self.group_volume[groups]]),
             col_lower=np.zeros(n_col),
             col_upper=np.ones(n_col),
             a_start=a_start,
@@ -527,7 +530,7 @@ class FrlmInstance:
             row_lower=np.full(n_row, -np.inf),
             row_upper=np.concatenate([np.zeros(n_row - 1), [float(k)]]),
             maximize=True,
-        ), dense[first], pairs
+        ), sets, pairs
 
     def lp_bound(self, k: int, time_limit_s: float | None = None) -> float | None:
         """Covered volume of the LP relaxation (a proven upper bound), constants included."""
@@ -576,32 +579,24 @@ class FrlmInstance:
             ub = coverable if ub is None else min(ub, coverable)
             optimal = got >= ub - _abs_tol(self.group_volume)
             return self._finish(greedy, k, ub, optimal, "greedy", started, extra)
+        col_idx = np.flatnonzero(cols)
+        gv = self.group_volume[groups]
+        integral = bool(np.all(gv == np.round(gv)))
+        tol = (1.0 - 1e-6) if integral else _abs_tol(gv)  # a better answer beats the incumbent by more
+        if method == "auto":
+            sets, pairs = self._sets(cols, groups)
+            best, _value, proven, upper, nodes = frlm_bnb.search(
+                sets, pairs, gv, k, greedy[col_idx], tol=tol,
+                deadline=None if limit is None else started + limit)
+            extra["bnb_nodes"] = nodes
+            chosen = np.zeros(m, dtype=bool)
+            chosen[col_idx[best]] = True
+            upper = min(coverable, self.const_volume + upper)
+            return self._finish(chosen, k, upper, proven, "bnb" if proven else "bnb(time_limit)", started, extra)
         model, sets, pairs = self._model(k, cols, groups)
         n_sets = sets.shape[0]
-        col_idx = np.flatnonzero(cols)
         grp_idx = np.flatnonzero(groups)
         mc, G = col_idx.size, grp_idx.size
-        gv = self.group_volume[grp_idx]
-        if method == "auto" and math.comb(mc, min(k, mc)) <= ENUMERATE_MAX:
-            # a site's share of a group's volume: v_g / (sites the group needs), summed over
-            # the groups it touches; a set of sites covers at most the sum of its shares
-            need = np.maximum(self.group_need[grp_idx], 1)
-            in_group = sparse.csr_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(G, n_sets))
-            touch = (in_group @ sets.astype(np.float64)) > 0.5  # group × site: the site is in one of its sets
-            share = (gv / need) @ touch
-            incumbent = self.value(greedy)
-            try:
-                best = _enumerate(sets, pairs, gv, min(k, mc), share=share, incumbent=incumbent,
-                                  deadline=None if limit is None else started + limit)
-            except TimeoutError:
-                pass  # out of time: the MIP below returns the incumbent with a bound
-            else:
-                chosen = greedy.copy()
-                if best is not None:
-                    chosen = np.zeros(m, dtype=bool)
-                    chosen[col_idx[list(best)]] = True
-                return self._finish(chosen, k, None, True, "enumeration", started, extra)
-        integral = bool(np.all(gv == np.round(gv)))
         cg = self.covered_groups(greedy)
         z_start = (sets[:, greedy[col_idx]].any(axis=1)).astype(np.float64)
         start = np.concatenate([greedy[col_idx].astype(np.float64), z_start, cg[grp_idx].astype(np.float64)])
@@ -610,7 +605,7 @@ class FrlmInstance:
             integrality=np.concatenate([np.ones(mc), np.zeros(n_sets + G)]).astype(np.int32),
             time_limit_s=left,
             mip_rel_gap=0.0,
-            mip_abs_gap=(1.0 - 1e-6) if integral else _abs_tol(gv),
+            mip_abs_gap=tol,
             start=start,
             **model,
         )
@@ -667,7 +662,7 @@ class FrlmInstance:
         Flows no candidate set can serve are reported in ``infeasible_flows`` (never
         dropped silently); ``extra["coverable_share"]`` says how much volume is left.
         """
-        from planner.siting.coverage import _greedy_cover, _solve_cover_mip
+        from planner.siting.covering import _greedy_cover, _solve_cover_mip
 
         started = time.perf_counter()
         limit = V.time_limit(time_limit_s)
@@ -726,45 +721,6 @@ class FrlmInstance:
         )
 
 
-def _enumerate(sets: np.ndarray, pairs: np.ndarray, volume: np.ndarray, k: int, *, share: np.ndarray,
-               incumbent: float, deadline: float | None, chunk: int = 16384) -> tuple[int, ...] | None:
-    """The best ``k`` of the sites by checking every combination (None past the deadline).
-
-    ``sets`` (distinct sets × sites, bool), ``pairs`` (group, set): a group is covered when
-    every one of its sets holds a chosen site. A combination whose summed ``share`` (an
-    upper bound on what it covers) does not beat the best value so far is skipped unseen;
-    ``incumbent`` (a value some combination reaches, e.g. the greedy's) starts the race.
-    Returns None when nothing beats ``incumbent`` (the incumbent is then optimal) — the
-    caller keeps its own solution — or past the deadline (callers check ``time``).
-    """
-    import itertools
-
-    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
-    groups = pairs[starts, 0]
-    by_site = np.ascontiguousarray(sets.T)  # site -> which sets it hits
-    it = itertools.combinations(range(sets.shape[1]), k)
-    tol = max(1e-9 * float(volume.sum()), 1e-12)
-    best_value, best = float(incumbent), None
-    while True:
-        block = np.array(list(itertools.islice(it, chunk)), dtype=np.int64).reshape(-1, k)
-        if block.shape[0] == 0:
-            return best
-        if deadline is not None and time.perf_counter() > deadline:
-            raise TimeoutError
-        block = block[share[block].sum(axis=1) > best_value + tol]
-        if block.shape[0] == 0:
-            continue
-        hit = by_site[block[:, 0]].copy()
-        for t in range(1, k):
-            hit |= by_site[block[:, t]]
-        covered = np.logical_and.reduceat(hit[:, pairs[:, 1]], starts, axis=1)
-        value = covered.astype(np.float64) @ volume[groups]
-        i = int(np.argmax(value))
-        if value[i] > best_value + tol:
-            best_value, best = float(value[i]), tuple(int(j) for j in block[i])
-
-
 def _minimal_rows(lo: np.ndarray, hi: np.ndarray, site_nodes: np.ndarray, is_exist: np.ndarray,
                   free_pos: np.ndarray) -> tuple[tuple[int, ...], ...]:
     """Minimal windows [lo, hi) of the sites along a round trip, as sets of free-site indices.
@@ -779,22 +735,23 @@ def _minimal_rows(lo: np.ndarray, hi: np.ndarray, site_nodes: np.ndarray, is_exi
     keep_lo = np.ones(lo.size, dtype=bool)
     keep_lo[1:] = lo[1:] != lo[:-1]  # same lo: the first (smallest hi) is the smallest window
     lo, hi = lo[keep_lo], hi[keep_lo]
-    sets: set[tuple[int, ...]] = set()
-    for a, b in zip(lo.tolist(), hi.tolist()):
-        window = site_nodes[a:b]
-        if is_exist[window].any():
-            continue
-        sets.add(tuple(sorted(set(free_pos[window].tolist()))))
+    ex = np.concatenate([[0], np.cumsum(is_exist[site_nodes])])
+    free = (ex[hi] - ex[lo]) == 0
+    fp = free_pos[site_nodes].tolist()
+    sets = {tuple(sorted(set(fp[a:b]))) for a, b in zip(lo[free].tolist(), hi[free].tolist())}
     if len(sets) <= 1:
         return tuple(sets)
     # the same site can sit on both legs: drop node sets that contain another one
+    # (as bit masks: s contains t iff s & t == t)
     ordered = sorted(sets, key=len)
-    minimal: list[frozenset] = []
-    for s in ordered:
-        fs = frozenset(s)
-        if not any(mset <= fs for mset in minimal):
-            minimal.append(fs)
-    return tuple(tuple(sorted(s)) for s in minimal)
+    masks = [sum(1 << j for j in t) for t in ordered]
+    minimal: list[int] = []
+    out: list[tuple[int, ...]] = []
+    for t, mask in zip(ordered, masks):
+        if not any(mask & small == small for small in minimal):
+            minimal.append(mask)
+            out.append(t)
+    return tuple(out)
 
 
 def _abs_tol(volume: np.ndarray) -> float:
@@ -840,12 +797,12 @@ def solve_frlm(
     existing : iterable of node ids
         Sites already open (existing megawatt chargers): fixed open, in ``selected``.
     time_limit_s : float, optional
-        Wall-clock budget for the MIP; on expiry the incumbent comes back with
-        ``optimal=False`` and HiGHS's proven ``upper_bound``.
+        Wall-clock budget for the search; on expiry the incumbent comes back with
+        ``optimal=False`` and a proven ``upper_bound``.
     method : {"auto", "mip", "greedy"}
-        ``"auto"``: after the reductions, every combination of the remaining sites when
-        there are at most ``ENUMERATE_MAX``, else the MIP; ``"mip"``: always the MIP;
-        ``"greedy"``: the greedy sites with the LP-relaxation bound, no branch and bound.
+        ``"auto"``: the branch and bound of :mod:`planner.siting.frlm_bnb`; ``"mip"``: the
+        arc-cover MIP in HiGHS; ``"greedy"``: the greedy sites with the LP-relaxation
+        bound, no branch and bound.
 
     Returns
     -------
@@ -891,18 +848,30 @@ def _trips(csr: sparse.csr_array, directed: bool, o: np.ndarray, d: np.ndarray) 
     the shortest path back on a directed one."""
     pred_out, _ = _paths(csr, o, d)
     pred_back = _paths(csr, d, o)[0] if directed else None
-    trips = []
+    seqs: list[tuple[np.ndarray, int] | None] = []
     for q in range(len(o)):
         out = _walk(pred_out[int(o[q])], int(o[q]), int(d[q]))
         back = None
         if out is not None:
             back = out[::-1] if pred_back is None else _walk(pred_back[int(d[q])], int(d[q]), int(o[q]))
         if out is None or back is None:
+            seqs.append(None)
+            continue
+        seqs.append((np.asarray(out + back[1:], dtype=np.int64), len(out)))
+    # every arc length in one look-up
+    found = [t[0] for t in seqs if t is not None]
+    arcs = np.zeros(0)
+    if found:
+        arcs = np.asarray(csr[np.concatenate([t[:-1] for t in found]), np.concatenate([t[1:] for t in found])]).ravel()
+    trips, at = [], 0
+    for t in seqs:
+        if t is None:
             trips.append((None, None, 0))
             continue
-        seq = np.asarray(out + back[1:], dtype=np.int64)
-        arc = np.asarray(csr[seq[:-1], seq[1:]]).ravel()
-        trips.append((seq, np.concatenate([[0.0], np.cumsum(arc)]), len(out)))
+        seq, n_out = t
+        arc = arcs[at:at + seq.size - 1]
+        at += seq.size - 1
+        trips.append((seq, np.concatenate([[0.0], np.cumsum(arc)]), n_out))
     return trips
 
 
