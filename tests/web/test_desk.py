@@ -159,8 +159,15 @@ def test_report_pages_and_csv(client, users, tokens):
         html = r.get_data(as_text=True)
         assert html.count('id="data-banner"') == 1 and html.count('class="banner"') == 1
         assert "示意数据，非官方 · Illustrative data, not official" in html
+        # one language per page: the period links and the title in Chinese, no English words
+        start = html.index('class="noprint report-nav"')
+        nav = html[start:html.index("</nav>", start)]
+        assert all(zh in nav for zh in ("日报", "周报", "月报", "查看")), nav
+        assert not re.search(r">(daily|weekly|monthly|OK)<", nav, re.I), nav
+        assert re.search(r"<title>[日周月]报 ", html)
     en = client.get(f"/desk/reports/monthly?date={today}&lang=en").get_data(as_text=True)
     assert "Illustrative data, not official · 示意数据，非官方" in en
+    assert ">Monthly report · " in en and ">Daily</a>" in en and "月报" not in en
     r = client.get(f"/desk/reports/monthly?date={today}&format=csv")
     assert r.mimetype == "text/csv"
     text = r.get_data(as_text=True).lstrip("\ufeff")
