@@ -260,15 +260,23 @@ class Workspace:
         dest: Sequence[float],
         *,
         detour_km: float = 5.0,
+        amenities: Iterable[str] = (),
+        min_power_kw: float | None = None,
+        open_on_arrival: bool = False,
         coords: str = "wgs84",
         vehicle=None,
     ) -> dict:
         """Stations within ``detour_km`` of the road route between two points, in route order.
 
         The route and detours use only the roads ``vehicle`` may drive (default the 49-t
-        truck); the answer names it in ``"vehicle"``.
+        truck); the answer names it in ``"vehicle"``. ``amenities`` and ``min_power_kw``
+        filter the stations as for :meth:`nearest`. Each station says when the truck gets
+        there if it leaves now (``arrives_at``, region time: now + ``at_drive_min``) and
+        whether it is open then (``open_on_arrival``, ``opens_at``); ``open_on_arrival=True``
+        keeps only those open on arrival, which is what "open" means on a trip.
         """
         from planner.network.vehicle import parse_vehicle
+        from planner.stations import opening
 
         v = parse_vehicle(vehicle)
         o = self.point(*orig, coords=coords, name="from")
@@ -278,7 +286,20 @@ class Workspace:
             raise InputError(
                 f"detour_km must be at most 100, got {detour}", fields={"detour_km": "must be between 0 and 100"}
             )
-        result = self.index(v).along_route(o, d, detour_km=detour, max_drive_h=settings.MAX_CONTINUOUS_DRIVE_H)
+        if min_power_kw is not None:
+            min_power_kw = non_negative(min_power_kw, "min_power_kw")
+        index = self.index(v)
+        result = index.along_route(o, d, detour_km=detour, max_drive_h=settings.MAX_CONTINUOUS_DRIVE_H,
+                                   amenities=tuple(amenities), min_power_kw=min_power_kw)
+        now = self.now()
+        kept = []
+        for station in result["stations"]:
+            arrive = now + dt.timedelta(minutes=station["at_drive_min"])
+            station["arrives_at"] = arrive.isoformat(timespec="minutes")
+            station["open_on_arrival"], station["opens_at"] = opening(index.hours_by_id.get(station["id"]), arrive)
+            if station["open_on_arrival"] or not open_on_arrival:
+                kept.append(station)
+        result["stations"] = kept
         result["vehicle"] = v.as_dict()
         return result
 

@@ -17,7 +17,8 @@
                                                ``vehicle=49t,4.2m,18m`` (echoed as ``vehicle``)
 ``GET  /api/route?lon=&lat=&station=``         ``{"station", "route": [[lon, lat], ...]}``
 ``GET  /api/along-route?from=X,Y&to=X,Y``      ``Workspace.along_route`` JSON; ``detour_km``, ``coords``,
-                                               ``vehicle``
+                                               ``vehicle``, ``amenity``, ``min_power_kw``,
+                                               ``open_now=1`` (open when the truck gets there)
 ``GET  /api/coverage?radius_km=``              CLI ``coverage`` JSON; ``amenity``, ``min_power_kw``
 ``GET  /api/places?q=``                        gazetteer search (``planner.gazetteer``): Chinese,
                                                pinyin or English, partial; ``limit`` (1..20)
@@ -269,6 +270,9 @@ def along_route():
         q.lonlat_pair("from"),
         q.lonlat_pair("to"),
         detour_km=q.arg("detour_km", "5"),
+        amenities=q.amenities(),
+        min_power_kw=q.optional("min_power_kw"),
+        open_on_arrival=q.flag("open_now"),
         coords=q.arg("coords", "wgs84"),
         vehicle=q.arg("vehicle"),
     )

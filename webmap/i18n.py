@@ -99,6 +99,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "along_summary": ("全程 {km} 公里，约 {min} 分钟；沿途 {n} 个站点（绕行 ≤ {d} 公里）",
                       "{km} km, about {min} min; {n} stations within {d} km detour"),
     "along_at_km": ("第 {km} 公里", "at km {km}"),
+    "along_arrive": ("约 {time} 到达", "there about {time}"),
     "along_detour_km": ("绕行 {km} 公里", "detour {km} km"),
     "along_limit": ("连续驾驶 4 小时处（第 {km} 公里），须在此前休息", "4 h of driving ends here (km {km}): rest before"),
     "along_no_limit": ("全程驾驶不超过 {h} 小时。", "The whole trip is under {h} h of driving."),
@@ -279,7 +280,7 @@ JS_KEYS = (
     "card_extras", "card_charging", "card_no_charging", "card_bays", "card_total_kw", "card_swap",
     "card_parking", "card_hours", "card_24h", "card_phone", "card_address", "card_corridor",
     "card_county", "card_status", "card_as_of", "call_12328", "nav_amap", "nav_baidu", "call_station",
-    "along_need_from", "along_need_to", "along_unknown_to", "along_summary", "along_at_km",
+    "along_need_from", "along_need_to", "along_unknown_to", "along_summary", "along_at_km", "along_arrive",
     "along_detour_km", "along_limit", "along_none", "along_no_limit", "along_pick_now", "along_from", "along_from_hint",
     "status_verified", "status_approximate", "status_illustrative",
 )

@@ -254,6 +254,52 @@ def test_along_route_in_route_order(client):
     assert bad.status_code == 400 and "from" in error_of(bad)["fields"]
 
 
+def test_along_route_filters_and_open_on_arrival(fresh_workspace, monkeypatch):
+    """Amenity and power filters pick the same stations as on the nearest index; each station
+    says when a truck leaving now gets there (region time) and whether it is open then, and
+    open_now keeps exactly those (judged at arrival, not at departure)."""
+    import datetime as dt
+
+    from planner import clock
+    from planner.stations import is_open
+
+    ws = fresh_workspace
+    trip = ((104.75, 31.47), (104.556, 32.41))
+    # 21:45 in Mianyang: a station open until 22:30, 100 minutes down the road, is closed on arrival
+    monkeypatch.setattr(clock, "utcnow", lambda: dt.datetime(2026, 12, 1, 13, 45, tzinfo=dt.timezone.utc))
+    every = ws.along_route(*trip, detour_km=20)
+    assert len(every["stations"]) >= 3
+    hours = {s["id"]: s["hours"] for s in ws.stations()}
+    for s in every["stations"]:
+        arrive = dt.datetime.fromisoformat(s["arrives_at"])
+        assert arrive.utcoffset() == dt.timedelta(hours=8)
+        leave = dt.datetime(2026, 12, 1, 21, 45, tzinfo=arrive.tzinfo)
+        assert abs((arrive - leave).total_seconds() / 60 - s["at_drive_min"]) < 1
+        assert s["open_on_arrival"] == is_open(hours[s["id"]], arrive.time()), s
+    # judged at arrival: some station open at departure is closed when the truck gets there
+    assert any(is_open(hours[s["id"]], dt.time(21, 45)) and not s["open_on_arrival"] for s in every["stations"])
+    open_only = ws.along_route(*trip, detour_km=20, open_on_arrival=True)
+    assert [s["id"] for s in open_only["stations"]] == [s["id"] for s in every["stations"] if s["open_on_arrival"]]
+    index = ws.index()
+    for amenities, power in ((("laundry",), None), ((), 500)):
+        got = ws.along_route(*trip, detour_km=20, amenities=amenities, min_power_kw=power)
+        allowed = {sid for sid, m in zip(index.station_ids, index.eligible_mask(amenities=amenities, min_power_kw=power)) if m}
+        assert [s["id"] for s in got["stations"]] == [s["id"] for s in every["stations"] if s["id"] in allowed]
+    assert ws.along_route(*trip, detour_km=20, min_power_kw=1e9)["stations"] == []
+
+
+def test_along_route_filters_over_http(client):
+    base = "/api/along-route?from=104.75,31.47&to=104.556,32.41&detour_km=20"
+    every = client.get(base).get_json()["stations"]
+    laundry = client.get(base + "&amenity=laundry").get_json()["stations"]
+    assert 0 < len(laundry) < len(every) and {s["id"] for s in laundry} <= {s["id"] for s in every}
+    assert all({"arrives_at", "open_on_arrival", "opens_at"} <= set(s) for s in every)
+    opened = client.get(base + "&open_now=1").get_json()["stations"]
+    assert all(s["open_on_arrival"] for s in opened)
+    bad = client.get(base + "&amenity=sauna")
+    assert bad.status_code == 400 and "amenities" in error_of(bad)["fields"]
+
+
 def test_coverage_shape(client):
     r = client.get("/api/coverage?radius_km=30")
     assert r.status_code == 200

@@ -148,9 +148,23 @@ def test_driver_along_route(page, live_server, recorder, page_errors, artifacts_
     assert re.search(r"全程 \d+ 公里", summary), summary
     assert "4 小时" in summary  # this trip is shorter than the 4 h limit, and says so
     page.wait_for_selector("path.along-line")
+    # each station says when the truck gets there and whether it is open then
+    arrivals = page.locator("#along-results li.result .result-open").all_inner_texts()
+    assert len(arrivals) == len(at_km) and all(re.search(r"约 \d\d:\d\d 到达 · ", a) for a in arrivals), arrivals
+    # the filter chips apply along the route too: the list is asked again with the chip
+    with page.expect_request(lambda r: "/api/along-route" in r.url and "amenity=secure_parking" in r.url):
+        page.click("#filters .chip[data-amenity='secure_parking']")
+    page.wait_for_function("n => { const li = document.querySelectorAll('#along-results li.result');"
+                           " return li.length > 0 && li.length < n; }", arg=len(at_km))
+    page.wait_for_selector("path.along-line")  # the trip stays drawn
+    page.locator("#along-results").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "driver-along-route.png"))
+    # back on the nearby tab, its list is asked again with the chip
+    with page.expect_request(lambda r: "/api/nearest" in r.url and "amenity=secure_parking" in r.url):
+        page.click("#tab-btn-nearest")
+    page.click("#tab-btn-along")
     assert not recorder.external
     assert not page_errors, page_errors
-    page.screenshot(path=str(artifacts_dir / "driver-along-route.png"))
 
 
 def test_driver_english_and_toggle(page, live_server, recorder, page_errors, artifacts_dir):

@@ -280,10 +280,15 @@
     p.set("lat", state.origin[1].toFixed(6));
     p.set("k", String(data.k));
     p.set("route", "1");
+    filterParams(p);
+    return data.api.nearest + "?" + p.toString();
+  }
+
+  // The filter chips, as both APIs take them (along a route, "open" means open on arrival).
+  function filterParams(p) {
     state.amenities.forEach(function (a) { p.append("amenity", a); });
     if (state.minPower) { p.set("min_power_kw", String(state.minPower)); }
     if (state.openNow) { p.set("open_now", "1"); }
-    return data.api.nearest + "?" + p.toString();
   }
 
   function queryNearest() {
@@ -638,6 +643,7 @@
     p.set("from", state.origin[0].toFixed(6) + "," + state.origin[1].toFixed(6));
     p.set("to", state.dest.x.toFixed(6) + "," + state.dest.y.toFixed(6));
     p.set("detour_km", $("along-detour").value);
+    filterParams(p);
     var seq = ++state.seqAlong;
     summary.textContent = T.loading;
     clear(list);
@@ -684,7 +690,7 @@
       }
       var r = item.r;
       var s = byId[r.id] || { i: r.id, n: r.name };
-      var li = el("li", "result");
+      var li = el("li", "result" + (r.open_on_arrival === false ? " closed" : ""));
       li.setAttribute("data-id", r.id);
       li.setAttribute("data-at-km", String(r.at_km));
       var btn = el("button", "result-btn");
@@ -692,6 +698,10 @@
       btn.appendChild(el("span", "result-name", nameOf(s)));
       btn.appendChild(el("span", "result-meta",
         fmt(T.along_at_km, { km: num(r.at_km, 0) }) + " · " + fmt(T.along_detour_km, { km: num(r.detour_km, 1) })));
+      if (r.arrives_at) {
+        btn.appendChild(el("span", "result-open " + (r.open_on_arrival === false ? "is-closed" : "is-open"),
+          fmt(T.along_arrive, { time: String(r.arrives_at).slice(11, 16) }) + " · " + openText([r.open_on_arrival, r.opens_at])));
+      }
       btn.addEventListener("click", function () {
         showCard(r.id);
         if (markers[r.id]) { map.panTo(markers[r.id].getLatLng(), { animate: false }); }
@@ -707,6 +717,10 @@
       $("tab-" + t).hidden = t !== name;
       $("tab-btn-" + t).setAttribute("aria-selected", t === name ? "true" : "false");
     });
+    if (name === "nearest" && state.nearestStale) {
+      state.nearestStale = false;
+      queryNearest();
+    }
   }
 
   document.querySelectorAll(".tab").forEach(function (btn) {
@@ -731,7 +745,12 @@
         state.openNow = on;
       }
       restyleStations();
-      queryNearest();
+      if (!$("tab-along").hidden && state.dest) {
+        queryAlong();  // the trip on screen is asked again; the nearby list when its tab opens
+        state.nearestStale = true;
+      } else {
+        queryNearest();
+      }
     });
   });
 
