@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
-# gunicorn (settings and why: gunicorn.conf.py): one process per core, 16 threads each, and
-# a 5 s deadline on request heads so slow clients cannot hold the threads.
+# gunicorn (settings and why: gunicorn.conf.py): one event-loop process per core, each with
+# 4 threads for pages and planner runs, and a 5 s deadline on request heads.
 WORKERS ?= 2
-THREADS ?= 16
+THREADS ?= 4
 
 .PHONY: run test setup setup-dev bench clean
 

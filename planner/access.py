@@ -31,7 +31,7 @@ from planner._validate import non_negative, positive, whole_number
 from planner.errors import InfeasibleError, InputError, NotFoundError
 from planner.network import RoadNetwork
 from planner.network.graph import _check_point
-from planner.network.index import k_eligible_from, k_nearest_labels, merge_labels, network_csr, query_nearest, seeded_dijkstra
+from planner.network.index import k_nearest_labels, nearest_from_point, network_csr, seeded_dijkstra
 from planner.network.snap import Snap, direct_pairs
 from planner.settings import ACCESS_SPEED_KMH
 from planner.stations import AMENITIES, is_open, opening
@@ -224,7 +224,7 @@ class NearestIndex:
         # filters
         self._columns = StationColumns(kept)
         self._columns.check_hours()
-        self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._mask_cache: dict[tuple, tuple[np.ndarray, bool]] = {}
         self._opening_memo: tuple[tuple | None, dict] = (None, {})
         self._per_node_cache: dict[bytes, tuple] = {}
         self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
@@ -232,9 +232,12 @@ class NearestIndex:
         self._mask_lock = threading.Lock()
         self._mask_workers: list[threading.Thread] = []
         self._precompute()
-        self._lon_list = lon.tolist()
-        self._lat_list = lat.tolist()
-        self._access_km_list = [round(a / 1000.0, 3) for a in self.station_snapped_m.tolist()]
+        # the fixed part of each station's answer, in the documented field order
+        self._names = [s.get("name") for s in kept]
+        self._result_rest = [
+            {"lon": x, "lat": y, "access_km": round(a / 1000.0, 3), "kind": s.get("kind"), "data_status": s.get("data_status")}
+            for x, y, a, s in zip(lon.tolist(), lat.tolist(), self.station_snapped_m.tolist(), kept)
+        ]
         self._st_x_list, self._st_y_list = self._st_x.tolist(), self._st_y.tolist()
 
     # ------------------------------------------------------------------ precompute
@@ -294,6 +297,8 @@ class NearestIndex:
         self._ps_indptr = np.zeros(self.snapper.n_pieces + 1, dtype=np.int64)
         np.cumsum(np.bincount(ps_piece, minlength=self.snapper.n_pieces), out=self._ps_indptr[1:])
         self._ps_src, self._ps_f, self._ps_acc = ps_src[order], ps_f[order], ps_acc[order]
+        # "no table for this filter combination yet": empty arrays of the tables' types
+        self._no_table = tuple(np.zeros((0,) + a.shape[1:], dtype=a.dtype) for a in (self._lab_w, self._lab_t, self._lab_s, self._lab_n))
 
     @property
     def memory_bytes(self) -> int:
@@ -323,6 +328,11 @@ class NearestIndex:
         return self._mask(amenities, min_power_kw, open_at).copy()
 
     def _mask(self, amenities: Any, min_power_kw: Any, open_at: Any) -> np.ndarray:
+        return self._filter(amenities, min_power_kw, open_at)[0]
+
+    def _filter(self, amenities: Any, min_power_kw: Any, open_at: Any) -> tuple[np.ndarray, bool]:
+        """The mask of a filter combination and whether any station passes (kept per
+        combination: a server asks the same few combinations on every request)."""
         names = (amenities,) if isinstance(amenities, str) else tuple(amenities or ())
         if isinstance(open_at, dt.datetime):
             open_at = open_at.time()
@@ -336,11 +346,12 @@ class NearestIndex:
         if hit is not None:
             return hit
         mask = self._eligible_mask(names, min_power_kw, open_at)
+        hit = (mask, bool(mask.any()))
         if key is not None:
             if len(self._mask_cache) >= 4096:
                 self._mask_cache.clear()
-            self._mask_cache[key] = mask
-        return mask
+            self._mask_cache[key] = hit
+        return hit
 
     def _eligible_mask(self, names: tuple, min_power_kw: Any, open_at: Any) -> np.ndarray:
         names, power = check_filters(names, min_power_kw)
@@ -349,13 +360,7 @@ class NearestIndex:
     # ------------------------------------------------------------------ snapping
     def snap_point(self, lon: float, lat: float) -> Snap:
         """Candidate edges of a checked WGS-84 point (see :mod:`planner.network.snap`)."""
-        x, y = self.network.project(lon, lat)
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise InputError(
-                f"point lon={lon}, lat={lat} is too far from the network's region to measure distances; give a point in or near the region",
-                fields={"lon": "near the region", "lat": "near the region"},
-            )
-        return self.snapper.snap_xy(float(x), float(y))
+        return self.snapper.snap_xy(*self._project_checked(lon, lat))
 
     # ------------------------------------------------------------------ queries
     @functools.cached_property
@@ -364,19 +369,27 @@ class NearestIndex:
         return {sid: s.get("hours") for sid, s in zip(self.station_ids, self.stations)}
 
     def opening(self, station_id: str, now: dt.datetime) -> tuple[bool, str | None]:
-        """:func:`planner.stations.opening` of an indexed station at ``now`` (aware).
+        """:func:`planner.stations.opening` of an indexed station at ``now`` (aware)."""
+        return self.openings((station_id,), now)[0]
 
-        Hours are whole minutes, so the answer holds for the whole minute of ``now``: it is
+    def openings(self, station_ids: Iterable[str], now: dt.datetime) -> list[tuple[bool, str | None]]:
+        """:meth:`opening` of several stations at the same ``now``.
+
+        Hours are whole minutes, so an answer holds for the whole minute of ``now``: it is
         kept per station for that minute (a server asks for every result of every request).
         """
         minute = (now.replace(second=0, microsecond=0, tzinfo=None), now.tzinfo)  # the wall minute, in its zone
         memo = self._opening_memo
         if memo[0] != minute:
             memo = self._opening_memo = (minute, {})
-        hit = memo[1].get(station_id)
-        if hit is None:
-            hit = memo[1][station_id] = opening(self.hours_by_id.get(station_id), now)
-        return hit
+        known = memo[1]
+        out = []
+        for sid in station_ids:
+            hit = known.get(sid)
+            if hit is None:
+                hit = known[sid] = opening(self.hours_by_id.get(sid), now)
+            out.append(hit)
+        return out
 
     def nearest(
         self,
@@ -412,55 +425,52 @@ class NearestIndex:
             from the point and from the station to their nearest edges.
         """
         lon, lat = _check_point(lon, lat)
-        k = whole_number(k, "k", strict=True)
-        mask = self._mask(amenities, min_power_kw, open_at)
-        snap = self.snap_point(lon, lat)
-        picked, road_m, time_s = self._k_nearest(snap, mask, int(k))
-        results = []
-        x, y = snap.x, snap.y
-        for i, dm, ts in zip(picked.tolist(), road_m.tolist(), time_s.tolist()):
-            s = self.stations[i]
-            results.append(
-                {
-                    "id": self.station_ids[i],
-                    "name": s.get("name"),
-                    # rounding is monotonic, so road_km >= straight_km survives it
-                    "road_km": round(dm / 1000.0, 3),
-                    "drive_min": round(ts / 60.0, 2),
-                    "straight_km": round(math.hypot(self._st_x_list[i] - x, self._st_y_list[i] - y) / 1000.0, 3),
-                    "lon": self._lon_list[i],
-                    "lat": self._lat_list[i],
-                    "access_km": self._access_km_list[i],
-                    "kind": s.get("kind"),
-                    "data_status": s.get("data_status"),
-                }
-            )
-        return {"origin": {"lon": lon, "lat": lat, "snapped_km": round(snap.nearest_m / 1000.0, 3)}, "results": results}
+        k = int(whole_number(k, "k", strict=True))
+        mask, any_eligible = self._filter(amenities, min_power_kw, open_at)
+        x, y = self._project_checked(lon, lat)
+        picked, road_m, time_s, nearest_m = self._query_point(x, y, mask, k, any_eligible)
+        ids, names, sx, sy, rest = self.station_ids, self._names, self._st_x_list, self._st_y_list, self._result_rest
+        # rounding is monotonic, so road_km >= straight_km survives it
+        results = [
+            {"id": ids[i], "name": names[i], "road_km": round(dm / 1000.0, 3), "drive_min": round(ts / 60.0, 2),
+             "straight_km": round(math.hypot(sx[i] - x, sy[i] - y) / 1000.0, 3), **rest[i]}
+            for i, dm, ts in zip(picked, road_m, time_s)
+        ]
+        return {"origin": {"lon": lon, "lat": lat, "snapped_km": round(nearest_m / 1000.0, 3)}, "results": results}
 
-    def _k_nearest(self, snap: Snap, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Positions, road metres and truck seconds of the ``k`` nearest eligible stations."""
-        if not mask.any() or snap.piece.size == 0:
-            return _EMPTY_I, _EMPTY_F, _EMPTY_F
-        sn = self.snapper
-        src, dist, secs, exact, node, w, t, d_src, d_w, d_t = query_nearest(
-            snap.piece, snap.f, snap.access_m, sn.tail, sn.head, sn.length_fwd, sn.time_fwd, sn.length_rev, sn.time_rev,
-            self._access_mps, self._ps_indptr, self._ps_src, self._ps_f, self._ps_acc,
-            self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations), mask, k,
-        )  # fmt: skip
-        if not exact and k <= K_MASK_LABELS:
-            table = self._mask_table(mask)
-            if table is not None:
-                lab_w, lab_t, lab_s, lab_n = table
-                src, dist, secs, exact = merge_labels(
-                    node, w, t, lab_w, lab_t, lab_s, lab_n, K_MASK_LABELS, len(self.stations), mask, k, d_src, d_w, d_t
-                )
-        if not exact:
-            g = self.graph
-            src, dist, secs = k_eligible_from(
-                g.indptr, g.indices, g.w, g.aux, g.n, node, w, t,
-                self._st_indptr, self._st_src, self._st_w, self._st_t, mask, k, d_src, d_w, d_t,
-            )  # fmt: skip
-        return src, dist, secs
+    def _query_point(self, x: float, y: float, mask: np.ndarray, k: int, any_eligible: bool) -> tuple[list[int], list[float], list[float], float]:
+        """The ``k`` nearest eligible stations of a projected point (one kernel call,
+        :func:`~planner.network.index.nearest_from_point`): positions, road metres, truck
+        seconds and the straight leg to the nearest edge (:attr:`Snap.nearest_m`)."""
+        sn, g = self.snapper, self.graph
+        if not any_eligible:
+            return [], [], [], sn.snap_xy(x, y).nearest_m
+        table = self._mask_tables.get(mask.tobytes()) if k <= K_MASK_LABELS else None
+        tab_w, tab_t, tab_s, tab_n = table if table is not None else self._no_table
+        out = nearest_from_point(
+            x, y, sn.radius_m, sn.margin_m, *sn._args,
+            sn.tail, sn.head, sn.length_fwd, sn.time_fwd, sn.length_rev, sn.time_rev, self._access_mps,
+            self._ps_indptr, self._ps_src, self._ps_f, self._ps_acc,
+            self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations),
+            tab_w, tab_t, tab_s, tab_n, K_MASK_LABELS if table is not None else 0,
+            g.indptr, g.indices, g.w, g.aux, g.n, self._st_indptr, self._st_src, self._st_w, self._st_t,
+            mask, k,
+        ).tolist()  # fmt: skip
+        m = int(out[0])
+        if out[2] and table is None and k <= K_MASK_LABELS:
+            self._mask_table(mask)  # counts the miss; the second one builds the table
+        return [int(v) for v in out[3:3 + m]], out[3 + m:3 + 2 * m], out[3 + 2 * m:3 + 3 * m], out[1]
+
+    def _project_checked(self, lon: float, lat: float) -> tuple[float, float]:
+        x, y = self.network.project(lon, lat)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise InputError(
+                f"point lon={lon}, lat={lat} is too far from the network's region to measure distances; give a point in or near the region",
+                fields={"lon": "near the region", "lat": "near the region"},
+            )
+        return float(x), float(y)
+
+        return {"origin": {"lon": lon, "lat": lat, "snapped_km": round(snap.nearest_m / 1000.0, 3)}, "results": results}
 
     def _mask_table(self, mask: np.ndarray) -> tuple | None:
         """K-label table over the stations of one filter combination, for combinations the

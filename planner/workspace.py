@@ -20,7 +20,7 @@ from pathlib import Path
 
 from planner import settings
 from planner._validate import non_negative, positive, whole_number
-from planner.coords import to_wgs84
+from planner.coords import check_lonlat, to_wgs84
 from planner.errors import InputError
 from planner.provenance import needs_banner, status_of
 
@@ -154,7 +154,7 @@ class Workspace:
         from planner.network.vehicle import parse_vehicle
 
         v = parse_vehicle(vehicle)
-        network = self.network.for_vehicle(v)
+        network = self.network.for_vehicle(v) if self.network.edge_rules else self.network
         if network is not self.network:
             generation = self.registry.generation()
             hit = self._vehicle_indexes.get(v.key())
@@ -189,8 +189,9 @@ class Workspace:
     def point(self, lon, lat, *, coords: str = "wgs84", name: str = "point") -> tuple[float, float]:
         """Validate a typed point, convert it to WGS-84 and check it lies in the region's study
         area or its context band (a driver just across the boundary is answered)."""
-        lon, lat = (_typed_number(v) for v in (lon, lat))  # query strings arrive as text
-        lon_w, lat_w = to_wgs84(lon, lat, coords)  # InputError (with Chinese rules) for bad numbers or names
+        lon, lat = _typed_number(lon), _typed_number(lat)  # query strings arrive as text
+        # InputError (with Chinese rules) for bad numbers or names
+        lon_w, lat_w = check_lonlat(lon, lat) if coords == "wgs84" else to_wgs84(lon, lat, coords)
         region = self.region
         if not region.in_band(lon_w, lat_w):
             x0, y0, x1, y1 = region.band_bbox
@@ -244,9 +245,9 @@ class Workspace:
         """Add ``open_now`` and ``opens_at`` (region time) to results (existing fields untouched)."""
         if not results:
             return
-        now = self.now()
-        for r in results:
-            r["open_now"], r["opens_at"] = index.opening(r["id"], now)
+        states = index.openings([r["id"] for r in results], self.now())
+        for r, (is_open_now, opens_at) in zip(results, states):
+            r["open_now"], r["opens_at"] = is_open_now, opens_at
 
     def route(self, lon, lat, station_id: str, *, coords: str = "wgs84", vehicle=None) -> list[tuple[float, float]]:
         """Road route from a point to a station for ``vehicle``, as (lon, lat) pairs."""

@@ -471,6 +471,31 @@ def test_generation_sees_commits_of_other_connections_and_processes(reg, tmp_pat
     assert seen == [gen + 6]
 
 
+def test_generation_asks_sqlite_only_after_a_commit(reg):
+    """Between commits the counter comes from the WAL index header, with no query; every
+    commit (another connection's, a checkpoint that restarts the WAL, a rollback's no-op)
+    is noticed on the next call."""
+    statements: list[str] = []
+    gen = reg.generation()
+    reg._reader.con.set_trace_callback(statements.append)
+    for _ in range(5):
+        assert reg.generation() == gen
+    assert statements == []  # unchanged header: answered without SQLite
+    with sqlite3.connect(reg.path, isolation_level=None) as con:
+        con.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+        assert reg.generation() == gen + 1
+        assert statements, "a commit must send the reader back to SQLite"
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")  # a fresh WAL
+        assert reg.generation() == gen + 2
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("UPDATE meta SET value = value + 100 WHERE key = 'generation'")
+        con.execute("ROLLBACK")
+    assert reg.generation() == gen + 2
+    statements.clear()
+    assert reg.generation() == gen + 2 and statements == []
+
+
 def _bump_generation(path: str) -> None:
     with sqlite3.connect(path, isolation_level=None) as con:
         con.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")

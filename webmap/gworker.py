@@ -1,67 +1,99 @@
-"""A gunicorn worker that slow clients cannot starve (used by ``gunicorn.conf.py``).
+"""The gunicorn worker of ``make run`` (``gunicorn.conf.py``): an event loop with a thread lane.
 
-gunicorn's ``gthread`` worker gives each connection a thread from a small pool as soon as
-its first bytes arrive, and that thread then blocks until the request line and headers are
-complete. A client that sends its headers a byte at a time ("slowloris") keeps the thread
-for as long as it likes, so a handful of them stall every other request.
+Drivers' phones ask ``/api/nearest`` many times a minute; planners' and staff's pages are
+few but some are long (a siting run takes seconds). One worker process serves both:
 
-:class:`HeaderDeadlineWorker` is ``gthread`` with one addition: a connection must deliver
-its complete request head within :data:`HEADER_TIMEOUT_S` seconds of being handed to a
-thread. The worker's main loop (which wakes at least once a second) shuts down sockets
-past that deadline; the blocked read returns, the thread is free again. Together with a
-thread pool well above the number of CPU cores (``gunicorn.conf.py``), a few slow clients
-take a few threads for a few seconds, not the service.
+* **Connections are greenlets** (gunicorn's ``gevent`` worker): a kept-alive or slow
+  connection costs a little memory, not a thread. Only the network is cooperative
+  (``monkey.patch_all(thread=False)``): the app's threads, locks and thread-locals stay
+  real threads, so its background work (per-filter tables) runs beside the loop.
+* **Fast lane**: the drivers' read-only API (:data:`INLINE_PATHS`, GET/HEAD) runs on the
+  loop itself, with no hand-over between threads: each of these answers in well under a
+  millisecond of CPU on the region's network.
+* **Thread lane**: every other request (pages, planner runs, staff writes, exports) runs
+  on a pool of ``threads`` real threads with its body read first and its response
+  buffered, so a seconds-long siting run never stalls the drivers on the loop.
+* **Round robin**: after each response the connection waits until the loop has polled
+  the others (``gevent.idle``). Without it a client that sends its next request at once
+  is served again and again while the others wait (measured: p99 1.2 s at 32 clients).
+* **Head deadline**: a connection must deliver each request head within
+  :data:`HEADER_TIMEOUT_S` seconds (``YIZHAN_HEADER_TIMEOUT_S``, and at most ``keepalive``
+  when idle between requests), so clients sending their headers a byte at a time
+  ("slowloris") are cut off; they never hold a thread.
 
-This is a defence for a server exposed directly; behind nginx or another buffering proxy
-the proxy absorbs slow clients (see docs/security.md).
+Measured with ``bench/http_nearest.py`` and ``bench/slowloris.py`` (README "Benchmarks").
+Behind nginx or another buffering proxy the proxy absorbs slow clients as well
+(docs/security.md).
 """
 
 from __future__ import annotations
 
+import io
 import os
-import socket
-import threading
-import time
 
-from gunicorn.workers.gthread import ThreadWorker
+import gevent
+from gevent import monkey
+from gevent.threadpool import ThreadPool
+from gunicorn.workers.ggevent import GeventWorker
 
-#: Seconds a connection has, once given a thread, to deliver its request line and headers
-#: (``YIZHAN_HEADER_TIMEOUT_S``). A real browser sends them in one packet.
+#: Seconds a connection has to deliver a complete request head (``YIZHAN_HEADER_TIMEOUT_S``).
 HEADER_TIMEOUT_S = float(os.environ.get("YIZHAN_HEADER_TIMEOUT_S", "5"))
 
+#: Paths answered on the loop (GET/HEAD): the drivers' bounded, read-only questions.
+INLINE_PATHS = frozenset({"/healthz", "/api/nearest", "/api/route", "/api/places"})
 
-class HeaderDeadlineWorker(ThreadWorker):
-    """``gthread`` plus a deadline on reading each request head (see the module docstring)."""
+#: Request bodies read before a request goes to the thread lane, at most (bytes): the app's
+#: ``MAX_CONTENT_LENGTH`` when it has one (a longer body then gets the app's 413).
+DEFAULT_BODY_LIMIT = 16 * 2**20
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._reading: dict[object, float] = {}  # conn -> monotonic deadline
-        self._reading_lock = threading.Lock()
 
-    def handle(self, conn):
-        with self._reading_lock:
-            self._reading[conn] = time.monotonic() + HEADER_TIMEOUT_S
+def inline(environ: dict) -> bool:
+    """Whether a request runs on the loop (the fast lane) rather than on a thread."""
+    return environ.get("REQUEST_METHOD") in ("GET", "HEAD") and environ.get("PATH_INFO") in INLINE_PATHS
+
+
+def _buffered_call(app, environ: dict, start_response) -> list[bytes]:
+    """Run ``app`` to the end (on a pool thread): the whole body, the iterable closed."""
+    body = app(environ, start_response)
+    try:
+        return [b"".join(body)]
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
+class EventWorker(GeventWorker):
+    """gunicorn's ``gevent`` worker with a thread lane, round robin and a head deadline
+    (see the module docstring)."""
+
+    def patch(self):
+        monkey.patch_all(thread=False)  # the network only: the app's threads stay threads
+        from gevent import socket
+
+        self.sockets = [socket.socket(s.FAMILY, socket.SOCK_STREAM, fileno=s.sock.detach()) for s in self.sockets]
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        app = self.wsgi
+        config = getattr(app, "config", None) or {}
+        limit = int(config.get("MAX_CONTENT_LENGTH") or DEFAULT_BODY_LIMIT)
+        pool = ThreadPool(max(1, int(self.cfg.threads)))
+
+        def wsgi(environ, start_response):
+            if inline(environ):
+                return app(environ, start_response)
+            # The body is read here, on the loop: a pool thread must not wait on the socket.
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(limit + 1))
+            return pool.apply(_buffered_call, (app, environ, start_response))
+
+        self.wsgi = wsgi
+
+    def timeout_ctx(self):
+        return gevent.Timeout(min(self.cfg.keepalive or HEADER_TIMEOUT_S, HEADER_TIMEOUT_S), False)
+
+    def handle_request(self, listener_name, req, sock, addr):
         try:
-            return super().handle(conn)
+            return super().handle_request(listener_name, req, sock, addr)
         finally:
-            with self._reading_lock:
-                self._reading.pop(conn, None)
-
-    def handle_request(self, req, conn):
-        with self._reading_lock:  # the head is complete: the application's time starts
-            self._reading.pop(conn, None)
-        return super().handle_request(req, conn)
-
-    def murder_pending(self):
-        super().murder_pending()
-        now = time.monotonic()
-        with self._reading_lock:
-            late = [conn for conn, deadline in self._reading.items() if deadline < now]
-            for conn in late:
-                self._reading.pop(conn, None)
-        for conn in late:
-            try:
-                conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in recv()
-            except OSError:
-                pass  # already closed by its thread
-            self.log.debug("closed a connection that sent no complete request head in %.0f s", HEADER_TIMEOUT_S)
+            gevent.idle()  # the other connections first: round robin

@@ -24,9 +24,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from planner.network.snap import edge_seeds, grow3
+from planner.network.snap import snap_auto, edge_seeds, grow3
 
-__all__ = ["Csr", "k_eligible_from", "k_nearest_labels", "merge_labels", "seeded_dijkstra"]
+__all__ = ["Csr", "k_eligible_from", "k_nearest_labels", "merge_labels", "nearest_from_point", "seeded_dijkstra"]
 
 
 class Csr:
@@ -234,7 +234,7 @@ def seeded_dijkstra(indptr, indices, w, aux, n, seed_node, seed_src, seed_w, see
     return dist, auxv, src, pred, best_target
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def merge_labels(seed_node, seed_w, seed_aux, lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k, direct_src, direct_w, direct_aux):
     """The ``k`` nearest eligible sources of a point from its seeds' K labels.
 
@@ -297,7 +297,7 @@ def merge_labels(seed_node, seed_w, seed_aux, lab_w, lab_aux, lab_src, cnt, K, n
     return out, best_w[out], best_a[out], exact
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def k_eligible_from(indptr, indices, w, aux, n, seed_node, seed_w, seed_aux, st_indptr, st_src, st_w, st_aux, eligible, k, direct_src, direct_w, direct_aux):
     """Forward Dijkstra from a point's out-seeds until ``k`` eligible sources are settled.
 
@@ -373,7 +373,7 @@ def network_csr(network, weight: str = "length_m") -> Csr:
     return hit
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr, ps_src, ps_f, ps_acc,
                   lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k):  # fmt: skip
     """One query from a point's candidate edges: its out-seeds, same-edge shortcuts to the
@@ -410,3 +410,49 @@ def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr,
     d_src, d_w, d_a = d_src[:nd], d_w[:nd], d_a[:nd]
     src, w, aux, exact = merge_labels(seed_node, seed_w, seed_a, lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k, d_src, d_w, d_a)
     return src, w, aux, exact, seed_node, seed_w, seed_a, d_src, d_w, d_a
+
+
+@nb.njit(cache=True)
+def nearest_from_point(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0,
+                       cell, gx, gy, block_d, bs, bx, by,
+                       tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr, ps_src, ps_f, ps_acc,
+                       lab_w, lab_aux, lab_src, cnt, K, n_src,
+                       tab_w, tab_aux, tab_src, tab_cnt, tab_k,
+                       indptr, indices, w, aux, n, st_indptr, st_src, st_w, st_aux,
+                       eligible, k):  # fmt: skip
+    """A whole nearest-station query from a projected point, in one call.
+
+    Snaps the point (:func:`planner.network.snap.snap_auto`, the snapper's arrays), merges
+    its seeds' general labels (:func:`query_nearest`); when they cannot prove the answer,
+    the labels of the filter combination's own table (``tab_*``, ``tab_k`` stations per
+    node; ``tab_k = 0``: none yet), and then the forward search (:func:`k_eligible_from`).
+
+    Returns one float array ``[m, nearest_m, labels_failed, src_1..src_m, w_1..w_m,
+    aux_1..aux_m]``: the ``m <= k`` nearest eligible sources by ``w``, the straight leg to
+    the nearest edge (inf without one), and 1.0 when the general labels were not enough.
+    """
+    piece, f, d, px, py = snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece,
+                                     glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by)
+    nearest_m = d[0] if d.size else np.inf
+    if piece.size == 0:
+        out = np.empty(3)
+        out[0], out[1], out[2] = 0.0, nearest_m, 0.0
+        return out
+    src, dist, secs, exact, node, sw, sa, d_src, d_w, d_a = query_nearest(
+        piece, f, d, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr, ps_src, ps_f, ps_acc,
+        lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k)  # fmt: skip
+    failed = 0.0 if exact else 1.0
+    if not exact and tab_k >= k:
+        src, dist, secs, exact = merge_labels(node, sw, sa, tab_w, tab_aux, tab_src, tab_cnt, tab_k, n_src, eligible, k,
+                                              d_src, d_w, d_a)  # fmt: skip
+    if not exact:
+        src, dist, secs = k_eligible_from(indptr, indices, w, aux, n, node, sw, sa, st_indptr, st_src, st_w, st_aux, eligible,
+                                          k, d_src, d_w, d_a)  # fmt: skip
+    m = src.size
+    out = np.empty(3 + 3 * m)
+    out[0], out[1], out[2] = m, nearest_m, failed
+    for i in range(m):
+        out[3 + i] = src[i]
+        out[3 + m + i] = dist[i]
+        out[3 + 2 * m + i] = secs[i]
+    return out

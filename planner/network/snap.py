@@ -247,7 +247,7 @@ class EdgeSnapper:
     # ------------------------------------------------------------------ queries
     def snap_xy(self, x: float, y: float) -> Snap:
         """Candidate edges of one projected point (every edge within the search radius)."""
-        piece, f, d, px, py = _snap_auto(x, y, self.radius_m, self.margin_m, *self._args)
+        piece, f, d, px, py = snap_auto(x, y, self.radius_m, self.margin_m, *self._args)
         return Snap(x, y, piece, f, d, px, py)
 
     def snap_many_xy(self, x: np.ndarray, y: np.ndarray) -> list[Snap]:
@@ -336,11 +336,11 @@ def grow3(ints, floats_a, floats_b, used):
     return a1, a2, a3
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy):
     """Every piece within ``max(radius, nearest + margin)`` of (x, y), nearest first.
 
-    ``d_hint`` is at least the distance to the nearest segment (see :func:`_snap_auto`).
+    ``d_hint`` is at least the distance to the nearest segment (see :func:`snap_auto`).
     Scans the grid cells within ``reach + MAX_PIECE_M / 2``, where ``reach`` is
     ``max(radius, d_hint + margin)``. Returns ``(piece, f, d, px, py)``.
     """
@@ -364,7 +364,7 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
     return _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen):
     """Candidates among the segments ``segs`` (see :func:`_snap_kernel`)."""
     m = 0
@@ -444,7 +444,7 @@ def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, s
     return piece, f, d, px, py
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
     """Where a point on candidate edges enters (``outbound``) or is reached from the graph:
     per candidate and existing direction, the end node with the metres and seconds of the
@@ -480,8 +480,8 @@ def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
     return nodes[:k], dist[:k], secs[:k], cand[:k], fwd[:k]
 
 
-@nb.njit(cache=True, nogil=True)
-def _snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by):
+@nb.njit(cache=True)
+def snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by):
     """:func:`_snap_kernel` with the radius rule (every piece within ``radius``, or within
     ``nearest + margin`` when no road is within ``radius - margin``), in one scan.
 

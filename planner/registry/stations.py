@@ -20,6 +20,7 @@ checked by :func:`planner.stations.validate_station`.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +42,38 @@ from planner.stations import (
 _JSON_COLUMNS = ("amenities", "charging", "field_status")
 #: Stored columns: every record field except the derived county_name.
 _COLUMNS = tuple(f for f in FIELDS if f != "county_name")
+
+
+#: Bytes at the start of a WAL index: the first copy of its header (SQLite's file format,
+#: "WAL-mode File Format", sqlite.org/walformat.html), whose ``iChange`` grows with every commit.
+_WAL_HEADER_BYTES = 48
+
+
+def _open_wal_index(path, con: sqlite3.Connection) -> int | None:
+    """A read-only descriptor of the database's WAL index (``<file>-shm``), or None when the
+    database is not in WAL mode. ``con`` stays open meanwhile, so SQLite keeps the file."""
+    if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        return None
+    try:
+        return os.open(f"{path}-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+
+
+def _wal_header(fd: int | None) -> bytes | None:
+    """The WAL index header now (``pread``: never a signal if the file shrinks), or None."""
+    if fd is None:
+        return None
+    header = os.pread(fd, _WAL_HEADER_BYTES, 0)
+    return header if len(header) == _WAL_HEADER_BYTES else None
+
+
+def _close_wal_index(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _dumps(value: Any) -> str:
@@ -134,23 +167,32 @@ class StationStore(RegistryFile):
         """
         # Asked on every request (the web app's cache check), so each thread keeps one
         # read-only connection open for it. ``PRAGMA data_version`` on that connection
-        # changes whenever another connection (any process) commits, and costs half the
-        # SELECT: the counter is read again only then.
+        # changes whenever another connection (any process) commits; the counter is read
+        # again only then. Cheaper still, the header of the WAL index (the ``-shm`` file)
+        # changes with every commit of any connection (its ``iChange`` counter): while its
+        # first bytes are as they were at the last check, nothing was committed since.
         reader = self._reader
         con = getattr(reader, "con", None)
         try:
             if con is None:
                 con = reader.con = self._connect()
-                reader.version = None
+                reader.version = reader.header = None
+                reader.shm = _open_wal_index(self.path, con)
+            header = _wal_header(reader.shm)
+            if header is not None and header == reader.header:
+                return reader.generation
             version = con.execute("PRAGMA data_version").fetchone()[0]
             if version != reader.version:
                 reader.generation = int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
                 reader.version = version
+            reader.header = header  # read before the check: a commit in between shows next time
             return reader.generation
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             reader.con = None
             if con is not None:
                 con.close()
+            _close_wal_index(getattr(reader, "shm", None))
+            reader.shm = None
             raise RegistryError(f"registry {self.path}: {exc}") from exc
 
     def history(self, station_id: str, *, names: bool = True) -> list[dict]:
