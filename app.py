@@ -2,7 +2,7 @@
 
 Run by hand::
 
-    YIZHAN_SECRET_KEY=... gunicorn --bind 127.0.0.1:5000 --workers 2 --worker-class gthread --threads 2 'app:create_app()'
+    YIZHAN_SECRET_KEY=... gunicorn -c gunicorn.conf.py 'app:create_app()'     # as `make run` (webmap/gworker.py)
 
 Configuration is documented in :mod:`webmap.config`; the pages and the API live in
 :mod:`webmap` (blueprints ``driver``, ``planner``, ``admin``, ``api``).

@@ -1,7 +1,7 @@
 """HTTP load run: ``/api/nearest`` beside ``/healthz`` on the same server, same run.
 
-By default this starts the app the way ``make run`` does (gunicorn with ``gunicorn.conf.py``,
-2 workers and 16 threads) on 127.0.0.1 with a throw-away registry, then runs
+By default this starts the app the way ``make run`` does (gunicorn with ``gunicorn.conf.py``:
+2 event-loop workers, the drivers' API on the loop) on 127.0.0.1 with a throw-away registry, then runs
 a bounded load of ``--concurrency`` clients (default 32) for ``--duration`` seconds per
 endpoint (default 10 s). The load comes from ``wrk`` (Debian package ``wrk``; C, so it leaves
 the two cores to the server) when installed, else from a Python thread pool with one
@@ -26,7 +26,7 @@ the load average.
 Usage::
 
     .venv/bin/python bench/http_nearest.py                      # start gunicorn as `make run`
-    .venv/bin/python bench/http_nearest.py --workers 1 --threads 8 --duration 5
+    .venv/bin/python bench/http_nearest.py --workers 1 --duration 5
     .venv/bin/python bench/http_nearest.py --url http://127.0.0.1:5000   # a running `make run`
 
 Only loopback targets are accepted: this is a load generator.
@@ -268,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start gunicorn as `make run`)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")),
                         help="gunicorn --workers when this script starts the server (Makefile: WORKERS=2)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "16")),
-                        help="gunicorn threads per worker (gunicorn.conf.py: THREADS=16)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "4")),
+                        help="gunicorn threads per worker for the thread lane (gunicorn.conf.py: THREADS=4)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk if installed (auto), or Python threads")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (default 32)")
