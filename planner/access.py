@@ -225,7 +225,7 @@ class NearestIndex:
         self._columns = StationColumns(kept)
         self._columns.check_hours()
         self._mask_cache: dict[tuple, tuple[np.ndarray, bool]] = {}
-        self._opening_memo: tuple[tuple | None, dict] = (None, {})
+        self._opening_memo: tuple[tuple | None, list] = (None, [])
         self._per_node_cache: dict[bytes, tuple] = {}
         self._mask_tables: OrderedDict[bytes, tuple] = OrderedDict()
         self._mask_misses: dict[bytes, int] = {}
@@ -297,6 +297,15 @@ class NearestIndex:
         self._ps_indptr = np.zeros(self.snapper.n_pieces + 1, dtype=np.int64)
         np.cumsum(np.bincount(ps_piece, minlength=self.snapper.n_pieces), out=self._ps_indptr[1:])
         self._ps_src, self._ps_f, self._ps_acc = ps_src[order], ps_f[order], ps_acc[order]
+        # the kernel's fixed arguments (nearest_from_point): snapper, seeds and general labels; graph
+        sn, g = self.snapper, self.graph
+        self._kernel_snap_labels = (
+            sn.radius_m, sn.margin_m, *sn._args,
+            sn.tail, sn.head, sn.length_fwd, sn.time_fwd, sn.length_rev, sn.time_rev, self._access_mps,
+            self._ps_indptr, self._ps_src, self._ps_f, self._ps_acc,
+            self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations),
+        )  # fmt: skip
+        self._kernel_graph = (g.indptr, g.indices, g.w, g.aux, g.n, self._st_indptr, self._st_src, self._st_w, self._st_t)
         # "no table for this filter combination yet": empty arrays of the tables' types
         self._no_table = tuple(np.zeros((0,) + a.shape[1:], dtype=a.dtype) for a in (self._lab_w, self._lab_t, self._lab_s, self._lab_n))
 
@@ -370,10 +379,10 @@ class NearestIndex:
 
     def opening(self, station_id: str, now: dt.datetime) -> tuple[bool, str | None]:
         """:func:`planner.stations.opening` of an indexed station at ``now`` (aware)."""
-        return self.openings((station_id,), now)[0]
+        return self._opening_at(self._pos[station_id], now)
 
-    def openings(self, station_ids: Iterable[str], now: dt.datetime) -> list[tuple[bool, str | None]]:
-        """:meth:`opening` of several stations at the same ``now``.
+    def _opening_at(self, i: int, now: dt.datetime) -> tuple[bool, str | None]:
+        """:meth:`opening` of the station at position ``i``.
 
         Hours are whole minutes, so an answer holds for the whole minute of ``now``: it is
         kept per station for that minute (a server asks for every result of every request).
@@ -381,15 +390,11 @@ class NearestIndex:
         minute = (now.replace(second=0, microsecond=0, tzinfo=None), now.tzinfo)  # the wall minute, in its zone
         memo = self._opening_memo
         if memo[0] != minute:
-            memo = self._opening_memo = (minute, {})
-        known = memo[1]
-        out = []
-        for sid in station_ids:
-            hit = known.get(sid)
-            if hit is None:
-                hit = known[sid] = opening(self.hours_by_id.get(sid), now)
-            out.append(hit)
-        return out
+            memo = self._opening_memo = (minute, [None] * len(self.stations))
+        hit = memo[1][i]
+        if hit is None:
+            hit = memo[1][i] = opening(self.stations[i].get("hours"), now)
+        return hit
 
     def nearest(
         self,
@@ -400,6 +405,7 @@ class NearestIndex:
         amenities: Iterable[str] | str = (),
         min_power_kw: float | None = None,
         open_at: dt.time | dt.datetime | str | None = None,
+        now: dt.datetime | None = None,
     ) -> dict:
         """The ``k`` nearest eligible stations by road from a point.
 
@@ -411,21 +417,26 @@ class NearestIndex:
             Number of stations wanted (fewer if fewer are eligible and reachable).
         amenities, min_power_kw, open_at
             Filters, see :meth:`eligible_mask`.
+        now
+            An aware datetime (the region's "now"): each result then also has ``open_now``
+            and ``opens_at`` (:func:`planner.stations.opening`).
 
         Returns
         -------
         dict
             ``{"origin": {"lon", "lat", "snapped_km"}, "results": [{"id", "name",
             "road_km", "drive_min", "straight_km", "lon", "lat", "access_km", "kind",
-            "data_status"}, ...]}`` sorted by ``road_km`` (km rounded to 1 m, minutes to
+            "data_status"[, "open_now", "opens_at"]}, ...]}`` sorted by ``road_km`` (km rounded to 1 m, minutes to
             0.01). ``road_km`` = access leg + partial edge + network + partial edge +
             station access leg, the cheapest over every edge within the snap radius of
             either end; ``straight_km`` is the straight line in the network's CRS, never
             larger than ``road_km``. ``snapped_km`` and ``access_km`` are the straight legs
             from the point and from the station to their nearest edges.
         """
-        lon, lat = _check_point(lon, lat)
-        k = int(whole_number(k, "k", strict=True))
+        if not (type(lon) is float and type(lat) is float and math.isfinite(lon) and math.isfinite(lat)):
+            lon, lat = _check_point(lon, lat)
+        if type(k) is not int or k < 1:
+            k = int(whole_number(k, "k", strict=True))
         mask, any_eligible = self._filter(amenities, min_power_kw, open_at)
         x, y = self._project_checked(lon, lat)
         picked, road_m, time_s, nearest_m = self._query_point(x, y, mask, k, any_eligible)
@@ -436,25 +447,21 @@ class NearestIndex:
              "straight_km": round(math.hypot(sx[i] - x, sy[i] - y) / 1000.0, 3), **rest[i]}
             for i, dm, ts in zip(picked, road_m, time_s)
         ]
+        if now is not None:
+            for i, r in zip(picked, results):
+                r["open_now"], r["opens_at"] = self._opening_at(i, now)
         return {"origin": {"lon": lon, "lat": lat, "snapped_km": round(nearest_m / 1000.0, 3)}, "results": results}
 
     def _query_point(self, x: float, y: float, mask: np.ndarray, k: int, any_eligible: bool) -> tuple[list[int], list[float], list[float], float]:
         """The ``k`` nearest eligible stations of a projected point (one kernel call,
         :func:`~planner.network.index.nearest_from_point`): positions, road metres, truck
         seconds and the straight leg to the nearest edge (:attr:`Snap.nearest_m`)."""
-        sn, g = self.snapper, self.graph
         if not any_eligible:
-            return [], [], [], sn.snap_xy(x, y).nearest_m
+            return [], [], [], self.snapper.snap_xy(x, y).nearest_m
         table = self._mask_tables.get(mask.tobytes()) if k <= K_MASK_LABELS else None
-        tab_w, tab_t, tab_s, tab_n = table if table is not None else self._no_table
         out = nearest_from_point(
-            x, y, sn.radius_m, sn.margin_m, *sn._args,
-            sn.tail, sn.head, sn.length_fwd, sn.time_fwd, sn.length_rev, sn.time_rev, self._access_mps,
-            self._ps_indptr, self._ps_src, self._ps_f, self._ps_acc,
-            self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations),
-            tab_w, tab_t, tab_s, tab_n, K_MASK_LABELS if table is not None else 0,
-            g.indptr, g.indices, g.w, g.aux, g.n, self._st_indptr, self._st_src, self._st_w, self._st_t,
-            mask, k,
+            x, y, *self._kernel_snap_labels, *(table if table is not None else self._no_table),
+            K_MASK_LABELS if table is not None else 0, *self._kernel_graph, mask, k,
         ).tolist()  # fmt: skip
         m = int(out[0])
         if out[2] and table is None and k <= K_MASK_LABELS:

@@ -189,11 +189,16 @@ class Workspace:
     def point(self, lon, lat, *, coords: str = "wgs84", name: str = "point") -> tuple[float, float]:
         """Validate a typed point, convert it to WGS-84 and check it lies in the region's study
         area or its context band (a driver just across the boundary is answered)."""
+        return self._locate(lon, lat, coords=coords, name=name)[:2]
+
+    def _locate(self, lon, lat, *, coords: str = "wgs84", name: str = "point") -> tuple[float, float, str]:
+        """:meth:`point` and its zone, ``"study_area"`` or ``"context"`` (:meth:`Region.zone_of`)."""
         lon, lat = _typed_number(lon), _typed_number(lat)  # query strings arrive as text
         # InputError (with Chinese rules) for bad numbers or names
         lon_w, lat_w = check_lonlat(lon, lat) if coords == "wgs84" else to_wgs84(lon, lat, coords)
         region = self.region
-        if not region.in_band(lon_w, lat_w):
+        zone = region.zone_of(lon_w, lat_w)
+        if zone is None:
             x0, y0, x1, y1 = region.band_bbox
             label = region.name_en or region.name
             zh = f"距{region.name_zh or label}超过 {region.context_km:g} 公里，超出服务范围；请检查经纬度顺序和坐标系（高德坐标为 GCJ-02）"
@@ -204,7 +209,7 @@ class Workspace:
                 fields={"lon": "outside the region and its context band", "lat": "outside the region and its context band"},
                 fields_zh={"lon": zh, "lat": zh},
             )
-        return lon_w, lat_w
+        return lon_w, lat_w, zone
 
     # ------------------------------------------------------------ questions
     def nearest(
@@ -226,28 +231,19 @@ class Workspace:
         """
         from planner.network.vehicle import parse_vehicle
 
-        lon_w, lat_w = self.point(lon, lat, coords=coords)
+        lon_w, lat_w, zone = self._locate(lon, lat, coords=coords)
         k_int = whole_number(k, "k", minimum=1, maximum=50)
         if min_power_kw is not None:
             min_power_kw = non_negative(min_power_kw, "min_power_kw")
         v = parse_vehicle(vehicle)
         index = self.index(v)
         result = index.nearest(
-            lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at
+            lon_w, lat_w, k=k_int, amenities=tuple(amenities), min_power_kw=min_power_kw, open_at=open_at, now=self.now()
         )
         result["vehicle"] = v.as_dict()
         # a driver in the context band is answered; say so (False: outside the city, within the band)
-        result["origin"]["in_study_area"] = bool(self.region.contains(lon_w, lat_w))
-        self._add_opening(result["results"], index)
+        result["origin"]["in_study_area"] = zone == "study_area"
         return result
-
-    def _add_opening(self, results: list[dict], index) -> None:
-        """Add ``open_now`` and ``opens_at`` (region time) to results (existing fields untouched)."""
-        if not results:
-            return
-        states = index.openings([r["id"] for r in results], self.now())
-        for r, (is_open_now, opens_at) in zip(results, states):
-            r["open_now"], r["opens_at"] = is_open_now, opens_at
 
     def route(self, lon, lat, station_id: str, *, coords: str = "wgs84", vehicle=None) -> list[tuple[float, float]]:
         """Road route from a point to a station for ``vehicle``, as (lon, lat) pairs."""

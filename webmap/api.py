@@ -59,10 +59,11 @@ class Query:
 
     def __init__(self, args):
         self.args = args
+        self._first = args.to_dict()  # the first value of each name: one lookup per parameter
 
     def arg(self, name: str, default: str = "") -> str:
-        """A query parameter (as given) or ``default``."""
-        return self.args.get(name, default)
+        """A query parameter (as given; the first if repeated) or ``default``."""
+        return self._first.get(name, default)
 
     def flag(self, name: str) -> bool:
         return self.arg(name).strip().lower() in TRUE

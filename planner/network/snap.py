@@ -366,72 +366,84 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
 
 @nb.njit(cache=True)
 def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen):
-    """Candidates among the segments ``segs`` (see :func:`_snap_kernel`)."""
+    """Candidates among the segments ``segs`` (see :func:`_snap_kernel`): the nearest segment
+    of each piece within ``max(radius, nearest + margin)`` (ties: the first scanned), pieces
+    ordered by distance, ties by piece id."""
     m = 0
     c_seg = np.empty(256, dtype=np.int64)
     c_d = np.empty(256)
     c_t = np.empty(256)
     dmin = np.inf
     for qq in range(segs.size):
-        if True:
-            if True:
-                e = segs[qq]
-                t = 0.0
-                if sl2[e] > 0:
-                    t = ((x - sx0[e]) * sdx[e] + (y - sy0[e]) * sdy[e]) / sl2[e]
-                    t = min(1.0, max(0.0, t))
-                px = sx0[e] + t * sdx[e]
-                py = sy0[e] + t * sdy[e]
-                d = math.hypot(px - x, py - y)
-                if d > reach:
-                    continue
-                if m == c_seg.size:
-                    c_seg, c_d, c_t = grow3(c_seg, c_d, c_t, m)
-                c_seg[m] = e
-                c_d[m] = d
-                c_t[m] = t
-                m += 1
-                if d < dmin:
-                    dmin = d
+        e = segs[qq]
+        t = 0.0
+        if sl2[e] > 0:
+            t = ((x - sx0[e]) * sdx[e] + (y - sy0[e]) * sdy[e]) / sl2[e]
+            t = min(1.0, max(0.0, t))
+        px = sx0[e] + t * sdx[e]
+        py = sy0[e] + t * sdy[e]
+        d = math.hypot(px - x, py - y)
+        if d > reach:
+            continue
+        if m == c_seg.size:
+            c_seg, c_d, c_t = grow3(c_seg, c_d, c_t, m)
+        c_seg[m] = e
+        c_d[m] = d
+        c_t[m] = t
+        m += 1
+        if d < dmin:
+            dmin = d
     limit = max(radius, dmin + margin)
-    # nearest segment of each piece, pieces nearest first (ties by piece id)
-    keep = np.empty(m, dtype=np.int64)
-    k = 0
-    for i in range(m):
-        if c_d[i] <= limit:
-            keep[k] = i
-            k += 1
-    keep = keep[:k]
-    pk = np.empty(k, dtype=np.int64)
-    for i in range(k):
-        pk[i] = spiece[c_seg[keep[i]]]
-    # sort by (piece, d)
-    dk = np.empty(k)
-    for i in range(k):
-        dk[i] = c_d[keep[i]]
-    order = np.argsort(dk, kind="mergesort")
-    order = order[np.argsort(pk[order], kind="mergesort")]
-    sel = np.empty(k, dtype=np.int64)
+    # the nearest candidate of each piece: an open-addressing table keyed by piece
+    cap = 16
+    while cap < 2 * m:
+        cap *= 2
+    slot_piece = np.full(cap, -1, dtype=np.int64)
+    slot_cand = np.empty(cap, dtype=np.int64)
     ns = 0
-    for i in range(k):
-        if i == 0 or pk[order[i]] != pk[order[i - 1]]:
-            sel[ns] = keep[order[i]]
+    for i in range(m):
+        if c_d[i] > limit:
+            continue
+        p = spiece[c_seg[i]]
+        h = (p * 40503) & (cap - 1)
+        while slot_piece[h] != -1 and slot_piece[h] != p:
+            h = (h + 1) & (cap - 1)
+        if slot_piece[h] == -1:
+            slot_piece[h] = p
+            slot_cand[h] = i
             ns += 1
-    sel = sel[:ns]
-    sd = np.empty(ns)
+        elif c_d[i] < c_d[slot_cand[h]]:  # strictly nearer: on a tie the first scanned stays
+            slot_cand[h] = i
+    sel = np.empty(ns, dtype=np.int64)
     sp = np.empty(ns, dtype=np.int64)
-    for i in range(ns):
-        sd[i] = c_d[sel[i]]
-        sp[i] = spiece[c_seg[sel[i]]]
-    o2 = np.argsort(sp, kind="mergesort")
-    o2 = o2[np.argsort(sd[o2], kind="mergesort")]
+    sd = np.empty(ns)
+    j = 0
+    for h in range(cap):
+        if slot_piece[h] != -1:
+            sel[j] = slot_cand[h]
+            sp[j] = slot_piece[h]
+            sd[j] = c_d[slot_cand[h]]
+            j += 1
+    # order by (distance, piece): insertion sort for a few dozen pieces, else two stable sorts
+    if ns <= 48:
+        order = np.arange(ns)
+        for i in range(1, ns):
+            o = order[i]
+            k = i - 1
+            while k >= 0 and (sd[order[k]] > sd[o] or (sd[order[k]] == sd[o] and sp[order[k]] > sp[o])):
+                order[k + 1] = order[k]
+                k -= 1
+            order[k + 1] = o
+    else:
+        order = np.argsort(sp, kind="mergesort")
+        order = order[np.argsort(sd[order], kind="mergesort")]
     piece = np.empty(ns, dtype=np.int64)
     f = np.empty(ns)
     d = np.empty(ns)
     px = np.empty(ns)
     py = np.empty(ns)
     for i in range(ns):
-        j = sel[o2[i]]
+        j = sel[order[i]]
         e = c_seg[j]
         p = spiece[e]
         t = c_t[j]
