@@ -198,7 +198,10 @@ class EdgeSnapper:
         occupied = np.zeros((by, bx), dtype=bool)
         occupied[(key // gx) // b, (key % gx) // b] = True
         self._block_d = ndimage.distance_transform_edt(~occupied).ravel() * bs
-        self._args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2,
+        # the scan's rows: (x0, y0, dx, dy, length²) of each segment, in cell order
+        self._scan = np.ascontiguousarray(
+            np.column_stack([self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2])[self._cell_seg])
+        self._args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self._scan,
                       self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy,
                       self._block_d, bs, bx, by)  # fmt: skip
 
@@ -337,12 +340,16 @@ def grow3(ints, floats_a, floats_b, used):
 
 
 @nb.njit(cache=True)
-def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy):
+def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy):
     """Every piece within ``max(radius, nearest + margin)`` of (x, y), nearest first.
 
     ``d_hint`` is at least the distance to the nearest segment (see :func:`snap_auto`).
     Scans the grid cells within ``reach + MAX_PIECE_M / 2``, where ``reach`` is
-    ``max(radius, d_hint + margin)``. Returns ``(piece, f, d, px, py)``.
+    ``max(radius, d_hint + margin)``, reading ``scan``: each segment's ``(x0, y0, dx, dy,
+    length²)`` in cell order (``cell_seg[q]`` is the segment of row ``q``), so a row of
+    cells is one run of memory. Returns ``(piece, f, d, px, py)``: the nearest segment of
+    each piece within the limit (ties: the first scanned), pieces ordered by distance, ties
+    by piece id.
     """
     reach = max(radius, d_hint + margin)
     r = reach + 0.5 * MAX_PIECE_M
@@ -350,49 +357,30 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
     cx1 = min(gx - 1, int((x + r - gx0) // cell))
     cy0 = max(0, int((y - r - gy0) // cell))
     cy1 = min(gy - 1, int((y + r - gy0) // cell))
-    if cx0 > cx1 or cy0 > cy1:  # the disc misses the grid
-        return _snap_segments(x, y, radius, margin, reach, np.empty(0, dtype=np.int64), sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen)
-    total = 0
-    for cy in range(cy0, cy1 + 1):
-        total += cell_start[cy * gx + cx1 + 1] - cell_start[cy * gx + cx0]
-    segs = np.empty(total, dtype=np.int64)
-    m = 0
-    for cy in range(cy0, cy1 + 1):
-        for q in range(cell_start[cy * gx + cx0], cell_start[cy * gx + cx1 + 1]):
-            segs[m] = cell_seg[q]
-            m += 1
-    return _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen)
-
-
-@nb.njit(cache=True)
-def _snap_segments(x, y, radius, margin, reach, segs, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen):
-    """Candidates among the segments ``segs`` (see :func:`_snap_kernel`): the nearest segment
-    of each piece within ``max(radius, nearest + margin)`` (ties: the first scanned), pieces
-    ordered by distance, ties by piece id."""
     m = 0
     c_seg = np.empty(256, dtype=np.int64)
     c_d = np.empty(256)
     c_t = np.empty(256)
     dmin = np.inf
-    for qq in range(segs.size):
-        e = segs[qq]
-        t = 0.0
-        if sl2[e] > 0:
-            t = ((x - sx0[e]) * sdx[e] + (y - sy0[e]) * sdy[e]) / sl2[e]
-            t = min(1.0, max(0.0, t))
-        px = sx0[e] + t * sdx[e]
-        py = sy0[e] + t * sdy[e]
-        d = math.hypot(px - x, py - y)
-        if d > reach:
-            continue
-        if m == c_seg.size:
-            c_seg, c_d, c_t = grow3(c_seg, c_d, c_t, m)
-        c_seg[m] = e
-        c_d[m] = d
-        c_t[m] = t
-        m += 1
-        if d < dmin:
-            dmin = d
+    if cx0 <= cx1 and cy0 <= cy1:  # else the disc misses the grid: no candidate
+        for cy in range(cy0, cy1 + 1):
+            for q in range(cell_start[cy * gx + cx0], cell_start[cy * gx + cx1 + 1]):
+                ax, ay, dx, dy, l2 = scan[q, 0], scan[q, 1], scan[q, 2], scan[q, 3], scan[q, 4]
+                t = 0.0
+                if l2 > 0:
+                    t = ((x - ax) * dx + (y - ay) * dy) / l2
+                    t = min(1.0, max(0.0, t))
+                d = math.hypot(ax + t * dx - x, ay + t * dy - y)
+                if d > reach:
+                    continue
+                if m == c_seg.size:
+                    c_seg, c_d, c_t = grow3(c_seg, c_d, c_t, m)
+                c_seg[m] = cell_seg[q]
+                c_d[m] = d
+                c_t[m] = t
+                m += 1
+                if d < dmin:
+                    dmin = d
     limit = max(radius, dmin + margin)
     # the nearest candidate of each piece: an open-addressing table keyed by piece
     cap = 16
@@ -493,7 +481,7 @@ def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
 
 
 @nb.njit(cache=True)
-def snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by):
+def snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by):
     """:func:`_snap_kernel` with the radius rule (every piece within ``radius``, or within
     ``nearest + margin`` when no road is within ``radius - margin``), in one scan.
 
@@ -509,4 +497,4 @@ def snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl
     cx = gx0 + (i + 0.5) * bs
     cy = gy0 + (j + 0.5) * bs
     bound = math.hypot(x - cx, y - cy) + block_d[j * bx + i] + bs * math.sqrt(0.5) + 1.0  # + 1 m for rounding
-    return _snap_kernel(x, y, radius, margin, bound, cell_start, cell_seg, sx0, sy0, sdx, sdy, sl2, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy)
+    return _snap_kernel(x, y, radius, margin, bound, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy)
