@@ -301,7 +301,7 @@ class NearestIndex:
         sn, g = self.snapper, self.graph
         self._kernel_snap_labels = (
             sn.radius_m, sn.margin_m, *sn._args,
-            sn.tail, sn.head, sn.length_fwd, sn.time_fwd, sn.length_rev, sn.time_rev, self._access_mps,
+            sn.piece_rec, self._access_mps,
             self._ps_indptr, self._ps_src, self._ps_f, self._ps_acc,
             self._lab_w, self._lab_t, self._lab_s, self._lab_n, self.k_labels, len(self.stations),
         )  # fmt: skip

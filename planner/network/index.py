@@ -374,13 +374,14 @@ def network_csr(network, weight: str = "length_m") -> Csr:
 
 
 @nb.njit(cache=True)
-def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr, ps_src, ps_f, ps_acc,
+def query_nearest(piece, f, acc, rec, mps, ps_indptr, ps_src, ps_f, ps_acc,
                   lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k):  # fmt: skip
     """One query from a point's candidate edges: its out-seeds, same-edge shortcuts to the
     stations on those edges (``ps_*``: station attachments grouped by piece), and
     :func:`merge_labels`. Returns ``(src, w, aux, exact, seed_node, seed_w, seed_aux,
-    direct_src, direct_w, direct_aux)`` (the seeds and shortcuts for the fallback)."""
-    seed_node, seed_w, seed_a, _, _ = edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, True)
+    direct_src, direct_w, direct_aux)`` (the seeds and shortcuts for the fallback); ``rec`` is
+    :attr:`planner.network.snap.EdgeSnapper.piece_rec`."""
+    seed_node, seed_w, seed_a, _, _ = edge_seeds(piece, f, acc, rec, mps, True)
     d_src = np.empty(8, dtype=np.int64)
     d_w = np.empty(8)
     d_a = np.empty(8)
@@ -389,7 +390,7 @@ def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr,
         p = piece[i]
         a = acc[i]
         fi = f[i]
-        lf, tf, lr, tr = lf_[p], tf_[p], lr_[p], tr_[p]
+        lf, tf, lr, tr = rec[p, 2], rec[p, 3], rec[p, 4], rec[p, 5]
         for j in range(ps_indptr[p], ps_indptr[p + 1]):
             fs = ps_f[j]
             w = np.inf
@@ -415,7 +416,7 @@ def query_nearest(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr,
 @nb.njit(cache=True)
 def nearest_from_point(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0,
                        cell, gx, gy, block_d, bs, bx, by,
-                       tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr, ps_src, ps_f, ps_acc,
+                       rec, mps, ps_indptr, ps_src, ps_f, ps_acc,
                        lab_w, lab_aux, lab_src, cnt, K, n_src,
                        tab_w, tab_aux, tab_src, tab_cnt, tab_k,
                        indptr, indices, w, aux, n, st_indptr, st_src, st_w, st_aux,
@@ -439,7 +440,7 @@ def nearest_from_point(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx
         out[0], out[1], out[2] = 0.0, nearest_m, 0.0
         return out
     src, dist, secs, exact, node, sw, sa, d_src, d_w, d_a = query_nearest(
-        piece, f, d, tail, head, lf_, tf_, lr_, tr_, mps, ps_indptr, ps_src, ps_f, ps_acc,
+        piece, f, d, rec, mps, ps_indptr, ps_src, ps_f, ps_acc,
         lab_w, lab_aux, lab_src, cnt, K, n_src, eligible, k)  # fmt: skip
     failed = 0.0 if exact else 1.0
     if not exact and tab_k >= k:

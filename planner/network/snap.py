@@ -143,6 +143,10 @@ class EdgeSnapper:
         self.length_rev = np.where(self.rev >= 0, L[np.maximum(self.rev, 0)], nan)
         self.time_rev = np.where(self.rev >= 0, T[np.maximum(self.rev, 0)], nan)
         self.n_pieces = int(self.tail.size)
+        #: What the seed rule reads of a piece, one row each (one cache line):
+        #: ``(tail, head, length_fwd, time_fwd, length_rev, time_rev)``.
+        self.piece_rec = np.ascontiguousarray(
+            np.column_stack([self.tail, self.head, self.length_fwd, self.time_fwd, self.length_rev, self.time_rev]), dtype=np.float64)
 
         # segments (x0, y0) -> (x1, y1) of each piece's geometry, at most MAX_PIECE_M long
         nx_, ny_ = network.node_x, network.node_y
@@ -274,8 +278,7 @@ class EdgeSnapper:
         return self._seeds(snap, access_mps, outbound=False)
 
     def _seeds(self, snap: Snap, access_mps: float, *, outbound: bool):
-        return edge_seeds(snap.piece, snap.f, snap.access_m, self.tail, self.head, self.length_fwd, self.time_fwd,
-                             self.length_rev, self.time_rev, float(access_mps), outbound)  # fmt: skip
+        return edge_seeds(snap.piece, snap.f, snap.access_m, self.piece_rec, float(access_mps), outbound)
 
     def piece_line(self, piece: int, f0: float, f1: float) -> np.ndarray:
         """Projected coordinates along a piece's geometry from fraction ``f0`` to ``f1``
@@ -445,11 +448,12 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
 
 
 @nb.njit(cache=True)
-def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
+def edge_seeds(piece, f, acc, rec, mps, outbound):
     """Where a point on candidate edges enters (``outbound``) or is reached from the graph:
     per candidate and existing direction, the end node with the metres and seconds of the
-    access leg plus the partial edge. Returns ``(nodes, dist, secs, candidate, forward)``;
-    the one seed rule of snapping, routing and the nearest-station query kernel."""
+    access leg plus the partial edge. ``rec`` is :attr:`EdgeSnapper.piece_rec`. Returns
+    ``(nodes, dist, secs, candidate, forward)``; the one seed rule of snapping, routing and
+    the nearest-station query kernel."""
     m = piece.size
     nodes = np.empty(2 * m, dtype=np.int64)
     dist = np.empty(2 * m)
@@ -462,16 +466,17 @@ def edge_seeds(piece, f, acc, tail, head, lf_, tf_, lr_, tr_, mps, outbound):
         a = acc[i]
         at = a / mps
         fi = f[i]
-        lf, tf, lr, tr = lf_[p], tf_[p], lr_[p], tr_[p]
+        tail, head = np.int64(rec[p, 0]), np.int64(rec[p, 1])
+        lf, tf, lr, tr = rec[p, 2], rec[p, 3], rec[p, 4], rec[p, 5]
         if lf == lf:  # forward direction exists (not nan)
-            nodes[k] = head[p] if outbound else tail[p]
+            nodes[k] = head if outbound else tail
             dist[k] = a + (1.0 - fi) * lf if outbound else fi * lf + a
             secs[k] = at + (1.0 - fi) * tf if outbound else fi * tf + at
             cand[k] = i
             fwd[k] = True
             k += 1
         if lr == lr:
-            nodes[k] = tail[p] if outbound else head[p]
+            nodes[k] = tail if outbound else head
             dist[k] = a + fi * lr if outbound else (1.0 - fi) * lr + a
             secs[k] = at + fi * tr if outbound else (1.0 - fi) * tr + at
             cand[k] = i
