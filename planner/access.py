@@ -381,20 +381,25 @@ class NearestIndex:
         """:func:`planner.stations.opening` of an indexed station at ``now`` (aware)."""
         return self._opening_at(self._pos[station_id], now)
 
-    def _opening_at(self, i: int, now: dt.datetime) -> tuple[bool, str | None]:
-        """:meth:`opening` of the station at position ``i``.
+    def _opening_at(self, i: int, now: dt.datetime, states: list | None = None) -> tuple[bool, str | None]:
+        """:meth:`opening` of the station at position ``i`` (``states``: this minute's, if at hand)."""
+        if states is None:
+            states = self._openings_in_minute(now)
+        hit = states[i]
+        if hit is None:
+            hit = states[i] = opening(self.stations[i].get("hours"), now)
+        return hit
 
-        Hours are whole minutes, so an answer holds for the whole minute of ``now``: it is
-        kept per station for that minute (a server asks for every result of every request).
-        """
+    def _openings_in_minute(self, now: dt.datetime) -> list:
+        """Per station position, its :func:`~planner.stations.opening` in the wall minute of
+        ``now`` once asked (None before). Hours are whole minutes, so an answer holds for the
+        whole minute: it is kept for that minute (a server asks for every result of every
+        request)."""
         minute = (now.replace(second=0, microsecond=0, tzinfo=None), now.tzinfo)  # the wall minute, in its zone
         memo = self._opening_memo
         if memo[0] != minute:
             memo = self._opening_memo = (minute, [None] * len(self.stations))
-        hit = memo[1][i]
-        if hit is None:
-            hit = memo[1][i] = opening(self.stations[i].get("hours"), now)
-        return hit
+        return memo[1]
 
     def nearest(
         self,
@@ -448,8 +453,9 @@ class NearestIndex:
             for i, dm, ts in zip(picked, road_m, time_s)
         ]
         if now is not None:
+            states = self._openings_in_minute(now)
             for i, r in zip(picked, results):
-                r["open_now"], r["opens_at"] = self._opening_at(i, now)
+                r["open_now"], r["opens_at"] = self._opening_at(i, now, states)
         return {"origin": {"lon": lon, "lat": lat, "snapped_km": round(nearest_m / 1000.0, 3)}, "results": results}
 
     def _query_point(self, x: float, y: float, mask: np.ndarray, k: int, any_eligible: bool) -> tuple[list[int], list[float], list[float], float]:
