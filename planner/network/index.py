@@ -414,8 +414,7 @@ def query_nearest(piece, f, acc, rec, mps, ps_indptr, ps_src, ps_f, ps_acc,
 
 
 @nb.njit(cache=True)
-def nearest_from_point(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0,
-                       cell, gx, gy, block_d, bs, bx, by,
+def nearest_from_point(x, y, radius, margin, cell_start, scan, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by,
                        rec, mps, ps_indptr, ps_src, ps_f, ps_acc,
                        lab_w, lab_aux, lab_src, cnt, K, n_src,
                        tab_w, tab_aux, tab_src, tab_cnt, tab_k,
@@ -432,8 +431,7 @@ def nearest_from_point(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx
     aux_1..aux_m]``: the ``m <= k`` nearest eligible sources by ``w``, the straight leg to
     the nearest edge (inf without one), and 1.0 when the general labels were not enough.
     """
-    piece, f, d, px, py = snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece,
-                                     glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by)
+    piece, f, d, px, py = snap_auto(x, y, radius, margin, cell_start, scan, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by)
     nearest_m = d[0] if d.size else np.inf
     if piece.size == 0:
         out = np.empty(3)

@@ -202,12 +202,13 @@ class EdgeSnapper:
         occupied = np.zeros((by, bx), dtype=bool)
         occupied[(key // gx) // b, (key % gx) // b] = True
         self._block_d = ndimage.distance_transform_edt(~occupied).ravel() * bs
-        # the scan's rows: (x0, y0, dx, dy, length²) of each segment, in cell order
-        self._scan = np.ascontiguousarray(
-            np.column_stack([self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2])[self._cell_seg])
-        self._args = (self._cell_start, self._cell_seg, self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self._scan,
-                      self.seg_len, self.seg_off, self.seg_piece, self.geom_len, x0, y0, cell, gx, gy,
-                      self._block_d, bs, bx, by)  # fmt: skip
+        #: What the snapping scan reads of a segment, one row each (64 bytes: one cache line),
+        #: rows in cell order (``_cell_start`` delimits each cell's rows): ``(x0, y0, dx, dy,
+        #: length², length, offset along its piece, piece)``.
+        self.scan_rows = np.ascontiguousarray(np.column_stack(
+            [self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2, self.seg_len, self.seg_off, self.seg_piece]
+        )[self._cell_seg], dtype=np.float64)
+        self._args = (self._cell_start, self.scan_rows, self.geom_len, x0, y0, cell, gx, gy, self._block_d, bs, bx, by)
 
     # ------------------------------------------------------------------ build helpers
     @staticmethod
@@ -343,14 +344,13 @@ def grow3(ints, floats_a, floats_b, used):
 
 
 @nb.njit(cache=True)
-def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy):
+def _snap_kernel(x, y, radius, margin, d_hint, cell_start, scan, glen, gx0, gy0, cell, gx, gy):
     """Every piece within ``max(radius, nearest + margin)`` of (x, y), nearest first.
 
     ``d_hint`` is at least the distance to the nearest segment (see :func:`snap_auto`).
     Scans the grid cells within ``reach + MAX_PIECE_M / 2``, where ``reach`` is
-    ``max(radius, d_hint + margin)``, reading ``scan``: each segment's ``(x0, y0, dx, dy,
-    length²)`` in cell order (``cell_seg[q]`` is the segment of row ``q``), so a row of
-    cells is one run of memory. Returns ``(piece, f, d, px, py)``: the nearest segment of
+    ``max(radius, d_hint + margin)``, reading ``scan``: one row per segment, in cell order
+    (:attr:`EdgeSnapper.scan_rows`), so a row of cells is one run of memory. Returns ``(piece, f, d, px, py)``: the nearest segment of
     each piece within the limit (ties: the first scanned), pieces ordered by distance, ties
     by piece id.
     """
@@ -361,7 +361,7 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
     cy0 = max(0, int((y - r - gy0) // cell))
     cy1 = min(gy - 1, int((y + r - gy0) // cell))
     m = 0
-    c_seg = np.empty(256, dtype=np.int64)
+    c_row = np.empty(256, dtype=np.int64)
     c_d = np.empty(256)
     c_t = np.empty(256)
     dmin = np.inf
@@ -376,9 +376,9 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
                 d = math.hypot(ax + t * dx - x, ay + t * dy - y)
                 if d > reach:
                     continue
-                if m == c_seg.size:
-                    c_seg, c_d, c_t = grow3(c_seg, c_d, c_t, m)
-                c_seg[m] = cell_seg[q]
+                if m == c_row.size:
+                    c_row, c_d, c_t = grow3(c_row, c_d, c_t, m)
+                c_row[m] = q
                 c_d[m] = d
                 c_t[m] = t
                 m += 1
@@ -395,7 +395,7 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
     for i in range(m):
         if c_d[i] > limit:
             continue
-        p = spiece[c_seg[i]]
+        p = np.int64(scan[c_row[i], 7])
         h = (p * 40503) & (cap - 1)
         while slot_piece[h] != -1 and slot_piece[h] != p:
             h = (h + 1) & (cap - 1)
@@ -435,15 +435,15 @@ def _snap_kernel(x, y, radius, margin, d_hint, cell_start, cell_seg, sx0, sy0, s
     py = np.empty(ns)
     for i in range(ns):
         j = sel[order[i]]
-        e = c_seg[j]
-        p = spiece[e]
+        q = c_row[j]
+        p = np.int64(scan[q, 7])
         t = c_t[j]
         piece[i] = p
         g = glen[p]
-        f[i] = min(1.0, max(0.0, (soff[e] + t * sl[e]) / g)) if g > 0 else 0.0
+        f[i] = min(1.0, max(0.0, (scan[q, 6] + t * scan[q, 5]) / g)) if g > 0 else 0.0
         d[i] = c_d[j]
-        px[i] = sx0[e] + t * sdx[e]
-        py[i] = sy0[e] + t * sdy[e]
+        px[i] = scan[q, 0] + t * scan[q, 2]
+        py[i] = scan[q, 1] + t * scan[q, 3]
     return piece, f, d, px, py
 
 
@@ -486,7 +486,7 @@ def edge_seeds(piece, f, acc, rec, mps, outbound):
 
 
 @nb.njit(cache=True)
-def snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by):
+def snap_auto(x, y, radius, margin, cell_start, scan, glen, gx0, gy0, cell, gx, gy, block_d, bs, bx, by):
     """:func:`_snap_kernel` with the radius rule (every piece within ``radius``, or within
     ``nearest + margin`` when no road is within ``radius - margin``), in one scan.
 
@@ -502,4 +502,4 @@ def snap_auto(x, y, radius, margin, cell_start, cell_seg, sx0, sy0, sdx, sdy, sc
     cx = gx0 + (i + 0.5) * bs
     cy = gy0 + (j + 0.5) * bs
     bound = math.hypot(x - cx, y - cy) + block_d[j * bx + i] + bs * math.sqrt(0.5) + 1.0  # + 1 m for rounding
-    return _snap_kernel(x, y, radius, margin, bound, cell_start, cell_seg, sx0, sy0, sdx, sdy, scan, sl, soff, spiece, glen, gx0, gy0, cell, gx, gy)
+    return _snap_kernel(x, y, radius, margin, bound, cell_start, scan, glen, gx0, gy0, cell, gx, gy)
