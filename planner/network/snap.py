@@ -145,8 +145,9 @@ class EdgeSnapper:
         self.n_pieces = int(self.tail.size)
         #: What the seed rule reads of a piece, one row each (one cache line):
         #: ``(tail, head, length_fwd, time_fwd, length_rev, time_rev)``.
-        self.piece_rec = np.ascontiguousarray(
-            np.column_stack([self.tail, self.head, self.length_fwd, self.time_fwd, self.length_rev, self.time_rev]), dtype=np.float64)
+        self.piece_rec = np.empty((self.n_pieces, 6))
+        for j, column in enumerate((self.tail, self.head, self.length_fwd, self.time_fwd, self.length_rev, self.time_rev)):
+            self.piece_rec[:, j] = column
 
         # segments (x0, y0) -> (x1, y1) of each piece's geometry, at most MAX_PIECE_M long
         nx_, ny_ = network.node_x, network.node_y
@@ -177,23 +178,18 @@ class EdgeSnapper:
             seg = np.column_stack([seg[rep, 0] + a0 * dx, seg[rep, 1] + a0 * dy, seg[rep, 0] + a1 * dx, seg[rep, 1] + a1 * dy])
             off = off[rep] + a0 * seg_len[rep]
             owner = owner[rep]
-        self.seg_x0, self.seg_y0 = np.ascontiguousarray(seg[:, 0]), np.ascontiguousarray(seg[:, 1])
-        self.seg_dx, self.seg_dy = seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]
-        self.seg_len2 = self.seg_dx**2 + self.seg_dy**2
-        self.seg_off = off
-        self.seg_piece = owner
-        self.seg_len = np.sqrt(self.seg_len2)
+        seg_dx, seg_dy = seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]
+        seg_len2 = seg_dx**2 + seg_dy**2
         # bucket grid over segment midpoints (cells of at least MAX_PIECE_M, at most ~4 M cells)
-        mx, my = seg[:, 0] + 0.5 * self.seg_dx, seg[:, 1] + 0.5 * self.seg_dy
-        self._mid = (mx, my)
+        mx, my = seg[:, 0] + 0.5 * seg_dx, seg[:, 1] + 0.5 * seg_dy
         x0, y0 = float(mx.min()), float(my.min())
         w, h = float(mx.max()) - x0, float(my.max()) - y0
         cell = max(MAX_PIECE_M, math.sqrt(max(w, 1.0) * max(h, 1.0) / 4e6))
         gx, gy = int(w // cell) + 1, int(h // cell) + 1
         key = ((my - y0) // cell).astype(np.int64) * gx + ((mx - x0) // cell).astype(np.int64)
         self._grid = (x0, y0, cell, gx, gy)
-        self._cell_seg = np.argsort(key, kind="stable").astype(np.int64)
-        self._cell_start = np.searchsorted(key[self._cell_seg], np.arange(gx * gy + 1)).astype(np.int64)
+        cell_seg = np.argsort(key, kind="stable").astype(np.int64)
+        self._cell_start = np.searchsorted(key[cell_seg], np.arange(gx * gy + 1)).astype(np.int64)
         self._bbox = (x0, y0, x0 + w, y0 + h)
         # how far the nearest segment can be, per block of B × B cells (at most ~1 M blocks):
         # the distance between block centres to the nearest block holding a midpoint
@@ -202,12 +198,15 @@ class EdgeSnapper:
         occupied = np.zeros((by, bx), dtype=bool)
         occupied[(key // gx) // b, (key % gx) // b] = True
         self._block_d = ndimage.distance_transform_edt(~occupied).ravel() * bs
-        #: What the snapping scan reads of a segment, one row each (64 bytes: one cache line),
-        #: rows in cell order (``_cell_start`` delimits each cell's rows): ``(x0, y0, dx, dy,
-        #: length², length, offset along its piece, piece)``.
-        self.scan_rows = np.ascontiguousarray(np.column_stack(
-            [self.seg_x0, self.seg_y0, self.seg_dx, self.seg_dy, self.seg_len2, self.seg_len, self.seg_off, self.seg_piece]
-        )[self._cell_seg], dtype=np.float64)
+        #: The segments of every piece's geometry (at most ``MAX_PIECE_M`` long), one row each
+        #: (64 bytes: what the snapping scan reads of a segment is one cache line), rows in
+        #: cell order (``_cell_start`` delimits each cell's rows): ``(x0, y0, dx, dy, length²,
+        #: length, offset along its piece, piece)``.
+        self.scan_rows = np.empty((cell_seg.size, 8))
+        columns = (seg[:, 0], seg[:, 1], seg_dx, seg_dy, seg_len2, np.sqrt(seg_len2), off, owner)
+        for j, column in enumerate(columns):
+            self.scan_rows[:, j] = column[cell_seg]  # column by column: no (n, 8) temporary
+        self._piece_rows_index: tuple[np.ndarray, np.ndarray] | None = None
         self._args = (self._cell_start, self.scan_rows, self.geom_len, x0, y0, cell, gx, gy, self._block_d, bs, bx, by)
 
     # ------------------------------------------------------------------ build helpers
@@ -284,12 +283,12 @@ class EdgeSnapper:
     def piece_line(self, piece: int, f0: float, f1: float) -> np.ndarray:
         """Projected coordinates along a piece's geometry from fraction ``f0`` to ``f1``
         (``f0 > f1`` walks it backwards), both ends included."""
-        sel = self._piece_segments(piece)
-        x0, y0 = self.seg_x0[sel], self.seg_y0[sel]
-        xs = np.append(x0, x0[-1] + self.seg_dx[sel[-1]])
-        ys = np.append(y0, y0[-1] + self.seg_dy[sel[-1]])
+        rows = self.scan_rows[self._piece_rows(piece)]
+        x0, y0 = rows[:, 0], rows[:, 1]
+        xs = np.append(x0, x0[-1] + rows[-1, 2])
+        ys = np.append(y0, y0[-1] + rows[-1, 3])
         glen = self.geom_len[piece]
-        at = np.append(self.seg_off[sel], glen) / glen if glen > 0 else np.linspace(0, 1, xs.size)
+        at = np.append(rows[:, 6], glen) / glen if glen > 0 else np.linspace(0, 1, xs.size)
         lo, hi = min(f0, f1), max(f0, f1)
         inner = (at > lo) & (at < hi)
         qx = np.concatenate([[np.interp(lo, at, xs)], xs[inner], [np.interp(hi, at, xs)]])
@@ -297,11 +296,14 @@ class EdgeSnapper:
         pts = np.column_stack([qx, qy])
         return pts[::-1] if f0 > f1 else pts
 
-    def _piece_segments(self, piece: int) -> np.ndarray:
-        if not hasattr(self, "_seg_order"):
-            self._seg_order = np.argsort(self.seg_piece, kind="stable")
-            self._seg_start = np.searchsorted(self.seg_piece[self._seg_order], np.arange(self.n_pieces + 1))
-        return self._seg_order[self._seg_start[piece] : self._seg_start[piece + 1]]
+    def _piece_rows(self, piece: int) -> np.ndarray:
+        """Rows of :attr:`scan_rows` holding ``piece``'s segments, in order along it."""
+        index = self._piece_rows_index
+        if index is None:  # built once; a racing thread builds the same and one assignment wins
+            order = np.lexsort((self.scan_rows[:, 6], self.scan_rows[:, 7]))  # by piece, then offset
+            index = self._piece_rows_index = (order, np.searchsorted(self.scan_rows[order, 7], np.arange(self.n_pieces + 1)))
+        order, start = index
+        return order[start[piece] : start[piece + 1]]
 
 
 def direct_pairs(snapper: EdgeSnapper, a: Snap, b: Snap, access_mps: float) -> tuple[float, float, int, int]:
