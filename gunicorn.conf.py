@@ -27,7 +27,8 @@ threads = int(os.environ.get("THREADS", "4"))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "200"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-keepalive = int(os.environ.get("KEEPALIVE", "5"))
+# at least 1: the head deadline of webmap/gworker.py is applied within the keep-alive loop
+keepalive = max(1, int(os.environ.get("KEEPALIVE", "5")))
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190

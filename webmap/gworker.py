@@ -19,7 +19,8 @@ few but some are long (a siting run takes seconds). One worker process serves bo
 * **Head deadline**: a connection must deliver each request head within
   :data:`HEADER_TIMEOUT_S` seconds (``YIZHAN_HEADER_TIMEOUT_S``, and at most ``keepalive``
   when idle between requests), so clients sending their headers a byte at a time
-  ("slowloris") are cut off; they never hold a thread.
+  ("slowloris") are cut off; they never hold a thread. (gunicorn applies it while it keeps
+  connections alive: leave ``keepalive`` above 0, as ``gunicorn.conf.py`` does.)
 
 Measured with ``bench/http_nearest.py`` and ``bench/slowloris.py`` (README "Benchmarks").
 Behind nginx or another buffering proxy the proxy absorbs slow clients as well
