@@ -49,31 +49,24 @@ _COLUMNS = tuple(f for f in FIELDS if f != "county_name")
 _WAL_HEADER_BYTES = 48
 
 
-def _open_wal_index(path, con: sqlite3.Connection) -> int | None:
-    """A read-only descriptor of the database's WAL index (``<file>-shm``), or None when the
-    database is not in WAL mode. ``con`` stays open meanwhile, so SQLite keeps the file."""
+def _open_wal_index(path, con: sqlite3.Connection):
+    """The database's WAL index (``<file>-shm``) opened read-only and unbuffered, or None when
+    the database is not in WAL mode. ``con`` stays open meanwhile, so SQLite keeps the file;
+    the file closes with its reader (garbage collection, or an error below)."""
     if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
         return None
     try:
-        return os.open(f"{path}-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        return open(f"{path}-shm", "rb", buffering=0)  # noqa: SIM115 - kept open with the reader
     except OSError:
         return None
 
 
-def _wal_header(fd: int | None) -> bytes | None:
+def _wal_header(shm) -> bytes | None:
     """The WAL index header now (``pread``: never a signal if the file shrinks), or None."""
-    if fd is None:
+    if shm is None:
         return None
-    header = os.pread(fd, _WAL_HEADER_BYTES, 0)
+    header = os.pread(shm.fileno(), _WAL_HEADER_BYTES, 0)
     return header if len(header) == _WAL_HEADER_BYTES else None
-
-
-def _close_wal_index(fd: int | None) -> None:
-    if fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def _dumps(value: Any) -> str:
@@ -191,8 +184,9 @@ class StationStore(RegistryFile):
             reader.con = None
             if con is not None:
                 con.close()
-            _close_wal_index(getattr(reader, "shm", None))
-            reader.shm = None
+            shm, reader.shm = getattr(reader, "shm", None), None
+            if shm is not None:
+                shm.close()
             raise RegistryError(f"registry {self.path}: {exc}") from exc
 
     def history(self, station_id: str, *, names: bool = True) -> list[dict]:
